@@ -1,0 +1,1 @@
+"""stylevid.cli — the thin Typer shell over stylevid.pipeline."""

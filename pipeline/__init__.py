@@ -1,0 +1,1 @@
+"""stylevid.pipeline — the importable engine behind the `stylevid` command."""

@@ -1,0 +1,172 @@
+"""Image files in and out, and conversions between uint8 pictures and tensors.
+
+Every picture inside stylevid is an H×W×3 uint8 RGB numpy array (files) or a (B, 3, H, W)
+float tensor in 0–1 (optimisation). This module is the only place that knows about file modes:
+grayscale, palette, alpha, 16-bit, CMYK and EXIF orientation all arrive here as plain RGB.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import StylevidError
+
+#: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
+MAX_PIXELS = 200_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as H×W×3 uint8 RGB, upright per its EXIF orientation.
+
+    Alpha is composited over white; 16-bit images are scaled to 8 bits; CMYK, palette and
+    grayscale images are converted. Raises StylevidError with a one-line reason otherwise.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StylevidError(f"{path} does not exist")
+    if path.is_dir():
+        raise StylevidError(f"{path} is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise StylevidError(
+                        f"{path} is {width}×{height} = {width * height / 1e6:.0f} MP, over the "
+                        f"{max_pixels / 1e6:.0f} MP limit; downscale it first"
+                    )
+                image.load()
+                return _to_rgb(ImageOps.exif_transpose(image))
+    except StylevidError:
+        raise
+    except PermissionError:
+        raise StylevidError(f"cannot read {path}: permission denied") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise StylevidError(f"{path} is not an image file this tool can read") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise StylevidError(f"cannot decode {path}: {str(error).splitlines()[0] if str(error) else 'damaged or truncated file'}") from None
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        data = np.asarray(image).astype(np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or data.max() > 255 else 255.0
+        gray = np.clip(np.round(data * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode == "F":
+        data = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if data.max() <= 1.0 else 255.0
+        gray = np.clip(np.round(data * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB")).copy()
+    if mode == "RGB":
+        return np.asarray(image).copy()
+    return np.asarray(image.convert("RGB")).copy()  # L, P, CMYK, YCbCr, 1, RGB;16 …
+
+
+def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
+    """Write an H×W×3 uint8 RGB picture atomically (temp file + rename); format from the suffix."""
+    path = Path(path)
+    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
+        raise ValueError(f"picture must be H×W×3 uint8, got {picture.dtype} {picture.shape}")
+    suffix = path.suffix.lower() or ".png"
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}.get(suffix)
+    if fmt is None:
+        raise StylevidError(f"cannot write images as {suffix}; use .png or .jpg")
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG":
+        options = {"compress_level": 1}
+    atomic_write(path, lambda handle: Image.fromarray(picture).save(handle, format=fmt, **options))
+    return path
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(binary_file)`` on a temp file beside ``path``, then rename it into place.
+
+    A crash, Ctrl-C or a full disk leaves either the old file or the complete new one, never a
+    torn one; the temp file is removed on failure.
+    """
+    path = Path(path)
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False)
+    except FileNotFoundError:
+        raise StylevidError(f"output folder {path.parent} does not exist") from None
+    except PermissionError:
+        raise StylevidError(f"cannot write to {path.parent}: permission denied") from None
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException as error:
+        try:
+            os.unlink(handle.name)
+        except FileNotFoundError:
+            pass
+        if isinstance(error, OSError) and error.errno == 28:
+            raise StylevidError(f"disk full while writing {path}; free some space and run again (finished work is kept)") from None
+        if isinstance(error, PermissionError):
+            raise StylevidError(f"cannot write {path}: permission denied") from None
+        raise
+
+
+def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is ``long_side``; each side at least 1."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an H×W×3 uint8 picture (area filter down, Lanczos up)."""
+    if picture.shape[1] == width and picture.shape[0] == height:
+        return picture
+    downscale = width < picture.shape[1] or height < picture.shape[0]
+    resample = Image.Resampling.BOX if downscale and width * 2 <= picture.shape[1] else Image.Resampling.LANCZOS
+    return np.asarray(Image.fromarray(picture).resize((width, height), resample)).copy()
+
+
+def resize_long_side(picture: np.ndarray, long_side: int, *, min_side: int = 16) -> np.ndarray:
+    """Resize so the long side is ``long_side`` px; refuse pictures whose short side would be < min_side."""
+    width, height = fit_long_side(picture.shape[1], picture.shape[0], long_side)
+    if min(width, height) < min_side:
+        raise StylevidError(
+            f"a {picture.shape[1]}×{picture.shape[0]} picture becomes {width}×{height} at size {long_side}; "
+            f"VGG needs at least {min_side} px on each side — raise --size or crop the picture"
+        )
+    return resize(picture, width, height)
+
+
+def to_tensor(picture: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """H×W×3 uint8 → (1, 3, H, W) float32 in 0–1."""
+    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
+        raise ValueError(f"picture must be H×W×3 uint8, got {picture.dtype} {picture.shape}")
+    tensor = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1).unsqueeze(0)
+    return tensor.to(device=device, dtype=torch.float32).div_(255.0).contiguous()
+
+
+def to_picture(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) float in 0–1 → H×W×3 uint8 (rounded, clipped)."""
+    if tensor.dim() == 4:
+        if tensor.shape[0] != 1:
+            raise ValueError("to_picture takes one image; index the batch first")
+        tensor = tensor[0]
+    array = tensor.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return np.ascontiguousarray(array.permute(1, 2, 0).cpu().numpy())
