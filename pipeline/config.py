@@ -52,7 +52,7 @@ class StyleConfig:
     preserve_colors: bool = False  # luminance-only transfer: keep the content's colours
 
     # --- model and machine -------------------------------------------------------------------------
-    weights: str = "torchvision"  # "torchvision" (download on first use) or a state-dict file path
+    weights: str | None = None  # None → $STYLEVID_WEIGHTS, else "torchvision" (download on first use); or a state-dict file path
     weights_format: str | None = None  # input convention of `weights`: "caffe" or "torchvision"
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "fp32" (reference), "bf16" (fast path on CUDA), "auto" picks per device

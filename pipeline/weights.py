@@ -47,9 +47,9 @@ def resolve_weights(weights: str | None = None, weights_format: str | None = Non
     source = source or TORCHVISION
     fmt = weights_format or os.environ.get(ENV_WEIGHTS_FORMAT) or None
     if source == TORCHVISION:
-        if fmt not in (None, TORCHVISION):
+        if weights_format not in (None, "", TORCHVISION):  # $STYLEVID_WEIGHTS_FORMAT describes local files only
             raise StylevidError(
-                f"torchvision's VGG19 weights use the torchvision input convention, not {fmt!r}; "
+                f"torchvision's VGG19 weights use the torchvision input convention, not {weights_format!r}; "
                 "drop --weights-format or point --weights at a local file"
             )
         return WeightsSpec(TORCHVISION, TORCHVISION)
@@ -100,8 +100,13 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _download_torchvision_state() -> dict[str, torch.Tensor]:
-    from torchvision.models import VGG19_Weights
-
+    try:
+        from torchvision.models import VGG19_Weights
+    except Exception as error:  # a missing or broken torchvision install (e.g. built for another torch)
+        raise StylevidError(
+            f"torchvision cannot be imported ({type(error).__name__}), so its VGG19 weights are unavailable; "
+            "use a local file with --weights FILE --weights-format caffe|torchvision (or $STYLEVID_WEIGHTS)"
+        ) from None
     try:
         return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, weights_only=True)
     except Exception as error:  # urllib/HTTP/SSL/OS errors all mean: no weights reachable

@@ -1,0 +1,237 @@
+"""`stylevid` — the command line: a thin Typer shell over stylevid.pipeline.
+
+    stylevid INPUT --style STYLE [-o OUT] [options]     INPUT: an image, a video or a folder of frames
+    stylevid eval STYLISED ORIGINAL                      warping error of any stylised clip
+
+Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C in a video run
+finishes the frame in flight, saves it and exits 130 (run the same command again to resume).
+"""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stylevid.pipeline.errors import StylevidError
+
+from .progress import ImageProgress, VideoProgress, console_for
+
+HELP = """Paint an image, a video or a folder of frames in the style of an artwork
+(Gatys, Ecker & Bethge's optimisation method; for videos with flow-warped warm starts and
+the temporal loss of Ruder et al.).
+
+[b]Examples[/b]
+
+  stylevid photo.jpg --style starry.jpg -o out/
+
+  stylevid clip.mp4 --style starry.jpg --size 384 -o out/
+
+  stylevid frames/ --style wave.jpg --fps 24 -o out/
+
+  stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
+
+OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
+of the first frame), losses.png, run.json and, for videos, preview.gif and frame_losses.png.
+"""
+
+IMAGES = "Style and loss"
+OPTIM = "Optimisation"
+VIDEO = "Video and frame folders"
+MODEL = "Model, device and speed"
+OUTPUT = "Output"
+
+app = typer.Typer(add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _floats(text: Optional[str], what: str) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise StylevidError(f"{what} must be comma-separated numbers like 0.7,0.3; got {text!r}") from None
+
+
+def _names(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    if text is None:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _position(text: Optional[str]):
+    if text is None:
+        return None
+    from stylevid.pipeline.video_io import parse_time_or_index
+
+    return parse_time_or_index(text)
+
+
+@app.command(help=HELP, no_args_is_help=True)
+def stylize(
+    input: Path = typer.Argument(..., help="Image, video, or folder of frames to stylise.", show_default=False),
+    style: list[Path] = typer.Option(..., "--style", "-s", help="Style image; repeat for several styles.", rich_help_panel=IMAGES, show_default=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder \\[default: stylevid-out/INPUT-NAME].", rich_help_panel=OUTPUT, show_default=False),
+    size: int = typer.Option(512, help="Long side of the processed picture in pixels.", rich_help_panel=IMAGES),
+    style_scale: float = typer.Option(1.0, help="Style image long side = size × this.", rich_help_panel=IMAGES),
+    style_weights: Optional[str] = typer.Option(None, help="Blend weights of several styles, e.g. 0.7,0.3.", rich_help_panel=IMAGES),
+    content_weight: float = typer.Option(1.0, "--content-weight", "--alpha", help="α: weight of the content loss.", rich_help_panel=IMAGES),
+    style_weight: Optional[float] = typer.Option(None, "--style-weight", "--beta", help="β: weight of the style loss \\[default: scaled to the picture's area].", rich_help_panel=IMAGES, show_default=False),
+    tv_weight: float = typer.Option(0.0, help="Weight of the total-variation smoothness term.", rich_help_panel=IMAGES),
+    content_layer: str = typer.Option("relu4_2", help="VGG layer of the content loss.", rich_help_panel=IMAGES),
+    style_layers: str = typer.Option("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", help="VGG layers of the style loss (comma-separated).", rich_help_panel=IMAGES),
+    layer_weights: Optional[str] = typer.Option(None, help="Weights of the style layers \\[default: equal].", rich_help_panel=IMAGES, show_default=False),
+    pooling: str = typer.Option("max", help="VGG pooling: max or avg (the paper's suggestion).", rich_help_panel=IMAGES),
+    preserve_colors: bool = typer.Option(False, "--preserve-colors", help="Keep the content's colours (luminance-only transfer).", rich_help_panel=IMAGES),
+    iters: int = typer.Option(500, "--iters", "-n", help="Iterations (for a video: of the first frame).", rich_help_panel=OPTIM),
+    optimizer: str = typer.Option("lbfgs", help="lbfgs (the paper's) or adam.", rich_help_panel=OPTIM),
+    lr: Optional[float] = typer.Option(None, help="Step size \\[default: 1 for L-BFGS, 0.02 for Adam].", rich_help_panel=OPTIM, show_default=False),
+    history: int = typer.Option(100, help="L-BFGS history size.", rich_help_panel=OPTIM),
+    init: str = typer.Option("content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM),
+    seed: int = typer.Option(0, help="Seed of the noise; a CPU run repeats bit for bit.", rich_help_panel=OPTIM),
+    frame_iters: int = typer.Option(150, help="Iterations of each later frame (early stop may use fewer).", rich_help_panel=VIDEO),
+    frame_init: str = typer.Option("prev-warped", help="Later frames start from: prev-warped, prev or independent.", rich_help_panel=VIDEO),
+    temporal_weight: Optional[float] = typer.Option(None, help="λ_t of the temporal loss; 0 disables \\[default: scaled to the frame's area].", rich_help_panel=VIDEO, show_default=False),
+    flow: str = typer.Option("dis", help="Optical flow: dis or farneback.", rich_help_panel=VIDEO),
+    early_stop: bool = typer.Option(True, "--early-stop/--no-early-stop", help="Stop a later frame when its loss stops improving.", rich_help_panel=VIDEO),
+    start: Optional[str] = typer.Option(None, help="First frame: an index (0 = first) or a time like 1.5s.", rich_help_panel=VIDEO, show_default=False),
+    end: Optional[str] = typer.Option(None, help="Stop before this frame index or time (16 keeps frames 0–15).", rich_help_panel=VIDEO, show_default=False),
+    every: int = typer.Option(1, help="Keep every N-th frame (quick previews).", rich_help_panel=VIDEO),
+    fps: Optional[str] = typer.Option(None, help="Frame rate of a frame-folder input, e.g. 24 or 30000/1001 \\[default: 25].", rich_help_panel=VIDEO, show_default=False),
+    to: str = typer.Option("auto", help="Output kind: video, frames, or auto (like the input).", rich_help_panel=VIDEO),
+    output_size: str = typer.Option("processing", help="Video/frames size: processing (--size) or original.", rich_help_panel=VIDEO),
+    codec: str = typer.Option("libx264", help="Video encoder: libx264, libx265, mpeg4, libvpx-vp9.", rich_help_panel=VIDEO),
+    crf: int = typer.Option(18, help="Encoder quality (lower is better).", rich_help_panel=VIDEO),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
+    gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
+    restart: bool = typer.Option(False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO),
+    weights: Optional[str] = typer.Option(None, help="VGG19 weights: torchvision (download) or a state-dict file \\[env: STYLEVID_WEIGHTS].", rich_help_panel=MODEL, show_default=False),
+    weights_format: Optional[str] = typer.Option(None, help="Input convention of a weights file: caffe or torchvision \\[env: STYLEVID_WEIGHTS_FORMAT].", rich_help_panel=MODEL, show_default=False),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL),
+    precision: str = typer.Option("auto", help="auto (bf16 fast path on CUDA), fp32 (reference) or bf16.", rich_help_panel=MODEL),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
+) -> None:
+    from stylevid.pipeline.config import StyleConfig
+    from stylevid.pipeline.images import is_image_path, load_image
+    from stylevid.pipeline.paths import check_paths, default_output
+
+    style_list = _names(style_layers) or ()
+    config = StyleConfig(
+        size=size, style_scale=style_scale, content_layer=content_layer, style_layers=style_list,
+        style_layer_weights=_floats(layer_weights, "--layer-weights"), content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight, style_blend=_floats(style_weights, "--style-weights"),
+        optimizer=optimizer, iters=iters, lr=lr, history_size=history, init=init, seed=seed, pooling=pooling,
+        preserve_colors=preserve_colors, weights=weights or "", weights_format=weights_format, device=device,
+        precision=precision,
+    )
+    if config.style_blend is not None and len(config.style_blend) != len(style):
+        raise StylevidError(f"{len(config.style_blend)} --style-weights given for {len(style)} --style images")
+    out_dir = output if output is not None else default_output(input)
+    kind = check_paths(input, style, out_dir)
+    styles = [load_image(p) for p in style]
+    console = console_for(quiet)
+    if kind == "image":
+        from stylevid.pipeline.image_job import stylize_image_file
+
+        with ImageProgress(console, config.iters) as progress:
+            result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
+        _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
+        return
+    from stylevid.pipeline.video import VideoConfig, stylize_video
+
+    video_config = VideoConfig(
+        style=config, frame_iters=frame_iters, frame_init=frame_init, temporal_weight=temporal_weight,
+        flow_method=flow, early_stop=early_stop, start=_position(start), end=_position(end), every=every,
+        fps=_fraction(fps), output=to, output_size=output_size, codec=codec, crf=crf, audio=audio, gif_frame=gif_frame,
+    )
+    with VideoProgress(console, config.iters, frame_iters) as progress:
+        result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
+    summary = f"{result.frames} frames"
+    if result.warping_error is not None:
+        summary += f", warping error {result.warping_error:.5f}"
+    _done(console, quiet, result.output, result.files, summary)
+
+
+def _fraction(text: Optional[str]) -> Optional[Fraction]:
+    if text is None:
+        return None
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise StylevidError(f"--fps must be a number like 24, 29.97 or 30000/1001; got {text!r}") from None
+    if value <= 0:
+        raise StylevidError(f"--fps must be positive, got {text}")
+    return value
+
+
+def _done(console, quiet: bool, main: Path, files: dict, summary: str) -> None:
+    if quiet:
+        print(main)
+        return
+    console.print(f"[bold green]done[/] ({summary}): {main}")
+    for name, path in files.items():
+        if Path(path) != Path(main):
+            console.print(f"  {name.replace('_', ' ')}: {path}")
+
+
+eval_app = typer.Typer(add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@eval_app.command(help="Warping error (Lai et al. 2018) of a stylised clip or frame folder against its original.\n\n"
+                  "  stylevid eval out/clip_stylised.mp4 clip.mp4", no_args_is_help=True)
+def evaluate(
+    stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
+    original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
+    flow: str = typer.Option("dis", help="Optical flow: dis or farneback."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    import json
+
+    from stylevid.pipeline.evaluate import evaluate_pair
+
+    result = evaluate_pair(stylised, original, flow_method=flow)
+    if json_out:
+        print(json.dumps({"warping_error": result.mean, "pairs": len(result.values), "values": list(result.values)}))
+    else:
+        print(f"warping error {result.mean:.6f} over {len(result.values)} frame pairs")
+
+
+# Typer ≥ 0.20 vendors click; older versions use click itself: find its base exception either way.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _run(group: typer.Typer, args: list[str]) -> int:
+    command = typer.main.get_command(group)
+    try:
+        code = command.main(args=args, prog_name="stylevid", standalone_mode=False)
+    except StylevidError as error:
+        print(f"stylevid: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        print("stylevid: stopped", file=sys.stderr)
+        return 130
+    except _ClickException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # the help was shown already
+            return 0
+        print(f"stylevid: error: {error.format_message()} (see stylevid --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stylevid: stopped; finished frames are kept — run the same command again to resume", file=sys.stderr)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["eval"]:
+        sys.exit(_run(eval_app, args[1:]))
+    sys.exit(_run(app, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Rich progress displays for the CLI, fed by the pipeline's callbacks."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from stylevid.pipeline.video import Progress as VideoCallbacks
+
+
+def console_for(quiet: bool) -> Console:
+    return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+def _losses(losses: dict[str, float]) -> str:
+    shown = [f"{k} {v:.3g}" for k, v in losses.items() if k != "total" and v]
+    return f"loss {losses.get('total', 0):.3g} ({', '.join(shown)})"
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+        console=console, disable=console.quiet,
+    )
+
+
+class ImageProgress:
+    """Iterations done / total, with the current losses and an ETA."""
+
+    def __init__(self, console: Console, iters: int) -> None:
+        self._progress = _bar(console)
+        self._iters = iters
+
+    def __enter__(self) -> "ImageProgress":
+        self._progress.start()
+        self._task = self._progress.add_task("optimising", total=self._iters, info="")
+        return self
+
+    def update(self, iteration: int, losses: dict[str, float]) -> None:
+        self._progress.update(self._task, completed=iteration, info=_losses(losses))
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.stop()
+
+
+class VideoProgress(VideoCallbacks):
+    """Frames done / total with an ETA, and the current frame's iterations and loss."""
+
+    def __init__(self, console: Console, first_iters: int, frame_iters: int) -> None:
+        self._progress = _bar(console)
+        self._console = console
+
+    def __enter__(self) -> "VideoProgress":
+        self._progress.start()
+        self._task = self._progress.add_task("frames", total=None, info="")
+        return self
+
+    def begin(self, total_frames: int | None, done: int) -> None:
+        self._progress.update(self._task, total=total_frames, completed=done)
+        if done:
+            self._console.print(f"resuming: {done} frame(s) already done")
+
+    def frame_started(self, position: int, iters: int) -> None:
+        self._iters = iters
+        self._progress.update(self._task, info=f"frame {position + 1}: starting")
+
+    def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:
+        self._progress.update(self._task, info=f"frame {position + 1}: it {iteration}/{self._iters} {_losses(losses)}")
+
+    def frame_done(self, position: int, stats: dict[str, Any]) -> None:
+        self._progress.update(self._task, completed=position + 1)
+
+    def stage(self, text: str) -> None:
+        self._progress.update(self._task, info=text)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.stop()

@@ -1,0 +1,126 @@
+"""Frame sources: a video file or a folder of images, read the same way.
+
+The optimiser never sees PyAV or file names: it gets :class:`Frame` objects (a picture and its
+time) from a :class:`FrameSource`, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StylevidError
+from .images import IMAGE_SUFFIXES, load_image
+from .video_io import VideoInfo, probe_video, read_frames
+
+#: Refuse selections longer than this many frames (guards memory and run time; --end lowers it).
+MAX_FRAMES = 200_000
+
+
+@dataclass(frozen=True)
+class Frame:
+    position: int  # 0, 1, 2 … within the selected frames
+    index: int  # index in the source (before --start/--every)
+    time: float  # seconds from the source's first frame
+    name: str  # file name for frame-folder output (the source's own name for folders)
+    picture: np.ndarray  # H×W×3 uint8 RGB
+
+
+def natural_key(name: str) -> list:
+    """Sort key putting frame2.png before frame10.png."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+class FrameSource:
+    """Base: ``frames()`` yields :class:`Frame` in order; ``fps`` is the nominal rate."""
+
+    fps: Fraction
+    path: Path
+    kind: str
+
+    def frames(self) -> Iterator[Frame]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "kind": self.kind, "fps": str(self.fps)}
+
+
+class VideoSource(FrameSource):
+    kind = "video"
+
+    def __init__(self, path: Path, *, start: int | float | None, end: int | float | None, every: int) -> None:
+        self.path = path
+        self.info: VideoInfo = probe_video(path)
+        self.fps = self.info.fps
+        self.start, self.end, self.every = start, end, every
+
+    def frames(self) -> Iterator[Frame]:
+        for position, decoded in enumerate(read_frames(self.path, self.start, self.end, self.every)):
+            if position >= MAX_FRAMES:
+                raise StylevidError(f"more than {MAX_FRAMES} frames selected; use --end or --every")
+            yield Frame(position, decoded.index, decoded.time, f"frame_{decoded.index:06d}.png", decoded.image)
+
+    def describe(self) -> dict:
+        info = self.info
+        return {**super().describe(), "width": info.width, "height": info.height, "rotation": info.rotation,
+                "frame_count": info.frame_count, "duration": info.duration, "audio_streams": info.audio_streams,
+                "codec": info.codec, "start": self.start, "end": self.end, "every": self.every}
+
+
+class FolderSource(FrameSource):
+    kind = "folder"
+
+    def __init__(self, path: Path, *, start: int | float | None, end: int | float | None, every: int, fps: Fraction) -> None:
+        self.path = path
+        self.fps = fps
+        files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                       key=lambda p: natural_key(p.name))
+        if not files:
+            raise StylevidError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self.all_files = files
+        first = _to_index(start, fps, 0)
+        last = _to_index(end, fps, len(files))
+        self.files = files[first:last:every]
+        self.indices = list(range(len(files)))[first:last:every]
+        if not self.files:
+            raise StylevidError(f"no frames of {path} fall between --start and --end")
+        if len(self.files) > MAX_FRAMES:
+            raise StylevidError(f"more than {MAX_FRAMES} frames selected; use --end or --every")
+
+    def frames(self) -> Iterator[Frame]:
+        size = None
+        for position, (index, file) in enumerate(zip(self.indices, self.files)):
+            picture = load_image(file)
+            if size is None:
+                size = picture.shape[:2]
+            elif picture.shape[:2] != size:
+                raise StylevidError(
+                    f"{file.name} is {picture.shape[1]}×{picture.shape[0]}, the frames before it "
+                    f"{size[1]}×{size[0]}; all frames of a folder must have one size"
+                )
+            yield Frame(position, index, float(index / self.fps), file.name, picture)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "frames": len(self.files)}
+
+
+def _to_index(value: int | float | None, fps: Fraction, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, float):
+        return int(np.ceil(value * float(fps) - 1e-9))
+    return value
+
+
+def open_source(path: Path, *, start=None, end=None, every: int = 1, fps: Fraction | None = None) -> FrameSource:
+    """A frame source for a video file or a folder of images."""
+    if every < 1:
+        raise StylevidError(f"--every must be 1 or more, got {every}")
+    if path.is_dir():
+        return FolderSource(path, start=start, end=end, every=every, fps=fps or Fraction(25))
+    return VideoSource(path, start=start, end=end, every=every)

@@ -1,0 +1,66 @@
+"""Stylise one image file into an output folder: the picture, its progress GIF, loss plot and record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import StyleConfig
+from .images import load_image, save_image
+from .optimize import ReportFn
+from .record import run_record, write_json
+from .renders import save_loss_plot, save_progress_gif, snapshot_iterations
+from .stylize import Stylized, StyleTransfer
+
+
+@dataclass
+class ImageResult:
+    stylized: Stylized  # the picture, history and snapshots
+    files: dict[str, Path]  # "image", "progress_gif", "loss_plot", "record"
+    record: dict[str, Any]  # what run.json holds
+
+
+def stylize_image_file(
+    content_path: Path,
+    style_paths: list[Path],
+    out_dir: Path,
+    config: StyleConfig,
+    *,
+    styles: list[np.ndarray] | None = None,
+    on_report: ReportFn | None = None,
+) -> ImageResult:
+    content = load_image(content_path)
+    styles = styles if styles is not None else [load_image(p) for p in style_paths]
+    engine = StyleTransfer(config, styles)
+    prepared = engine.prepare_content(content)
+    result = engine.stylize(prepared, snapshot_at=[0, *snapshot_iterations(config.iters)], on_report=on_report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    beta = engine.style_weight_for(prepared)
+    title = (f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — {prepared.shape[1]}×{prepared.shape[0]}, "
+             f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
+             f"pooling {config.pooling}, {engine.device.type}")
+    files = {
+        "image": save_image(out_dir / f"{Path(content_path).stem}_stylised.png", result.picture),
+        "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
+        "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title),
+    }
+    record = run_record(
+        kind="image",
+        input={"content": str(content_path), "styles": [str(p) for p in style_paths],
+               "content_size": [content.shape[1], content.shape[0]]},
+        processing_size=[prepared.shape[1], prepared.shape[0]],
+        config=config.to_dict(),
+        style_weight=beta,
+        device=str(engine.device),
+        precision=engine.precision,
+        seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
+        iterations=result.iterations,
+        final_losses=result.final,
+        initial_losses=result.history[0],
+        outputs={k: str(v) for k, v in files.items()},
+    )
+    files["record"] = write_json(out_dir / "run.json", record)
+    return ImageResult(result, files, record)

@@ -1,0 +1,69 @@
+"""Checks on input and output paths, done before any work starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import StylevidError
+from .images import is_image_path
+
+
+def input_kind(path: Path) -> str:
+    """"image", "video" or "folder" — or a StylevidError saying why the path is unusable."""
+    if not path.exists():
+        raise StylevidError(f"{path} does not exist")
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise StylevidError(f"cannot read folder {path}: permission denied")
+        return "folder"
+    if not os.access(path, os.R_OK):
+        raise StylevidError(f"cannot read {path}: permission denied")
+    if is_image_path(path):
+        return "image"
+    from .video_io import is_video_file
+
+    if is_video_file(path):
+        return "video"
+    from .video_io import probe_video
+
+    probe_video(path)  # raises the precise reason (audio only, not a media file …)
+    raise StylevidError(f"{path} is neither an image nor a video this tool can read")
+
+
+def default_output(input_path: Path) -> Path:
+    """stylevid-out/<input name> in the current folder."""
+    name = input_path.stem if input_path.is_file() else (input_path.resolve().name or "frames")
+    return Path("stylevid-out") / name
+
+
+def check_paths(input_path: Path, style_paths: list[Path], out_dir: Path) -> str:
+    """Validate inputs and the output folder (created if missing); return the input kind."""
+    kind = input_kind(input_path)
+    for style in style_paths:
+        if not style.exists():
+            raise StylevidError(f"style image {style} does not exist")
+        if style.is_dir():
+            raise StylevidError(f"style {style} is a folder; give an image file")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StylevidError(f"output {out_dir} is a file; --output takes a folder")
+    resolved = out_dir.resolve()
+    for source in (input_path, *style_paths):
+        if resolved == source.resolve():
+            raise StylevidError(f"output folder {out_dir} is the input {source}; choose another --output")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise StylevidError(f"cannot create output folder {out_dir}: permission denied") from None
+    except OSError as error:
+        raise StylevidError(f"cannot create output folder {out_dir}: {error.strerror or error}") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise StylevidError(f"cannot write to output folder {out_dir}: permission denied")
+    return kind
+
+
+def check_not_input(output: Path, inputs: list[Path]) -> None:
+    """Refuse to write a file over one of the inputs."""
+    for source in inputs:
+        if output.exists() and source.exists() and output.resolve() == source.resolve():
+            raise StylevidError(f"refusing to overwrite the input {source}; choose another --output")

@@ -1,0 +1,413 @@
+"""Stylise a video or a frame folder with temporal coherence, resumably.
+
+Data flow, one direction: frame source → (flow on the original frames) → optimiser → work
+folder (lossless PNG per frame, atomic) → finalise: encoded video or frame folder, warping
+error, preview GIF, plots and run record. The optimiser never sees PyAV.
+
+Frame 1 gets the full budget from ``style.init``; each later frame starts from the previous
+stylised frame — warped by optical flow (``prev-warped``, the default) or as is (``prev``) — and
+is pulled towards the warped previous frame by the temporal loss of Ruder et al. (2016) where
+the flow is reliable. ``independent`` stylises every frame from scratch (a baseline).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import StyleConfig
+from .errors import StylevidError
+from .flow import FLOW_METHODS, FlowEstimator, flow_to_tensor
+from .frames import Frame, FrameSource, VideoSource, open_source
+from .images import resize, save_image, to_picture, to_tensor
+from .occlusion import consistency_mask
+from .optimize import EarlyStop
+from .record import run_record, write_json
+from .renders import save_clip_gif, save_loss_plot, save_per_frame_plot, save_progress_gif, snapshot_iterations
+from .stylize import StyleTransfer, TemporalGuide
+from .video_io import VIDEO_CODECS, VideoWriter
+from .warp import warp
+from .warping_error import WarpingErrorMeter
+
+FRAME_INITS = ("prev-warped", "prev", "independent")
+OUTPUT_SIZES = ("processing", "original")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")
+
+#: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
+#: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
+#: every --size. Calibrated on the sample clip with the Caffe weights (see docs/method.md).
+DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e12
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Settings of a video or frame-folder run (the engine's own live in ``style``)."""
+
+    style: StyleConfig = field(default_factory=StyleConfig)  # engine settings; style.iters is frame 1's budget
+    frame_iters: int = 150  # iteration budget of every later frame
+    frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
+    temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
+    flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
+    early_stop: bool = True  # later frames stop when the loss stops improving
+    start: int | float | None = None  # first frame: index, or seconds (float)
+    end: int | float | None = None  # end (exclusive): index, or seconds (float)
+    every: int = 1  # keep every N-th frame (previews)
+    fps: Fraction | None = None  # frame rate of a frame-folder input (default 25)
+    output: str = "auto"  # "video", "frames", or "auto" (same kind as the input)
+    output_size: str = "processing"  # "processing" (--size) or "original" (upscaled to the source)
+    codec: str = "libx264"  # video encoder
+    crf: int = 18  # encoder quality (lower is better)
+    audio: bool = True  # copy (or re-encode) the source's audio streams
+    gif_frame: int = 0  # which frame's optimisation the progress GIF shows
+
+    def __post_init__(self) -> None:
+        if isinstance(self.frame_iters, bool) or not isinstance(self.frame_iters, int) or self.frame_iters < 1:
+            raise StylevidError(f"frame iterations must be a positive whole number, got {self.frame_iters!r}")
+        if self.frame_init not in FRAME_INITS:
+            raise StylevidError(f"frame init must be one of {', '.join(FRAME_INITS)}; got {self.frame_init!r}")
+        if self.temporal_weight is not None and not (np.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
+            raise StylevidError(f"temporal weight must be zero or a positive number, got {self.temporal_weight!r}")
+        if self.flow_method not in FLOW_METHODS:
+            raise StylevidError(f"flow method must be one of {', '.join(FLOW_METHODS)}; got {self.flow_method!r}")
+        if self.every < 1:
+            raise StylevidError(f"--every must be 1 or more, got {self.every}")
+        if self.output not in ("auto", "video", "frames"):
+            raise StylevidError(f"output must be auto, video or frames; got {self.output!r}")
+        if self.output_size not in OUTPUT_SIZES:
+            raise StylevidError(f"output size must be processing or original; got {self.output_size!r}")
+        if self.codec not in VIDEO_CODECS:
+            raise StylevidError(f"codec must be one of {', '.join(VIDEO_CODECS)}; got {self.codec!r}")
+        if self.gif_frame < 0:
+            raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
+        if self.fps is not None and not self.fps > 0:
+            raise StylevidError(f"--fps must be positive, got {self.fps}")
+
+
+class Progress:
+    """Callbacks a front end implements to show progress; every method is optional."""
+
+    def begin(self, total_frames: int | None, done: int) -> None: ...
+    def frame_started(self, position: int, iters: int) -> None: ...
+    def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None: ...
+    def frame_done(self, position: int, stats: dict[str, Any]) -> None: ...
+    def stage(self, text: str) -> None: ...
+
+
+class Interrupted(StylevidError):
+    """Ctrl-C: the frame in flight was finished and saved; rerunning resumes."""
+
+    exit_code = 130
+
+
+@dataclass
+class VideoResult:
+    output: Path  # the video file or the frame folder
+    frames: int  # frames stylised
+    warping_error: float | None  # mean over consecutive pairs (Lai et al. 2018)
+    mean_style_loss: float  # mean over frames of the final (weighted) style loss
+    record: dict[str, Any]  # what run.json holds
+    files: dict[str, Path]  # name → path of every file written
+
+
+def temporal_weight_for(config: VideoConfig, width: int, height: int) -> float:
+    if config.temporal_weight is not None:
+        return config.temporal_weight
+    return DEFAULT_TEMPORAL_WEIGHT_AT_512 * (width * height) / (512 * 512)
+
+
+def output_kind(source: FrameSource, config: VideoConfig) -> str:
+    if config.output != "auto":
+        return config.output
+    return "video" if source.kind == "video" else "frames"
+
+
+def stylize_video(
+    input_path: Path,
+    styles: list[np.ndarray],
+    out_dir: Path,
+    config: VideoConfig,
+    *,
+    restart: bool = False,
+    progress: Progress | None = None,
+    engine: StyleTransfer | None = None,
+) -> VideoResult:
+    """Stylise every selected frame of ``input_path`` into ``out_dir`` (see the module doc)."""
+    progress = progress or Progress()
+    source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
+    kind = output_kind(source, config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine = engine or StyleTransfer(config.style, styles)
+    work = _work_folder(out_dir)
+    settings = _fingerprint(source, config, styles)
+    done = work.open(settings, restart=restart)
+    began = time.perf_counter()
+    with _finish_frame_on_ctrl_c() as stop_requested:
+        progress.begin(_expected_frames(source), done)
+        _optimise_frames(source, engine, work, config, done, progress, stop_requested)
+    optimise_seconds = time.perf_counter() - began
+    progress.stage("encoding" if kind == "video" else "writing frames")
+    return _finalise(source, engine, work, config, kind, out_dir, optimise_seconds)
+
+
+def _work_folder(out_dir: Path):
+    from .workdir import WorkFolder
+
+    return WorkFolder(out_dir / ".work")
+
+
+def _expected_frames(source: FrameSource) -> int | None:
+    if isinstance(source, VideoSource):
+        count = source.info.frame_count
+        if count is None and source.info.duration:
+            count = round(source.info.duration * float(source.fps))
+        if count is None:
+            return None
+        first = source.start if isinstance(source.start, int) else round((source.start or 0) * float(source.fps))
+        last = source.end if isinstance(source.end, int) else (round(source.end * float(source.fps)) if source.end else count)
+        return max(0, (min(last, count) - first + source.every - 1) // source.every)
+    return len(source.files)
+
+
+def _optimise_frames(source, engine: StyleTransfer, work, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
+    flow = FlowEstimator(config.flow_method)
+    early = EarlyStop() if config.early_stop else None
+    previous_content: np.ndarray | None = None
+    previous_stylised: np.ndarray | None = None
+    for frame in source.frames():
+        content = engine.prepare_content(frame.picture)
+        if frame.position < done:
+            previous_content, previous_stylised = content, work.load_frame(frame.position)[0]
+            continue
+        first = frame.position == 0 or config.frame_init == "independent"
+        iters = config.style.iters if first else config.frame_iters
+        init: np.ndarray | str | None = None
+        temporal = None
+        if not first:
+            assert previous_content is not None and previous_stylised is not None
+            warped, reliable = _warp_previous(flow, previous_content, content, previous_stylised)
+            init = warped if config.frame_init == "prev-warped" else previous_stylised
+            weight = temporal_weight_for(config, content.shape[1], content.shape[0])
+            if weight > 0:
+                temporal = TemporalGuide(warped, reliable, weight)
+        want_snapshots = frame.position == config.gif_frame
+        progress.frame_started(frame.position, iters)
+        began = time.perf_counter()
+        result = engine.stylize(
+            content,
+            init=init,
+            iters=iters,
+            seed=config.style.seed + frame.position,
+            temporal=temporal,
+            snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
+            on_report=lambda i, losses, p=frame.position: progress.iteration(p, i, losses),
+            early_stop=None if first else early,
+        )
+        stats = {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
+                 "iterations": result.iterations, "seconds": time.perf_counter() - began, **result.final}
+        if want_snapshots:
+            work.save_history(result.history, result.snapshots)
+        work.save_frame(frame.position, result.picture, stats)
+        progress.frame_done(frame.position, stats)
+        previous_content, previous_stylised = content, result.picture
+        if stop_requested():
+            raise Interrupted(
+                f"stopped after frame {frame.position + 1}; its work is saved — run the same command again to resume"
+            )
+
+
+def _warp_previous(flow: FlowEstimator, previous_content: np.ndarray, content: np.ndarray, previous_stylised: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """The previous stylised frame warped into this one, and where that warp is reliable."""
+    flow_fw, flow_bw = flow(previous_content, content)
+    fw, bw = flow_to_tensor(flow_fw), flow_to_tensor(flow_bw)
+    reliable = consistency_mask(fw, bw)
+    with torch.no_grad():
+        warped = warp(to_tensor(previous_stylised), bw)
+    return to_picture(warped), reliable
+
+
+def _finalise(source: FrameSource, engine: StyleTransfer, work, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
+    began = time.perf_counter()
+    files: dict[str, Path] = {}
+    meter = WarpingErrorMeter(config.flow_method)
+    rows: list[dict[str, Any]] = []
+    preview: list[np.ndarray] = []
+    writer = None
+    first_time: float | None = None
+    preview_shape: tuple[int, int] = (0, 0)
+    stem = source.path.stem if source.kind == "video" else source.path.name
+    frames_dir = out_dir / "frames"
+    try:
+        for frame in source.frames():
+            if not work.frame_path(frame.position).exists():
+                break
+            stylised, stats = work.load_frame(frame.position)
+            preview_shape = stylised.shape[:2]
+            content = engine.prepare_content(frame.picture)
+            error = meter.update(content, stylised)
+            rows.append({**stats, "warping_error": error})
+            output = stylised
+            if config.output_size == "original":
+                output = resize(stylised, frame.picture.shape[1], frame.picture.shape[0])
+            if first_time is None:
+                first_time = frame.time
+            if kind == "video":
+                if writer is None:
+                    writer = _open_writer(source, config, out_dir, stem, output, frame.time)
+                    files["video"] = writer.path
+                writer.write(output, frame.time - first_time)
+            else:
+                frames_dir.mkdir(exist_ok=True)
+                name = frame.name if source.kind == "folder" else f"frame_{frame.position:06d}.png"
+                save_image(frames_dir / name, output)
+                files["frames"] = frames_dir
+            if len(preview) < 600:
+                preview.append(resize(stylised, *_preview_size(stylised)))
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if not rows:
+        raise StylevidError(f"no frames were stylised from {source.path}")
+    processing_shape = preview_shape
+    files.update(_renders(work, config, source, out_dir, rows, preview))
+    mean_style = float(np.mean([r["style"] for r in rows]))
+    warping = meter.mean if len(rows) > 1 else None
+    record = run_record(
+        kind="video",
+        input=source.describe(),
+        output=str(files.get("video") or files.get("frames")),
+        config=_config_dict(config),
+        device=str(engine.device),
+        precision=engine.precision,
+        processing_size=list(processing_shape[::-1]),
+        style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
+        temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),
+        frames=len(rows),
+        seconds={"optimise": optimise_seconds, "finalise": time.perf_counter() - began,
+                 "per_frame_mean": float(np.mean([r["seconds"] for r in rows]))},
+        warping_error=warping,
+        mean_style_loss=mean_style,
+        mean_content_loss=float(np.mean([r["content"] for r in rows])),
+        mean_iterations=float(np.mean([r["iterations"] for r in rows])),
+        per_frame=rows,
+    )
+    files["record"] = write_json(out_dir / "run.json", record)
+    return VideoResult(files.get("video") or frames_dir, len(rows), warping, mean_style, record, files)
+
+
+def _preview_size(picture: np.ndarray, max_side: int = 480) -> tuple[int, int]:
+    h, w = picture.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _open_writer(source: FrameSource, config: VideoConfig, out_dir: Path, stem: str, first: np.ndarray, first_time: float) -> VideoWriter:
+    suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
+    audio_source = source.path if (config.audio and source.kind == "video" and source.info.audio_streams) else None
+    audio_end = None
+    if isinstance(source.end, float):
+        audio_end = source.end
+    return VideoWriter(
+        out_dir / f"{stem}_stylised{suffix}",
+        fps=source.fps / config.every,
+        width=first.shape[1],
+        height=first.shape[0],
+        codec=config.codec,
+        crf=config.crf,
+        audio_source=audio_source,
+        audio_start=first_time,
+        audio_end=audio_end,
+    )
+
+
+def _renders(work, config: VideoConfig, source: FrameSource, out_dir: Path, rows, preview) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    title = _title(config)
+    history, snapshots = work.load_history()
+    if snapshots:
+        files["progress_gif"] = save_progress_gif(snapshots, out_dir / "progress.gif")
+    if history:
+        files["loss_plot"] = save_loss_plot(history, out_dir / "losses.png", title=f"frame {config.gif_frame + 1} — {title}")
+    files["frame_plot"] = save_per_frame_plot(
+        [{k: r.get(k) for k in ("frame", "total", "content", "style", "tv", "temporal", "iterations", "warping_error")} for r in rows],
+        out_dir / "frame_losses.png",
+        title=f"per frame — {title}",
+    )
+    files["preview_gif"] = save_clip_gif(preview, out_dir / "preview.gif", fps=float(source.fps) / config.every)
+    return files
+
+
+def _title(config: VideoConfig) -> str:
+    s = config.style
+    return (f"{s.size}px, {s.optimizer} {s.iters}/{config.frame_iters} it, init {config.frame_init}, "
+            f"α={s.content_weight:g}, β={'auto' if s.style_weight is None else f'{s.style_weight:g}'}, "
+            f"λt={'auto' if config.temporal_weight is None else f'{config.temporal_weight:g}'}, pooling {s.pooling}")
+
+
+def _config_dict(config: VideoConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["fps"] = None if config.fps is None else str(config.fps)
+    return data
+
+
+def _fingerprint(source: FrameSource, config: VideoConfig, styles: list[np.ndarray]) -> dict[str, Any]:
+    """Everything that changes the stylised frames; encoding-only settings are left out."""
+    import hashlib
+
+    style = config.style.to_dict()
+    style.pop("device", None)
+    digest = hashlib.sha256()
+    for picture in styles:
+        digest.update(np.ascontiguousarray(picture).tobytes())
+    stat = source.path.stat()
+    flat = {f"style.{k}": v for k, v in style.items()}
+    flat.update({
+        "input": str(source.path.resolve()),
+        "input_size_bytes": stat.st_size if source.path.is_file() else None,
+        "styles_sha256": digest.hexdigest(),
+        "frame_iters": config.frame_iters,
+        "frame_init": config.frame_init,
+        "temporal_weight": config.temporal_weight,
+        "flow_method": config.flow_method,
+        "early_stop": config.early_stop,
+        "start": config.start,
+        "end": config.end,
+        "every": config.every,
+        "gif_frame": config.gif_frame,
+    })
+    return flat
+
+
+@contextmanager
+def _finish_frame_on_ctrl_c() -> Iterator[Any]:
+    """First Ctrl-C: finish and save the frame in flight, then stop. Second: stop at once."""
+    requested = {"stop": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):  # noqa: ARG001
+        if requested["stop"]:
+            raise KeyboardInterrupt
+        requested["stop"] = True
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+        installed = True
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        installed = False
+    try:
+        yield lambda: requested["stop"]
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,304 @@
+"""VGG19 layer naming, feature shapes, input conventions and weights loading with the real shared weights."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import CAFFE_WEIGHTS, CONTENT_FILE, load_picture
+from stylevid.pipeline import images, vgg
+from stylevid.pipeline.config import StyleConfig
+from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.vgg import CAFFE_MEAN_BGR, LAYER_NAMES, InputConvention, VGG19Features, build_extractor
+from stylevid.pipeline.weights import ENV_WEIGHTS, ENV_WEIGHTS_FORMAT, WeightsSpec, load_state_dict, resolve_weights
+
+PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    """Tübingen at 64×48 as a (1, 3, H, W) RGB tensor in 0–1."""
+    return images.to_tensor(load_picture(CONTENT_FILE, 64))
+
+
+# --------------------------------------------------------------------------- layer names
+
+
+def test_layer_names_follow_the_vgg19_layout():
+    assert len(LAYER_NAMES) == 37  # 16 conv + 16 relu + 5 pool = torchvision's vgg19().features
+    expected = {
+        "conv1_1": 0, "relu1_1": 1, "relu1_2": 3, "pool1": 4, "conv2_1": 5, "relu2_1": 6, "pool2": 9,
+        "conv3_1": 10, "relu3_1": 11, "relu3_4": 17, "pool3": 18, "conv4_1": 19, "relu4_1": 20,
+        "conv4_2": 21, "relu4_2": 22, "pool4": 27, "conv5_1": 28, "relu5_1": 29, "relu5_4": 35, "pool5": 36,
+    }
+    assert {name: LAYER_NAMES.index(name) for name in expected} == expected
+    assert vgg.channels_of("relu1_1") == 64 and vgg.channels_of("relu3_2") == 256
+    assert vgg.channels_of("relu4_2") == 512 and vgg.channels_of("pool5") == 512
+
+
+def _torchvision_models():
+    try:
+        import torchvision.models as models
+    except Exception as error:  # noqa: BLE001 — a broken install raises RuntimeError, not ImportError
+        pytest.skip(f"torchvision cannot be imported here ({type(error).__name__}: {error})")
+    return models
+
+
+def test_layer_names_match_torchvision_vgg19_layer_types():
+    models = _torchvision_models()
+    with torch.device("meta"):  # architecture only: no download, no 570 MB of initialised parameters
+        features = models.vgg19(weights=None).features
+    assert len(features) == len(LAYER_NAMES)
+    kinds = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}
+    for index, (name, layer) in enumerate(zip(LAYER_NAMES, features)):
+        assert isinstance(layer, kinds[name[:4]]), f"index {index}: {name} vs {type(layer).__name__}"
+        if isinstance(layer, nn.Conv2d):
+            assert layer.out_channels == vgg.channels_of(name), name
+
+
+# --------------------------------------------------------------------------- the shared weights
+
+
+def test_shared_weights_load_as_float32_conv1_1_to_conv5_1(caffe_state):
+    assert len(caffe_state) == 26  # 13 conv layers × (weight, bias)
+    assert all(t.dtype == torch.float32 for t in caffe_state.values())
+    assert caffe_state["features.0.weight"].shape == (64, 3, 3, 3)
+    assert caffe_state["features.28.weight"].shape == (512, 512, 3, 3)
+    assert "features.30.weight" not in caffe_state
+
+
+def test_feature_shapes(extractor):
+    x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(0))
+    out = extractor(x, ["relu1_1", "relu4_2", "relu5_1"])
+    assert set(out) == {"relu1_1", "relu4_2", "relu5_1"}
+    assert out["relu1_1"].shape == (1, 64, 64, 48)
+    assert out["relu4_2"].shape == (1, 512, 8, 6)
+    assert out["relu5_1"].shape == (1, 512, 4, 3)
+    assert (out["relu4_2"] >= 0).all() and out["relu4_2"].abs().sum() > 0  # a real ReLU output
+
+
+def test_extractor_is_built_only_up_to_relu5_1(extractor, caffe_state, photo):
+    assert len(extractor.features) == LAYER_NAMES.index("relu5_1") + 1
+    assert not any(p.requires_grad for p in extractor.parameters())
+    with pytest.raises(StylevidError, match="deeper"):
+        extractor(photo, ["relu5_2"])
+    with pytest.raises(StylevidError, match="unknown"):
+        extractor(photo, ["relu9_9"])
+    with pytest.raises(StylevidError):  # the shared file ends at conv5_1
+        VGG19Features(caffe_state, "caffe", last_layer="relu5_2")
+    with pytest.raises(StylevidError):
+        VGG19Features(caffe_state, "caffe", last_layer="fc6")
+    with pytest.raises(StylevidError):
+        VGG19Features(caffe_state, "caffe", last_layer="relu1_1", pooling="median")
+    small = build_extractor(WeightsSpec(str(CAFFE_WEIGHTS), "caffe"), ["relu1_1", "relu2_1"])
+    assert len(small.features) == LAYER_NAMES.index("relu2_1") + 1
+    torch.testing.assert_close(small(photo, ["relu2_1"])["relu2_1"], extractor(photo, ["relu2_1"])["relu2_1"])
+
+
+def test_average_pooling_changes_features_after_the_first_pool(extractor, caffe_state, photo):
+    avg = VGG19Features(caffe_state, "caffe", last_layer="relu5_1", pooling="avg")
+    a, m = avg(photo, PAPER_LAYERS), extractor(photo, PAPER_LAYERS)
+    torch.testing.assert_close(a["relu1_1"], m["relu1_1"])  # before any pooling
+    assert relative_difference(a["relu2_1"], m["relu2_1"]) > 0.1
+    assert relative_difference(a["relu5_1"], m["relu5_1"]) > 0.5
+
+
+# --------------------------------------------------------------------------- input conventions
+
+
+def test_caffe_convention_maps_rgb01_to_bgr255_minus_mean():
+    norm = InputConvention("caffe")
+    red = torch.zeros(1, 3, 1, 1)
+    red[:, 0] = 1.0
+    # pure red → BGR (0, 0, 255) minus the BGR mean (103.939, 116.779, 123.68)
+    torch.testing.assert_close(norm(red).flatten(), torch.tensor([-103.939, -116.779, 255.0 - 123.68]))
+    blue_grey = torch.tensor([0.2, 0.4, 0.6]).view(1, 3, 1, 1)
+    expected = torch.tensor([0.6 * 255 - 103.939, 0.4 * 255 - 116.779, 0.2 * 255 - 123.68])
+    torch.testing.assert_close(norm(blue_grey).flatten(), expected)
+    assert CAFFE_MEAN_BGR == (103.939, 116.779, 123.68)
+
+
+def test_torchvision_convention_is_imagenet_normalisation():
+    norm = InputConvention("torchvision")
+    red = torch.zeros(1, 3, 1, 1)
+    red[:, 0] = 1.0
+    expected = torch.tensor([(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (0 - 0.406) / 0.225])
+    torch.testing.assert_close(norm(red).flatten(), expected)
+    with pytest.raises(StylevidError):
+        InputConvention("bgr")
+
+
+def test_wrong_convention_gives_very_different_features(extractor, caffe_state, photo):
+    """The same Caffe weights fed torchvision-normalised input: silently wrong features."""
+    wrong = VGG19Features(caffe_state, "torchvision", last_layer="relu5_1")
+    right, bad = extractor(photo, PAPER_LAYERS), wrong(photo, PAPER_LAYERS)
+    for layer in PAPER_LAYERS:  # measured ≈ 0.98 at every layer
+        assert relative_difference(bad[layer], right[layer]) > 0.5, layer
+
+
+def test_caffe_weights_folded_to_torchvision_convention_reproduce_features(extractor, caffe_state, photo):
+    """caffe_to_torchvision_state moves the convention into conv1_1: the same features, up to border padding."""
+    folded = vgg.caffe_to_torchvision_state(caffe_state)
+    assert folded["features.2.weight"] is caffe_state["features.2.weight"]  # only conv1_1 changes
+    as_torchvision = VGG19Features(folded, "torchvision", last_layer="relu5_1")
+    right, converted = extractor(photo, PAPER_LAYERS), as_torchvision(photo, PAPER_LAYERS)
+    for layer in PAPER_LAYERS:  # measured ≤ 0.0021 (relu1_1, border) and ≈ 0.0006 at relu4/5
+        assert relative_difference(converted[layer], right[layer]) < 0.01, layer
+    # away from the one-pixel border, conv1_1 agrees to float precision
+    conv_right = extractor(photo, ["conv1_1"])["conv1_1"][..., 1:-1, 1:-1]
+    conv_converted = as_torchvision(photo, ["conv1_1"])["conv1_1"][..., 1:-1, 1:-1]
+    torch.testing.assert_close(conv_converted, conv_right, rtol=1e-4, atol=2e-3)
+
+
+# --------------------------------------------------------------------------- resolve_weights
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    monkeypatch.delenv(ENV_WEIGHTS, raising=False)
+    monkeypatch.delenv(ENV_WEIGHTS_FORMAT, raising=False)
+    return monkeypatch
+
+
+def test_resolve_weights_defaults_to_torchvision(clean_env):
+    assert resolve_weights() == WeightsSpec("torchvision", "torchvision")
+    assert resolve_weights("torchvision", "torchvision") == WeightsSpec("torchvision", "torchvision")
+
+
+def test_resolve_weights_honours_environment(clean_env, tmp_path):
+    clean_env.setenv(ENV_WEIGHTS, str(tmp_path / "env.pth"))
+    clean_env.setenv(ENV_WEIGHTS_FORMAT, "caffe")
+    assert resolve_weights() == WeightsSpec(str(tmp_path / "env.pth"), "caffe")
+    assert resolve_weights(None, "torchvision") == WeightsSpec(str(tmp_path / "env.pth"), "torchvision")
+    # StyleConfig's defaults leave the choice to the environment
+    config = StyleConfig()
+    assert resolve_weights(config.weights, config.weights_format) == WeightsSpec(str(tmp_path / "env.pth"), "caffe")
+
+
+def test_explicit_weights_win_over_environment(clean_env, tmp_path):
+    clean_env.setenv(ENV_WEIGHTS, str(tmp_path / "env.pth"))
+    clean_env.setenv(ENV_WEIGHTS_FORMAT, "caffe")
+    mine = str(tmp_path / "mine.pth")
+    assert resolve_weights(mine, "torchvision") == WeightsSpec(mine, "torchvision")
+    assert resolve_weights(mine) == WeightsSpec(mine, "caffe")  # the env format still describes a local file
+    # asking for torchvision's weights by name ignores the env file and the env file's format
+    assert resolve_weights("torchvision") == WeightsSpec("torchvision", "torchvision")
+
+
+def test_local_file_without_format_is_refused(clean_env, tmp_path):
+    with pytest.raises(StylevidError, match="--weights-format"):
+        resolve_weights(str(tmp_path / "w.pth"))
+    clean_env.setenv(ENV_WEIGHTS, str(tmp_path / "w.pth"))
+    with pytest.raises(StylevidError, match="--weights-format"):
+        resolve_weights()
+
+
+def test_torchvision_weights_with_caffe_format_are_refused(clean_env):
+    with pytest.raises(StylevidError, match="torchvision input convention"):
+        resolve_weights("torchvision", "caffe")
+    with pytest.raises(StylevidError, match="torchvision input convention"):
+        resolve_weights(None, "caffe")
+
+
+def test_unknown_weights_format_is_refused(clean_env, tmp_path):
+    with pytest.raises(StylevidError):
+        resolve_weights(str(tmp_path / "w.pth"), "rgb")
+
+
+# --------------------------------------------------------------------------- load errors
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(StylevidError) as info:
+        call()
+    message = str(info.value)
+    assert message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_missing_weights_file(tmp_path):
+    message = one_line_error(lambda: load_state_dict(WeightsSpec(str(tmp_path / "nope.pth"), "caffe")))
+    assert "does not exist" in message and "nope.pth" in message
+
+
+def test_weights_path_is_a_folder(tmp_path):
+    assert "folder" in one_line_error(lambda: load_state_dict(WeightsSpec(str(tmp_path), "caffe")))
+
+
+def test_corrupt_weights_file(tmp_path):
+    path = tmp_path / "corrupt.pth"
+    path.write_bytes(os.urandom(4096))
+    assert "corrupt.pth" in one_line_error(lambda: load_state_dict(WeightsSpec(str(path), "caffe")))
+    truncated = tmp_path / "truncated.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    one_line_error(lambda: load_state_dict(WeightsSpec(str(truncated), "caffe")))
+
+
+class _RunsCode:
+    """Unpickling this calls os.system(command)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"features.0.weight": _RunsCode(f"touch {shlex.quote(str(marker))}")}, path)
+    message = one_line_error(lambda: load_state_dict(WeightsSpec(str(path), "caffe")))
+    assert "refused" in message
+    assert not marker.exists(), "loading the weights ran code from the file"
+    # the file really is dangerous: an unrestricted load runs the command
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+def test_file_that_is_not_a_state_dict(tmp_path):
+    path = tmp_path / "list.pth"
+    torch.save([torch.zeros(3)], path)
+    assert "state dict" in one_line_error(lambda: load_state_dict(WeightsSpec(str(path), "caffe")))
+    path = tmp_path / "other.pth"
+    torch.save({"classifier.0.weight": torch.zeros(2, 2)}, path)
+    assert "features.0.weight" in one_line_error(lambda: load_state_dict(WeightsSpec(str(path), "caffe")))
+
+
+def test_weights_with_wrong_shapes(tmp_path, caffe_state):
+    path = tmp_path / "wrong.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 5, 5), "features.0.bias": caffe_state["features.0.bias"]}, path)
+    message = one_line_error(lambda: build_extractor(WeightsSpec(str(path), "caffe"), ["relu1_1"]))
+    assert "features.0.weight" in message and "(64, 3, 3, 3)" in message
+
+
+def test_weights_with_missing_keys(tmp_path, caffe_state):
+    path = tmp_path / "short.pth"
+    torch.save({k: caffe_state[k].half() for k in ("features.0.weight", "features.0.bias",
+                                                   "features.2.weight", "features.2.bias")}, path)
+    assert len(build_extractor(WeightsSpec(str(path), "caffe"), ["relu1_2"]).features) == 4  # enough for relu1_2
+    message = one_line_error(lambda: build_extractor(WeightsSpec(str(path), "caffe"), ["relu2_1"]))
+    assert "features.5.weight" in message
+
+
+def test_torchvision_download_offline_says_use_weights(monkeypatch, tmp_path):
+    """The real download path with an empty cache on a machine without internet."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(2)
+    try:
+        message = one_line_error(lambda: load_state_dict(WeightsSpec("torchvision", "torchvision")))
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert "--weights" in message
+    assert not list(tmp_path.rglob("vgg19*.pth"))
