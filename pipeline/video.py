@@ -45,7 +45,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")
 #: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
 #: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
 #: every --size. Calibrated on the sample clip with the Caffe weights (see docs/method.md).
-DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e12
+DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e14
 
 
 @dataclass(frozen=True)
@@ -151,12 +151,34 @@ def stylize_video(
     settings = _fingerprint(source, config, styles)
     done = work.open(settings, restart=restart)
     began = time.perf_counter()
+    damage: list[StylevidError] = []
     with _finish_frame_on_ctrl_c() as stop_requested:
         progress.begin(_expected_frames(source), done)
-        _optimise_frames(source, engine, work, config, done, progress, stop_requested)
+        _optimise_frames(_frames_until_damage(source, damage), engine, work, config, done, progress, stop_requested)
     optimise_seconds = time.perf_counter() - began
     progress.stage("encoding" if kind == "video" else "writing frames")
-    return _finalise(source, engine, work, config, kind, out_dir, optimise_seconds)
+    result = _finalise(_frames_until_damage(source, []), source, engine, work, config, kind, out_dir, optimise_seconds)
+    if damage:
+        raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
+    return result
+
+
+def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> Iterator[Frame]:
+    """The source's frames up to a decoding error, which is noted in ``damage`` (not raised).
+
+    A truncated or corrupt file still yields a video of the frames before the damage; the
+    caller reports the error after writing it.
+    """
+    frames = source.frames()
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except StylevidError as error:
+            damage.append(error)
+            return
+        yield frame
 
 
 def _work_folder(out_dir: Path):
@@ -178,12 +200,12 @@ def _expected_frames(source: FrameSource) -> int | None:
     return len(source.files)
 
 
-def _optimise_frames(source, engine: StyleTransfer, work, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
+def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
     flow = FlowEstimator(config.flow_method)
     early = EarlyStop() if config.early_stop else None
     previous_content: np.ndarray | None = None
     previous_stylised: np.ndarray | None = None
-    for frame in source.frames():
+    for frame in frames:
         content = engine.prepare_content(frame.picture)
         if frame.position < done:
             previous_content, previous_stylised = content, work.load_frame(frame.position)[0]
@@ -235,7 +257,7 @@ def _warp_previous(flow: FlowEstimator, previous_content: np.ndarray, content: n
     return to_picture(warped), reliable
 
 
-def _finalise(source: FrameSource, engine: StyleTransfer, work, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
+def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
     began = time.perf_counter()
     files: dict[str, Path] = {}
     meter = WarpingErrorMeter(config.flow_method)
@@ -247,7 +269,7 @@ def _finalise(source: FrameSource, engine: StyleTransfer, work, config: VideoCon
     stem = source.path.stem if source.kind == "video" else source.path.name
     frames_dir = out_dir / "frames"
     try:
-        for frame in source.frames():
+        for frame in frames:
             if not work.frame_path(frame.position).exists():
                 break
             stylised, stats = work.load_frame(frame.position)
@@ -315,10 +337,9 @@ def _preview_size(picture: np.ndarray, max_side: int = 480) -> tuple[int, int]:
 
 def _open_writer(source: FrameSource, config: VideoConfig, out_dir: Path, stem: str, first: np.ndarray, first_time: float) -> VideoWriter:
     suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
-    audio_source = source.path if (config.audio and source.kind == "video" and source.info.audio_streams) else None
-    audio_end = None
-    if isinstance(source.end, float):
-        audio_end = source.end
+    is_video = isinstance(source, VideoSource)
+    audio_source = source.path if (config.audio and is_video and source.info.audio_streams) else None
+    audio_end = source.end if is_video and isinstance(source.end, float) else None  # else: up to the last frame
     return VideoWriter(
         out_dir / f"{stem}_stylised{suffix}",
         fps=source.fps / config.every,

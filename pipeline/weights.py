@@ -99,16 +99,26 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+#: Where torchvision's VGG19_Weights.IMAGENET1K_V1 lives (the file name carries its sha256 prefix).
+TORCHVISION_VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+
+
 def _download_torchvision_state() -> dict[str, torch.Tensor]:
+    """torchvision's VGG19 ImageNet weights, from torch.hub's cache or downloaded into it.
+
+    Goes through torchvision's own ``VGG19_Weights`` where torchvision imports; where it does
+    not (a build that does not match the installed torch), the same file, URL and cache folder
+    are used through ``torch.hub`` directly.
+    """
+    url = TORCHVISION_VGG19_URL
     try:
         from torchvision.models import VGG19_Weights
-    except Exception as error:  # a missing or broken torchvision install (e.g. built for another torch)
-        raise StylevidError(
-            f"torchvision cannot be imported ({type(error).__name__}), so its VGG19 weights are unavailable; "
-            "use a local file with --weights FILE --weights-format caffe|torchvision (or $STYLEVID_WEIGHTS)"
-        ) from None
+
+        url = VGG19_Weights.IMAGENET1K_V1.url
+    except Exception:  # noqa: BLE001 - a missing or mismatched torchvision: use the URL directly
+        pass
     try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, weights_only=True)
+        return torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True, weights_only=True)
     except Exception as error:  # urllib/HTTP/SSL/OS errors all mean: no weights reachable
         raise StylevidError(
             "torchvision's VGG19 weights are not cached and could not be downloaded "

@@ -58,6 +58,8 @@ class WorkFolder:
                 )
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in [*self.frames_dir.glob(".*.partial"), *self.snapshots_dir.glob(".*.partial")]:
+            leftover.unlink(missing_ok=True)  # a write cut short by kill -9 or a full disk
         if not manifest.exists():
             write_json(manifest, wanted)
         return self.done_count()
