@@ -36,15 +36,18 @@ class ImageProgress:
         self._iters = iters
 
     def __enter__(self) -> "ImageProgress":
-        self._progress.start()
-        self._task = self._progress.add_task("optimising", total=self._iters, info="")
+        self._task = None  # the bar appears with the first iteration, after inputs and weights loaded
         return self
 
     def update(self, iteration: int, losses: dict[str, float]) -> None:
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task("optimising", total=self._iters, info="")
         self._progress.update(self._task, completed=iteration, info=_losses(losses))
 
     def __exit__(self, *exc: Any) -> None:
-        self._progress.stop()
+        if self._task is not None:
+            self._progress.stop()
 
 
 class VideoProgress(VideoCallbacks):
@@ -55,12 +58,12 @@ class VideoProgress(VideoCallbacks):
         self._console = console
 
     def __enter__(self) -> "VideoProgress":
-        self._progress.start()
-        self._task = self._progress.add_task("frames", total=None, info="")
+        self._task = None  # the bar appears once the source is open and the weights loaded
         return self
 
     def begin(self, total_frames: int | None, done: int) -> None:
-        self._progress.update(self._task, total=total_frames, completed=done)
+        self._progress.start()
+        self._task = self._progress.add_task("frames", total=total_frames, completed=done, info="")
         if done:
             self._console.print(f"resuming: {done} frame(s) already done")
 
@@ -78,4 +81,5 @@ class VideoProgress(VideoCallbacks):
         self._progress.update(self._task, info=text)
 
     def __exit__(self, *exc: Any) -> None:
-        self._progress.stop()
+        if self._task is not None:
+            self._progress.stop()

@@ -11,6 +11,7 @@ import numpy as np
 from .config import StyleConfig
 from .images import load_image, save_image
 from .optimize import ReportFn
+from .paths import check_not_input
 from .record import run_record, write_json
 from .renders import save_loss_plot, save_progress_gif, snapshot_iterations
 from .stylize import Stylized, StyleTransfer
@@ -32,6 +33,8 @@ def stylize_image_file(
     styles: list[np.ndarray] | None = None,
     on_report: ReportFn | None = None,
 ) -> ImageResult:
+    image_path = out_dir / f"{Path(content_path).stem}_stylised.png"
+    check_not_input(image_path, [Path(content_path), *map(Path, style_paths)])  # before any work
     content = load_image(content_path)
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
     engine = StyleTransfer(config, styles)
@@ -43,7 +46,7 @@ def stylize_image_file(
              f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
              f"pooling {config.pooling}, {engine.device.type}")
     files = {
-        "image": save_image(out_dir / f"{Path(content_path).stem}_stylised.png", result.picture),
+        "image": save_image(image_path, result.picture),
         "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
         "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title),
     }

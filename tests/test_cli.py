@@ -1,0 +1,153 @@
+"""The command line: exit codes, one-line errors, and what lands in the output folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from media_factory import make_test_clip
+from stylevid.cli.app import main
+
+from conftest import CONTENT_FILE, STYLE_FILE
+
+FAST = ["--size", "32", "--iters", "3", "--device", "cpu"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def one_line_error(capsys, *args: str) -> str:
+    code, _, err = run(capsys, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_help_exits_zero_and_lists_option_groups(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for words in ("--style", "--iters", "--frame-init", "--temporal-weight", "--weights", "--preserve-colors"):
+        assert words in out
+    assert run(capsys, "eval", "--help")[0] == 0
+
+
+def test_module_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "stylevid.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--style" in done.stdout
+
+
+def test_image_run_writes_picture_gif_plot_and_record(capsys, tmp_path):
+    code, out, err = run(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
+    assert code == 0, err
+    picture = Path(out.strip())
+    assert picture == tmp_path / "out" / "tuebingen_neckarfront_stylised.png"
+    assert Image.open(picture).size == (32, 24)
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["iterations"] == 3 and record["config"]["size"] == 32
+    assert record["final_losses"]["total"] < record["initial_losses"]["total"]
+    with Image.open(tmp_path / "out" / "progress.gif") as gif:
+        assert gif.n_frames == 4  # init, 1, 2, 3
+    assert (tmp_path / "out" / "losses.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "I;16", "CMYK"])
+def test_unusual_image_modes_are_handled(capsys, tmp_path, mode):
+    picture = Image.open(CONTENT_FILE).convert("RGB").resize((40, 30))
+    if mode == "I;16":
+        path = tmp_path / "deep.png"
+        array = (np.asarray(picture.convert("L"), dtype=np.uint16) * 257)
+        Image.fromarray(array).save(path)
+        assert Image.open(path).mode.startswith("I")
+    elif mode == "CMYK":
+        path = tmp_path / "print.jpg"
+        picture.convert("CMYK").save(path)
+    else:
+        path = tmp_path / f"mode_{mode}.png"
+        picture.convert(mode).save(path)
+    code, _, err = run(capsys, path, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
+    assert code == 0, err
+
+
+def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    fake_video = tmp_path / "notes.mp4"
+    fake_video.write_text("not a video")
+    out = tmp_path / "out"
+    assert "does not exist" in one_line_error(capsys, tmp_path / "missing.jpg", "--style", STYLE_FILE, "-o", out)
+    assert "does not exist" in one_line_error(capsys, CONTENT_FILE, "--style", tmp_path / "nope.jpg", "-o", out)
+    assert "not an image" in one_line_error(capsys, text, "--style", STYLE_FILE, "-o", out, *FAST)
+    assert "notes.mp4" in one_line_error(capsys, fake_video, "--style", STYLE_FILE, "-o", out, *FAST)
+    assert "--style" in one_line_error(capsys, CONTENT_FILE)
+
+
+def test_audio_only_file_is_refused(capsys, tmp_path):
+    audio = make_test_clip(tmp_path / "sound.m4a", video=False)
+    message = one_line_error(capsys, audio, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST)
+    assert "audio" in message.lower()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--size", "abc"], "--size"),
+        (["--size", "-5"], "size"),
+        (["--size", "0"], "size"),
+        (["--iters", "0"], "iterations"),
+        (["--style-weight", "nan"], "style weight"),
+        (["--content-weight", "-1"], "content weight"),
+        (["--style-layers", "relu1_1,relu9_9"], "relu9_9"),
+        (["--content-layer", "fc7"], "fc7"),
+        (["--style-weights", "0.5,0.3"], "--style-weights"),
+        (["--layer-weights", "1,2"], "style layer weights"),
+        (["--optimizer", "sgd"], "optimizer"),
+        (["--device", "tpu"], "device"),
+        (["--weights-format", "onnx", "--weights", "x.pth"], "caffe, torchvision"),
+    ],
+)
+def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, args, words):
+    assert words in one_line_error(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
+
+
+def test_output_never_overwrites_an_input(capsys, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.open(CONTENT_FILE).resize((40, 30)).save(folder / "a.png")
+    assert "input" in one_line_error(capsys, folder, "--style", STYLE_FILE, "-o", folder, *FAST)
+    image = tmp_path / "out" / "photo_stylised.png"
+    image.parent.mkdir()
+    Image.open(CONTENT_FILE).resize((40, 30)).save(image)
+    before = image.read_bytes()
+    assert "overwrite" in one_line_error(capsys, image, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST)
+    assert image.read_bytes() == before
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert "is a file" in one_line_error(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", a_file, *FAST)
+
+
+def test_bad_video_options_and_eval(capsys, tmp_path):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=5)
+    out = tmp_path / "out"
+    assert "1.5s" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--start", "soon")
+    assert "--fps" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--fps", "0")
+    assert "frame init" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--frame-init", "magic")
+    code, printed, err = run(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "2", "--quiet")
+    assert code == 0, err
+    code, printed, err = run(capsys, "eval", printed.strip(), clip, "--json")
+    assert code == 0, err
+    result = json.loads(printed)
+    assert result["pairs"] == 4 and result["warping_error"] >= 0
+    assert "does not exist" in one_line_error(capsys, "eval", tmp_path / "none.mp4", clip)
