@@ -34,7 +34,8 @@ def stylize_image_file(
     on_report: ReportFn | None = None,
 ) -> ImageResult:
     image_path = out_dir / f"{Path(content_path).stem}_stylised.png"
-    check_not_input(image_path, [Path(content_path), *map(Path, style_paths)])  # before any work
+    for planned in (image_path, out_dir / "progress.gif", out_dir / "losses.png", out_dir / "run.json"):
+        check_not_input(planned, [Path(content_path), *map(Path, style_paths)])  # before any work
     content = load_image(content_path)
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
     engine = StyleTransfer(config, styles)

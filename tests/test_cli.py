@@ -127,12 +127,15 @@ def test_output_never_overwrites_an_input(capsys, tmp_path):
     folder.mkdir()
     Image.open(CONTENT_FILE).resize((40, 30)).save(folder / "a.png")
     assert "input" in one_line_error(capsys, folder, "--style", STYLE_FILE, "-o", folder, *FAST)
-    image = tmp_path / "out" / "photo_stylised.png"
-    image.parent.mkdir()
-    Image.open(CONTENT_FILE).resize((40, 30)).save(image)
-    before = image.read_bytes()
-    assert "overwrite" in one_line_error(capsys, image, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST)
-    assert image.read_bytes() == before
+    photo = tmp_path / "photo.png"
+    Image.open(CONTENT_FILE).resize((40, 30)).save(photo)
+    style = tmp_path / "out" / "photo_stylised.png"  # the style sits where the result would go
+    style.parent.mkdir()
+    Image.open(STYLE_FILE).resize((40, 30)).save(style)
+    before = style.read_bytes()
+    message = one_line_error(capsys, photo, "--style", style, "-o", tmp_path / "out", *FAST)
+    assert "overwrite" in message and "photo_stylised.png" in message
+    assert style.read_bytes() == before
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     assert "is a file" in one_line_error(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", a_file, *FAST)
