@@ -54,7 +54,9 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
         raise
     except PermissionError:
         raise StylevidError(f"cannot read {path}: permission denied") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own guard, from the header: over our limit too
+        raise StylevidError(f"{path} declares more than {max_pixels / 1e6:.0f} MP, over the limit; downscale it first") from None
+    except UnidentifiedImageError:
         raise StylevidError(f"{path} is not an image file this tool can read") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise StylevidError(f"cannot decode {path}: {str(error).splitlines()[0] if str(error) else 'damaged or truncated file'}") from None

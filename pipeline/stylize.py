@@ -178,23 +178,41 @@ class StyleTransfer:
             return terms
 
         began = time.perf_counter()
-        result = optimize(
-            start,
-            loss_fn,
-            iters=iters or cfg.iters,
-            method=cfg.optimizer,
-            lr=cfg.lr,
-            history_size=cfg.history_size,
-            fast_lbfgs=self.precision != "fp32",
-            snapshot_at=snapshot_at,
-            on_report=on_report,
-            report_every=1 if self.device.type == "cpu" else 10,
-            early_stop=early_stop,
-        )
+        try:
+            result = optimize(
+                start,
+                loss_fn,
+                iters=iters or cfg.iters,
+                method=cfg.optimizer,
+                lr=cfg.lr,
+                history_size=cfg.history_size,
+                fast_lbfgs=self.precision != "fp32",
+                snapshot_at=snapshot_at,
+                on_report=on_report,
+                report_every=1 if self.device.type == "cpu" else 10,
+                early_stop=early_stop,
+            )
+        except torch.cuda.OutOfMemoryError:
+            raise self._out_of_memory(content) from None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - began
         return self._finish(result, content_rgb, seconds)
+
+    def _out_of_memory(self, content: np.ndarray) -> StylevidError:
+        """A one-line message with a size that should fit (memory grows with the pixel count)."""
+        height, width = content.shape[:2]
+        total = torch.cuda.get_device_properties(self.device).total_memory
+        peak = max(torch.cuda.max_memory_allocated(self.device), 1)
+        torch.cuda.empty_cache()
+        # The failed run needed more than `peak`; scale the long side by √(budget / need), with margin.
+        fit = int(max(width, height) * min(0.9, 0.85 * (total / (peak * 1.5)) ** 0.5)) // 16 * 16
+        hint = f"try --size {max(fit, 64)}" if fit < max(width, height) else "lower --size"
+        history = " or --history 20" if self.config.optimizer == "lbfgs" and self.config.history_size > 20 else ""
+        return StylevidError(
+            f"GPU out of memory at {width}×{height} on {torch.cuda.get_device_name(self.device)} "
+            f"({total / 2**30:.0f} GiB): {hint}{history}; frames finished so far are kept"
+        )
 
     def _finish(self, result: OptimizeResult, content_rgb: torch.Tensor, seconds: float) -> Stylized:
         def to_output(image: torch.Tensor) -> np.ndarray:
