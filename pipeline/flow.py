@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.images import check_picture
 
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
 
@@ -77,19 +78,9 @@ def _check_method(method: str) -> str:
     return method
 
 
-def _check_rgb(name: str, image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"{name} must be a uint8 RGB array of shape (H, W, 3), "
-            f"got dtype {image.dtype} and shape {image.shape}"
-        )
-
-
 def _check_pair(src: np.ndarray, dst: np.ndarray) -> None:
-    _check_rgb("src", src)
-    _check_rgb("dst", dst)
+    check_picture("src", src)
+    check_picture("dst", dst)
     if src.shape != dst.shape:
         raise ValueError(f"frames must have the same shape, got {src.shape} and {dst.shape}")
 

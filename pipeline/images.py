@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
-MAX_PIXELS = 200_000_000
+MAX_PIXELS = 150_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -86,8 +86,7 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
     """Write an H×W×3 uint8 RGB picture atomically (temp file + rename); format from the suffix."""
     path = Path(path)
-    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
-        raise ValueError(f"picture must be H×W×3 uint8, got {picture.dtype} {picture.shape}")
+    check_picture("picture", picture)
     suffix = path.suffix.lower() or ".png"
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}.get(suffix)
     if fmt is None:
@@ -97,6 +96,20 @@ def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
         options = {"compress_level": 1}
     atomic_write(path, lambda handle: Image.fromarray(picture).save(handle, format=fmt, **options))
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_picture(name: str, picture: np.ndarray) -> None:
+    """ValueError unless ``picture`` is an H×W×3 uint8 RGB numpy array."""
+    if not isinstance(picture, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(picture).__name__}")
+    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
+        raise ValueError(f"{name} must be a uint8 RGB array of shape (H, W, 3), got dtype {picture.dtype} and shape {picture.shape}")
 
 
 def atomic_write(path: Path, write) -> None:
@@ -117,6 +130,7 @@ def atomic_write(path: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o666 & ~_umask())  # temp files are private; results are not
         os.replace(handle.name, path)
     except BaseException as error:
         try:
@@ -158,8 +172,7 @@ def resize_long_side(picture: np.ndarray, long_side: int, *, min_side: int = 16)
 
 def to_tensor(picture: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """H×W×3 uint8 → (1, 3, H, W) float32 in 0–1."""
-    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
-        raise ValueError(f"picture must be H×W×3 uint8, got {picture.dtype} {picture.shape}")
+    check_picture("picture", picture)
     tensor = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1).unsqueeze(0)
     return tensor.to(device=device, dtype=torch.float32).div_(255.0).contiguous()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from stylevid.pipeline.warp import inside_mask, warp
+from stylevid.pipeline.warp import check_flow, inside_mask, warp
 
 __all__ = ["consistency_mask"]
 
@@ -56,13 +56,8 @@ def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tens
         ``(B, 1, H, W)`` tensor of ``flow_bw``'s dtype, values in ``{0, 1}``, not
         differentiable.
     """
-    for name, f in (("flow_fw", flow_fw), ("flow_bw", flow_bw)):
-        if not isinstance(f, torch.Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor, got {type(f).__name__}")
-        if f.ndim != 4 or f.shape[1] != 2:
-            raise ValueError(f"{name} must have shape (B, 2, H, W), got {tuple(f.shape)}")
-        if not f.is_floating_point():
-            raise ValueError(f"{name} must be floating point, got dtype {f.dtype}")
+    check_flow(flow_fw, "flow_fw")
+    check_flow(flow_bw, "flow_bw")
     if flow_fw.shape != flow_bw.shape:
         raise ValueError(
             f"flow_fw and flow_bw must have the same shape, got {tuple(flow_fw.shape)} "

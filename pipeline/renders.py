@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .images import atomic_write
 
 __all__ = [
     "snapshot_iterations",
@@ -45,29 +46,11 @@ _GIF_MAX_FPS = 1000 / _GIF_MIN_MS
 # --------------------------------------------------------------------------- helpers
 
 
-@functools.cache
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(fileobj)`` on a temp file next to ``path``, then move it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, write)
     return path
 
 

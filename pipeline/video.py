@@ -329,7 +329,7 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
     return VideoResult(files.get("video") or frames_dir, len(rows), warping, mean_style, record, files)
 
 
-def _preview_size(picture: np.ndarray, max_side: int = 480) -> tuple[int, int]:
+def _preview_size(picture: np.ndarray, max_side: int = 320) -> tuple[int, int]:
     h, w = picture.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(w * scale)), max(1, round(h * scale))

@@ -23,13 +23,14 @@ __all__ = ["warp", "inside_mask", "PADDING_MODES"]
 PADDING_MODES: tuple[str, ...] = ("border", "zeros", "reflection")
 
 
-def _check_flow(flow: torch.Tensor) -> None:
+def check_flow(flow: torch.Tensor, name: str = "flow") -> None:
+    """ValueError unless ``flow`` is a floating-point (B, 2, H, W) tensor."""
     if not isinstance(flow, torch.Tensor):
-        raise ValueError(f"flow must be a torch.Tensor, got {type(flow).__name__}")
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(flow).__name__}")
     if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"flow must have shape (B, 2, H, W), got {tuple(flow.shape)}")
+        raise ValueError(f"{name} must have shape (B, 2, H, W), got {tuple(flow.shape)}")
     if not flow.is_floating_point():
-        raise ValueError(f"flow must be floating point, got dtype {flow.dtype}")
+        raise ValueError(f"{name} must be floating point, got dtype {flow.dtype}")
 
 
 def _sample_points(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +74,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
         raise ValueError(f"image must have shape (B, C, H, W), got {tuple(image.shape)}")
     if not image.is_floating_point():
         raise ValueError(f"image must be floating point, got dtype {image.dtype}")
-    _check_flow(flow)
+    check_flow(flow)
     b, _, h, w = image.shape
     if flow.shape[2:] != image.shape[2:]:
         raise ValueError(
@@ -114,7 +115,7 @@ def inside_mask(flow: torch.Tensor) -> torch.Tensor:
         ``(B, 1, H, W)`` tensor of the flow's dtype with values in ``{0, 1}``
         (not differentiable).
     """
-    _check_flow(flow)
+    check_flow(flow)
     _, _, h, w = flow.shape
     with torch.no_grad():
         px, py = _sample_points(flow)

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from stylevid.pipeline.flow import FlowEstimator, flow_to_tensor
+from stylevid.pipeline.images import check_picture, to_tensor
 from stylevid.pipeline.occlusion import consistency_mask
 from stylevid.pipeline.warp import warp
 
@@ -108,21 +109,6 @@ class WarpingErrorResult:
     mean: float
 
 
-def _check_frame(name: str, frame: np.ndarray) -> None:
-    if not isinstance(frame, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(frame).__name__}")
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(
-            f"{name} must be a uint8 RGB array of shape (H, W, 3), "
-            f"got dtype {frame.dtype} and shape {frame.shape}"
-        )
-
-
-def _to_image(frame: np.ndarray) -> torch.Tensor:
-    arr = np.ascontiguousarray(frame.transpose(2, 0, 1), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).unsqueeze(0)
-
-
 class WarpingErrorMeter:
     """Streaming warping error: feed frames one at a time, in order.
 
@@ -169,14 +155,14 @@ class WarpingErrorMeter:
             stylised: uint8 ``(h, w, 3)`` RGB stylised frame t; every stylised frame
                 of a sequence must have the same size.
         """
-        _check_frame("original", original)
-        _check_frame("stylised", stylised)
+        check_picture("original", original)
+        check_picture("stylised", stylised)
         h, w = stylised.shape[:2]
         if original.shape[:2] != (h, w):
             shrink = original.shape[0] * original.shape[1] > h * w
             interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
             original = cv2.resize(original, (w, h), interpolation=interp)
-        cur = _to_image(stylised)
+        cur = to_tensor(stylised)
 
         prev_orig, prev_styl = self._prev_original, self._prev_stylised
         if prev_styl is not None and prev_styl.shape != cur.shape:
