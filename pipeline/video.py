@@ -37,6 +37,7 @@ from .stylize import StyleTransfer, TemporalGuide
 from .video_io import VIDEO_CODECS, VideoWriter
 from .warp import warp
 from .warping_error import WarpingErrorMeter
+from .workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
 OUTPUT_SIZES = ("processing", "original")
@@ -147,7 +148,7 @@ def stylize_video(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     engine = engine or StyleTransfer(config.style, styles)
-    work = _work_folder(out_dir)
+    work = WorkFolder(out_dir / ".work")
     settings = _fingerprint(source, config, styles)
     done = work.open(settings, restart=restart)
     began = time.perf_counter()
@@ -181,12 +182,6 @@ def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> It
         yield frame
 
 
-def _work_folder(out_dir: Path):
-    from .workdir import WorkFolder
-
-    return WorkFolder(out_dir / ".work")
-
-
 def _expected_frames(source: FrameSource) -> int | None:
     if isinstance(source, VideoSource):
         count = source.info.frame_count
@@ -200,7 +195,7 @@ def _expected_frames(source: FrameSource) -> int | None:
     return len(source.files)
 
 
-def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
+def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
     flow = FlowEstimator(config.flow_method)
     early = EarlyStop() if config.early_stop else None
     previous_content: np.ndarray | None = None
@@ -257,7 +252,7 @@ def _warp_previous(flow: FlowEstimator, previous_content: np.ndarray, content: n
     return to_picture(warped), reliable
 
 
-def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
+def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
     began = time.perf_counter()
     files: dict[str, Path] = {}
     meter = WarpingErrorMeter(config.flow_method)
@@ -353,7 +348,7 @@ def _open_writer(source: FrameSource, config: VideoConfig, out_dir: Path, stem: 
     )
 
 
-def _renders(work, config: VideoConfig, source: FrameSource, out_dir: Path, rows, preview) -> dict[str, Path]:
+def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir: Path, rows, preview) -> dict[str, Path]:
     files: dict[str, Path] = {}
     title = _title(config)
     history, snapshots = work.load_history()
