@@ -35,7 +35,9 @@ the temporal loss of Ruder et al.).
   stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
 
 OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
-of the first frame), losses.png, run.json and, for videos, preview.gif and frame_losses.png.
+of the picture, or of a video's --gif-frame), losses.png, run.json and, for videos, preview.gif
+and frame_losses.png. A video run keeps its finished frames in OUT/.work: run the same command
+again to resume after a crash or Ctrl-C.
 """
 
 IMAGES = "Style and loss"
@@ -130,7 +132,7 @@ def stylize(
     if config.style_blend is not None and len(config.style_blend) != len(style):
         raise StylevidError(f"{len(config.style_blend)} --style-weights given for {len(style)} --style images")
     out_dir = output if output is not None else default_output(input)
-    kind = check_paths(input, style, out_dir)
+    kind = check_paths(input, style, out_dir, init)
     styles = [load_image(p) for p in style]
     console = console_for(quiet)
     if kind == "image":
@@ -203,10 +205,10 @@ def evaluate(
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
-def _run(group: typer.Typer, args: list[str]) -> int:
+def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> int:
     command = typer.main.get_command(group)
     try:
-        code = command.main(args=args, prog_name="stylevid", standalone_mode=False)
+        code = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except StylevidError as error:
         print(f"stylevid: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -229,7 +231,7 @@ def _run(group: typer.Typer, args: list[str]) -> int:
 def main(argv: Optional[list[str]] = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["eval"]:
-        sys.exit(_run(eval_app, args[1:]))
+        sys.exit(_run(eval_app, args[1:], prog_name="stylevid eval"))
     sys.exit(_run(app, args))
 
 

@@ -134,4 +134,4 @@ def validate(config: StyleConfig) -> None:
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
-        raise StylevidError("init must be noise, content, style or an image path")
+        raise StylevidError("init must be content, noise, style or an image file")

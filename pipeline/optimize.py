@@ -90,7 +90,6 @@ def optimize(
 
     done = 0
     stopped_early = False
-    last_checked: float | None = None
     while done < iters:
         step(evaluate_with_grad)  # records the loss of the image after `done` steps
         with torch.no_grad():
@@ -100,13 +99,12 @@ def optimize(
             snapshots.append((done, x.detach().cpu().clone()))
         if on_report is not None and (done % report_every == 0):
             on_report(done, _row(records[done - 1]))
-        if early_stop is not None and done % early_stop.window == 0:
-            now = float(records[done - 1, 0])
-            if last_checked is not None and done >= early_stop.min_iters:
-                if not (now < last_checked * (1.0 - early_stop.tolerance)):
-                    stopped_early = True
-                    break
-            last_checked = now
+        if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
+            # records[k] is the loss after k steps: compare now with `window` steps before.
+            now, before = records[done - 1, 0].item(), records[max(0, done - 1 - early_stop.window), 0].item()
+            if not (now < before * (1.0 - early_stop.tolerance)):
+                stopped_early = True
+                break
     with torch.no_grad():
         final = loss_fn(x)
     records[done].copy_(torch.stack([final[t].sum() if t in final else final["total"].new_zeros(()) for t in TERMS]))

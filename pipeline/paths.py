@@ -37,9 +37,13 @@ def default_output(input_path: Path) -> Path:
     return Path("stylevid-out") / name
 
 
-def check_paths(input_path: Path, style_paths: list[Path], out_dir: Path) -> str:
+def check_paths(input_path: Path, style_paths: list[Path], out_dir: Path, init: str = "content") -> str:
     """Validate inputs and the output folder (created if missing); return the input kind."""
+    from .config import NAMED_INITS
+
     kind = input_kind(input_path)
+    if init not in NAMED_INITS and not Path(init).is_file():
+        raise StylevidError(f"--init must be content, noise, style or an image file; {init!r} is none of these")
     for style in style_paths:
         if not style.exists():
             raise StylevidError(f"style image {style} does not exist")

@@ -12,6 +12,7 @@ the flow is reliable. ``independent`` stylises every frame from scratch (a basel
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import time
 from collections.abc import Iterator
@@ -171,14 +172,18 @@ def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> It
     caller reports the error after writing it.
     """
     frames = source.frames()
+    yielded = False
     while True:
         try:
             frame = next(frames)
         except StopIteration:
             return
         except StylevidError as error:
+            if not yielded:
+                raise  # nothing decoded at all: the reader's own message says why
             damage.append(error)
             return
+        yielded = True
         yield frame
 
 
@@ -284,7 +289,7 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
                 writer.write(output, frame.time - first_time)
             else:
                 frames_dir.mkdir(exist_ok=True)
-                name = frame.name if source.kind == "folder" else f"frame_{frame.position:06d}.png"
+                name = frame.name  # the folder's own names, or frame_<source index>.png for a video
                 save_image(frames_dir / name, output)
                 files["frames"] = frames_dir
             if len(preview) < 600:
@@ -380,18 +385,21 @@ def _config_dict(config: VideoConfig) -> dict[str, Any]:
 
 def _fingerprint(source: FrameSource, config: VideoConfig, styles: list[np.ndarray]) -> dict[str, Any]:
     """Everything that changes the stylised frames; encoding-only settings are left out."""
-    import hashlib
-
     style = config.style.to_dict()
     style.pop("device", None)
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())
-    stat = source.path.stat()
+    if source.path.is_file():
+        identity = f"{source.path.stat().st_size} bytes"
+    else:  # a folder: its frame files' names and sizes
+        files = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}" for p in source.files).encode())
+        identity = f"frames sha256 {files.hexdigest()}"
     flat = {f"style.{k}": v for k, v in style.items()}
     flat.update({
         "input": str(source.path.resolve()),
-        "input_size_bytes": stat.st_size if source.path.is_file() else None,
+        "input_identity": identity,
+        "fps": None if config.fps is None else str(config.fps),
         "styles_sha256": digest.hexdigest(),
         "frame_iters": config.frame_iters,
         "frame_init": config.frame_init,

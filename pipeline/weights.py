@@ -90,7 +90,7 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
             f"refused to load {path}: it is not a plain tensor file ({first[:120]}); "
             "only weights loadable with weights_only=True are accepted"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - any failure of the safe loader means: not a usable file
         raise StylevidError(f"cannot read weights file {path}: it is corrupt or not a PyTorch file ({type(error).__name__})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

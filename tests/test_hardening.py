@@ -243,3 +243,25 @@ def test_cuda_out_of_memory_gives_a_size_that_fits(tmp_path):
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
+
+
+def test_junk_weights_files_give_one_line(capsys, tmp_path):
+    import zipfile
+
+    junk = tmp_path / "junk.pth"
+    with zipfile.ZipFile(junk, "w") as archive:  # a zip, as torch.save writes, but not a checkpoint
+        archive.writestr("archive/notes.txt", "hello")
+    message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST,
+                         "--weights", junk, "--weights-format", "caffe")
+    assert "junk.pth" in message
+
+
+def test_start_past_the_end_says_so(capsys, tmp_path):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
+    message = error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--start", "20s")
+    assert "no frames were stylised" not in message and "clip.mp4" in message
+
+
+def test_mistyped_init_is_caught_before_any_work(capsys, tmp_path):
+    message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy")
+    assert "'noisy'" in message and "--init" in message
