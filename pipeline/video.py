@@ -289,8 +289,10 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
                 writer.write(output, frame.time - first_time)
             else:
                 frames_dir.mkdir(exist_ok=True)
-                name = frame.name  # the folder's own names, or frame_<source index>.png for a video
-                save_image(frames_dir / name, output)
+                target = frames_dir / frame.name  # the folder's own names, or frame_<source index>.png
+                if target.resolve().parent != frames_dir.resolve():
+                    raise StylevidError(f"frame name {frame.name!r} would leave the output folder; rename it")
+                save_image(target, output)
                 files["frames"] = frames_dir
             if len(preview) < 600:
                 preview.append(resize(stylised, *_preview_size(stylised)))

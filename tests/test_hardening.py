@@ -265,3 +265,16 @@ def test_start_past_the_end_says_so(capsys, tmp_path):
 def test_mistyped_init_is_caught_before_any_work(capsys, tmp_path):
     message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy")
     assert "'noisy'" in message and "--init" in message
+
+
+def test_output_names_stay_inside_the_output_folder(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = ["a b.png", "ünï çødé.png", "..hidden.png", "x..png"]
+    for name in names:
+        Image.open(CONTENT_FILE).resize((40, 30)).save(folder / name)
+    out = tmp_path / "out"
+    result = stylize_video(folder, [load_image(STYLE_FILE)], out, VideoConfig(style=StyleConfig(size=32, iters=1, device="cpu"), frame_iters=1))
+    written = sorted(p.relative_to(out) for p in out.rglob("*.png") if ".work" not in p.parts)
+    assert all(p.parent == Path("frames") for p in written if p.name in names)
+    assert sorted(p.name for p in result.output.iterdir()) == sorted(n for n in names if not n.startswith("."))
