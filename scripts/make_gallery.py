@@ -3,7 +3,8 @@
     python scripts/make_gallery.py --size 512 --iters 500          # the real thing, on a GPU
     python scripts/make_gallery.py --size 256 --iters 120          # what a 2-core CPU manages
 
-Writes docs/img/gallery_grid.jpg, docs/img/gallery_sweep.jpg and docs/img/gallery_settings.json.
+Writes docs/img/gallery_grid.jpg (paintings across, photos down), docs/img/gallery_sweep.jpg
+(the α/β sweep on Tübingen × The Starry Night) and docs/img/gallery_settings.json.
 The weights come from $STYLEVID_WEIGHTS / $STYLEVID_WEIGHTS_FORMAT or torchvision's download.
 """
 
@@ -36,12 +37,15 @@ def main() -> None:
     base = StyleConfig(size=args.size, iters=args.iters, device=args.device)
     began = time.perf_counter()
     contents = {name: load_image(SAMPLES / file) for name, file in CONTENTS.items()}
-    rows = []
-    for style_name, style_file in STYLES.items():
-        engine = StyleTransfer(base, [load_image(SAMPLES / style_file)])
-        rows.append([engine.stylize(engine.prepare_content(picture)).picture for picture in contents.values()])
+    styles = {name: load_image(SAMPLES / file) for name, file in STYLES.items()}
+    columns = []  # one column per style: the stylised contents, top to bottom
+    for style_name, style in styles.items():
+        engine = StyleTransfer(base, [style])
+        columns.append([engine.stylize(engine.prepare_content(picture)).picture for picture in contents.values()])
         print(f"{style_name}: done ({time.perf_counter() - began:.0f} s)", flush=True)
-    save_image_grid(rows, args.out / "gallery_grid.jpg", row_labels=list(STYLES), col_labels=list(CONTENTS), cell_side=args.size)
+    header = [None, *styles.values()]  # first row: the paintings; first column: the photos
+    rows = [header] + [[content, *(column[i] for column in columns)] for i, content in enumerate(contents.values())]
+    save_image_grid(rows, args.out / "gallery_grid.jpg", col_labels=["content", *STYLES], cell_side=args.size)
 
     engine = StyleTransfer(base, [load_image(SAMPLES / "starry_night.jpg")])
     content = engine.prepare_content(contents["Tübingen"])
