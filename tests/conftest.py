@@ -101,3 +101,21 @@ def content_picture() -> np.ndarray:
 def style_picture() -> np.ndarray:
     """The Starry Night, H×W×3 uint8, long side 96 px."""
     return load_picture(STYLE_FILE)
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Run the real `stylevid` entry point in-process: (exit code, stdout, stderr)."""
+    from stylevid.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def cli_error_line(capsys, *args) -> str:
+    """The CLI's error for ``args``, asserting exit code 2, one line and no traceback."""
+    code, _, err = run_cli(capsys, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -13,35 +13,18 @@ import pytest
 from PIL import Image
 
 from media_factory import make_test_clip
-from stylevid.cli.app import main
 
-from conftest import CONTENT_FILE, STYLE_FILE
+from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 FAST = ["--size", "32", "--iters", "3", "--device", "cpu"]
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
-
-
-def one_line_error(capsys, *args: str) -> str:
-    code, _, err = run(capsys, *args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
-
-
 def test_help_exits_zero_and_lists_option_groups(capsys):
-    code, out, _ = run(capsys, "--help")
+    code, out, _ = run_cli(capsys, "--help")
     assert code == 0
     for words in ("--style", "--iters", "--frame-init", "--temporal-weight", "--weights", "--preserve-colors"):
         assert words in out
-    assert run(capsys, "eval", "--help")[0] == 0
+    assert run_cli(capsys, "eval", "--help")[0] == 0
 
 
 def test_module_entry_point_runs():
@@ -50,7 +33,7 @@ def test_module_entry_point_runs():
 
 
 def test_image_run_writes_picture_gif_plot_and_record(capsys, tmp_path):
-    code, out, err = run(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
+    code, out, err = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
     assert code == 0, err
     picture = Path(out.strip())
     assert picture == tmp_path / "out" / "tuebingen_neckarfront_stylised.png"
@@ -77,7 +60,7 @@ def test_unusual_image_modes_are_handled(capsys, tmp_path, mode):
     else:
         path = tmp_path / f"mode_{mode}.png"
         picture.convert(mode).save(path)
-    code, _, err = run(capsys, path, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
+    code, _, err = run_cli(capsys, path, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST, "--quiet")
     assert code == 0, err
 
 
@@ -87,16 +70,16 @@ def test_bad_inputs_give_one_line_and_exit_2(capsys, tmp_path):
     fake_video = tmp_path / "notes.mp4"
     fake_video.write_text("not a video")
     out = tmp_path / "out"
-    assert "does not exist" in one_line_error(capsys, tmp_path / "missing.jpg", "--style", STYLE_FILE, "-o", out)
-    assert "does not exist" in one_line_error(capsys, CONTENT_FILE, "--style", tmp_path / "nope.jpg", "-o", out)
-    assert "not an image" in one_line_error(capsys, text, "--style", STYLE_FILE, "-o", out, *FAST)
-    assert "notes.mp4" in one_line_error(capsys, fake_video, "--style", STYLE_FILE, "-o", out, *FAST)
-    assert "--style" in one_line_error(capsys, CONTENT_FILE)
+    assert "does not exist" in cli_error_line(capsys, tmp_path / "missing.jpg", "--style", STYLE_FILE, "-o", out)
+    assert "does not exist" in cli_error_line(capsys, CONTENT_FILE, "--style", tmp_path / "nope.jpg", "-o", out)
+    assert "not an image" in cli_error_line(capsys, text, "--style", STYLE_FILE, "-o", out, *FAST)
+    assert "notes.mp4" in cli_error_line(capsys, fake_video, "--style", STYLE_FILE, "-o", out, *FAST)
+    assert "--style" in cli_error_line(capsys, CONTENT_FILE)
 
 
 def test_audio_only_file_is_refused(capsys, tmp_path):
     audio = make_test_clip(tmp_path / "sound.m4a", video=False)
-    message = one_line_error(capsys, audio, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST)
+    message = cli_error_line(capsys, audio, "--style", STYLE_FILE, "-o", tmp_path / "out", *FAST)
     assert "audio" in message.lower()
 
 
@@ -119,38 +102,38 @@ def test_audio_only_file_is_refused(capsys, tmp_path):
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, args, words):
-    assert words in one_line_error(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
+    assert words in cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
 
 
 def test_output_never_overwrites_an_input(capsys, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     Image.open(CONTENT_FILE).resize((40, 30)).save(folder / "a.png")
-    assert "input" in one_line_error(capsys, folder, "--style", STYLE_FILE, "-o", folder, *FAST)
+    assert "input" in cli_error_line(capsys, folder, "--style", STYLE_FILE, "-o", folder, *FAST)
     photo = tmp_path / "photo.png"
     Image.open(CONTENT_FILE).resize((40, 30)).save(photo)
     style = tmp_path / "out" / "photo_stylised.png"  # the style sits where the result would go
     style.parent.mkdir()
     Image.open(STYLE_FILE).resize((40, 30)).save(style)
     before = style.read_bytes()
-    message = one_line_error(capsys, photo, "--style", style, "-o", tmp_path / "out", *FAST)
+    message = cli_error_line(capsys, photo, "--style", style, "-o", tmp_path / "out", *FAST)
     assert "overwrite" in message and "photo_stylised.png" in message
     assert style.read_bytes() == before
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
-    assert "is a file" in one_line_error(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", a_file, *FAST)
+    assert "is a file" in cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", a_file, *FAST)
 
 
 def test_bad_video_options_and_eval(capsys, tmp_path):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5)
     out = tmp_path / "out"
-    assert "1.5s" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--start", "soon")
-    assert "--fps" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--fps", "0")
-    assert "frame init" in one_line_error(capsys, clip, "--style", STYLE_FILE, "-o", out, "--frame-init", "magic")
-    code, printed, err = run(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "2", "--quiet")
+    assert "1.5s" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--start", "soon")
+    assert "--fps" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--fps", "0")
+    assert "frame init" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--frame-init", "magic")
+    code, printed, err = run_cli(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "2", "--quiet")
     assert code == 0, err
-    code, printed, err = run(capsys, "eval", printed.strip(), clip, "--json")
+    code, printed, err = run_cli(capsys, "eval", printed.strip(), clip, "--json")
     assert code == 0, err
     result = json.loads(printed)
     assert result["pairs"] == 4 and result["warping_error"] >= 0
-    assert "does not exist" in one_line_error(capsys, "eval", tmp_path / "none.mp4", clip)
+    assert "does not exist" in cli_error_line(capsys, "eval", tmp_path / "none.mp4", clip)

@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 
 from media_factory import make_test_clip
-from stylevid.cli.app import main
 from stylevid.pipeline import images as images_module
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
@@ -26,23 +25,9 @@ from stylevid.pipeline.images import load_image
 from stylevid.pipeline.video import VideoConfig, stylize_video
 from stylevid.pipeline.video_io import probe_video
 
-from conftest import CONTENT_FILE, STYLE_FILE
+from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 FAST = ["--size", "32", "--iters", "2", "--device", "cpu", "--quiet"]
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
-
-
-def error_line(capsys, *args) -> str:
-    code, _, err = run(capsys, *args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def no_partials(folder: Path) -> bool:
@@ -54,14 +39,14 @@ def no_partials(folder: Path) -> bool:
 def test_folder_without_images(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("x")
-    assert "holds no images" in error_line(capsys, tmp_path / "empty", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    assert "holds no images" in cli_error_line(capsys, tmp_path / "empty", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
 
 
 def test_missing_output_folder_is_created_and_odd_names_work(capsys, tmp_path):
     content = tmp_path / "mon image été.png"
     Image.open(CONTENT_FILE).resize((40, 30)).save(content)
     out = tmp_path / "deep" / "new folder ü"
-    code, printed, err = run(capsys, content, "--style", STYLE_FILE, "-o", out, *FAST)
+    code, printed, err = run_cli(capsys, content, "--style", STYLE_FILE, "-o", out, *FAST)
     assert code == 0, err
     assert Path(printed.strip()) == out / "mon image été_stylised.png" and Path(printed.strip()).is_file()
 
@@ -122,14 +107,14 @@ def test_exif_rotated_jpeg_is_upright(tmp_path):
 
 def test_one_pixel_image_runs(capsys, tmp_path):
     Image.new("RGB", (1, 1), (200, 30, 30)).save(tmp_path / "dot.png")
-    code, printed, err = run(capsys, tmp_path / "dot.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    code, printed, err = run_cli(capsys, tmp_path / "dot.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
     assert code == 0, err
     assert Image.open(printed.strip()).size == (32, 32)
 
 
 def test_too_thin_image_is_refused(capsys, tmp_path):
     Image.new("RGB", (400, 2)).save(tmp_path / "line.png")
-    assert "at least 16 px" in error_line(capsys, tmp_path / "line.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    assert "at least 16 px" in cli_error_line(capsys, tmp_path / "line.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
 
 
 def test_decompression_bomb_refused_before_decoding(capsys, tmp_path, monkeypatch):
@@ -139,7 +124,7 @@ def test_decompression_bomb_refused_before_decoding(capsys, tmp_path, monkeypatc
     decoded = []
     real_load = Image.Image.load
     monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self.size) or real_load(self))
-    message = error_line(capsys, bomb, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    message = cli_error_line(capsys, bomb, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
     assert "MP" in message and "limit" in message
     assert (16000, 14000) not in decoded  # refused from the header alone
 
@@ -147,7 +132,7 @@ def test_decompression_bomb_refused_before_decoding(capsys, tmp_path, monkeypatc
 def test_truncated_image(capsys, tmp_path):
     data = CONTENT_FILE.read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
-    message = error_line(capsys, tmp_path / "cut.jpg", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    message = cli_error_line(capsys, tmp_path / "cut.jpg", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
     assert "cut.jpg" in message
 
 
@@ -158,7 +143,7 @@ def test_truncated_mp4_keeps_frames_and_names_the_place(capsys, tmp_path):
     data = clip.read_bytes()
     clip.write_bytes(data[: int(len(data) * 0.6)])
     out = tmp_path / "out"
-    message = error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "1")
+    message = cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "1")
     assert "frame" in message and "stylised into" in message
     kept = probe_video(out / "clip_stylised.mp4").frame_count
     assert 0 < kept < 30 and str(kept) in message
@@ -170,7 +155,7 @@ def test_video_with_zero_frames(capsys, tmp_path):
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-    message = error_line(capsys, path, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    message = cli_error_line(capsys, path, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
     assert "empty.mp4" in message
 
 
@@ -193,11 +178,11 @@ def test_rotated_video_comes_out_upright(tmp_path):
 ])
 def test_bad_video_settings(capsys, tmp_path, args, words):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
-    assert words in error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, *args)
+    assert words in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, *args)
 
 
 def test_style_list_and_weight_list_of_different_lengths(capsys, tmp_path):
-    message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "--style", STYLE_FILE, "--style-weights", "1,2,3", "-o", tmp_path / "o", *FAST)
+    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "--style", STYLE_FILE, "--style-weights", "1,2,3", "-o", tmp_path / "o", *FAST)
     assert "3 --style-weights given for 2 --style images" in message
 
 
@@ -251,19 +236,19 @@ def test_junk_weights_files_give_one_line(capsys, tmp_path):
     junk = tmp_path / "junk.pth"
     with zipfile.ZipFile(junk, "w") as archive:  # a zip, as torch.save writes, but not a checkpoint
         archive.writestr("archive/notes.txt", "hello")
-    message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST,
+    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST,
                          "--weights", junk, "--weights-format", "caffe")
     assert "junk.pth" in message
 
 
 def test_start_past_the_end_says_so(capsys, tmp_path):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
-    message = error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--start", "20s")
+    message = cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--start", "20s")
     assert "no frames were stylised" not in message and "clip.mp4" in message
 
 
 def test_mistyped_init_is_caught_before_any_work(capsys, tmp_path):
-    message = error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy")
+    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy")
     assert "'noisy'" in message and "--init" in message
 
 
