@@ -117,7 +117,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig
-    from stylevid.pipeline.images import is_image_path, load_image
+    from stylevid.pipeline.images import load_image
     from stylevid.pipeline.paths import check_paths, default_output
 
     style_list = _names(style_layers) or ()

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from .errors import StylevidError
 from .weights import WeightsSpec, load_state_dict

@@ -18,7 +18,7 @@ from pathlib import Path
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.images import load_image
 from stylevid.pipeline.renders import save_image_grid
-from stylevid.pipeline.stylize import StyleTransfer, default_style_weight
+from stylevid.pipeline.stylize import StyleTransfer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 CONTENTS = {"Tübingen": "tuebingen.jpg", "Chelsea": "chelsea_cat.png", "Coffee": "coffee.png"}
