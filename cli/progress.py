@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from stylevid.pipeline.video import Progress as VideoCallbacks
 
@@ -15,13 +15,14 @@ def console_for(quiet: bool) -> Console:
 
 
 def _losses(losses: dict[str, float]) -> str:
-    shown = [f"{k} {v:.3g}" for k, v in losses.items() if k != "total" and v]
-    return f"loss {losses.get('total', 0):.3g} ({', '.join(shown)})"
+    """Compact enough for an 80-column terminal: loss 1.1e+11 (c 7.6e+10 s 3.7e+10)."""
+    shown = [f"{k[0]} {v:.2g}" for k, v in losses.items() if k != "total" and v]
+    return f"loss {losses.get('total', 0):.2g} ({' '.join(shown)})"
 
 
 def _bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
         TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
         console=console, disable=console.quiet,
     )
@@ -71,7 +72,7 @@ class VideoProgress(VideoCallbacks):
         self._progress.update(self._task, info=f"frame {position + 1}: starting")
 
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:
-        self._progress.update(self._task, info=f"frame {position + 1}: it {iteration}/{self._iters} {_losses(losses)}")
+        self._progress.update(self._task, info=f"frame {position + 1} it {iteration}/{self._iters} {_losses(losses)}")
 
     def frame_done(self, position: int, stats: dict[str, Any]) -> None:
         self._progress.update(self._task, completed=position + 1)
