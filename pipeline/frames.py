@@ -46,6 +46,10 @@ class FrameSource:
     def frames(self) -> Iterator[Frame]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def expected_count(self) -> int | None:  # pragma: no cover - interface
+        """How many frames ``frames()`` should yield (None when the source cannot tell)."""
+        raise NotImplementedError
+
     def describe(self) -> dict:
         return {"path": str(self.path), "kind": self.kind, "fps": str(self.fps)}
 
@@ -65,6 +69,17 @@ class VideoSource(FrameSource):
                 raise StylevidError(f"more than {MAX_FRAMES} frames selected; use --end or --every")
             yield Frame(position, decoded.index, decoded.time, f"frame_{decoded.index:06d}.png", decoded.image)
 
+    def expected_count(self) -> int | None:
+        """From the declared frame count (or duration); a damaged file may yield fewer."""
+        count = self.info.frame_count
+        if count is None and self.info.duration:
+            count = round(self.info.duration * float(self.fps))
+        if count is None:
+            return None
+        first = _to_index(self.start, self.fps, 0)
+        last = min(_to_index(self.end, self.fps, count), count)
+        return max(0, (last - first + self.every - 1) // self.every)
+
     def describe(self) -> dict:
         info = self.info
         return {**super().describe(), "width": info.width, "height": info.height, "rotation": info.rotation,
@@ -82,7 +97,6 @@ class FolderSource(FrameSource):
                        key=lambda p: natural_key(p.name))
         if not files:
             raise StylevidError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        self.all_files = files
         first = _to_index(start, fps, 0)
         last = _to_index(end, fps, len(files))
         self.files = files[first:last:every]
@@ -104,6 +118,9 @@ class FolderSource(FrameSource):
                     f"{size[1]}×{size[0]}; all frames of a folder must have one size"
                 )
             yield Frame(position, index, float(index / self.fps), file.name, picture)
+
+    def expected_count(self) -> int:
+        return len(self.files)
 
     def describe(self) -> dict:
         return {**super().describe(), "frames": len(self.files)}

@@ -21,12 +21,10 @@ def input_kind(path: Path) -> str:
         raise StylevidError(f"cannot read {path}: permission denied")
     if is_image_path(path):
         return "image"
-    from .video_io import is_video_file
+    from .video_io import is_video_file, probe_video
 
     if is_video_file(path):
         return "video"
-    from .video_io import probe_video
-
     probe_video(path)  # raises the precise reason (audio only, not a media file …)
     raise StylevidError(f"{path} is neither an image nor a video this tool can read")
 

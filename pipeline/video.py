@@ -42,7 +42,6 @@ from .workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
 OUTPUT_SIZES = ("processing", "original")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")
 
 #: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
 #: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
@@ -155,7 +154,7 @@ def stylize_video(
     began = time.perf_counter()
     damage: list[StylevidError] = []
     with _finish_frame_on_ctrl_c() as stop_requested:
-        progress.begin(_expected_frames(source), done)
+        progress.begin(source.expected_count(), done)
         _optimise_frames(_frames_until_damage(source, damage), engine, work, config, done, progress, stop_requested)
     optimise_seconds = time.perf_counter() - began
     progress.stage("encoding" if kind == "video" else "writing frames")
@@ -187,27 +186,16 @@ def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> It
         yield frame
 
 
-def _expected_frames(source: FrameSource) -> int | None:
-    if isinstance(source, VideoSource):
-        count = source.info.frame_count
-        if count is None and source.info.duration:
-            count = round(source.info.duration * float(source.fps))
-        if count is None:
-            return None
-        first = source.start if isinstance(source.start, int) else round((source.start or 0) * float(source.fps))
-        last = source.end if isinstance(source.end, int) else (round(source.end * float(source.fps)) if source.end else count)
-        return max(0, (min(last, count) - first + source.every - 1) // source.every)
-    return len(source.files)
-
-
 def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
     flow = FlowEstimator(config.flow_method)
     early = EarlyStop() if config.early_stop else None
     previous_content: np.ndarray | None = None
     previous_stylised: np.ndarray | None = None
     for frame in frames:
+        if frame.position < done - 1:  # finished by an earlier run; only the last of those is needed
+            continue
         content = engine.prepare_content(frame.picture)
-        if frame.position < done:
+        if frame.position == done - 1:
             previous_content, previous_stylised = content, work.load_frame(frame.position)[0]
             continue
         first = frame.position == 0 or config.frame_init == "independent"
@@ -265,7 +253,7 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
     preview: list[np.ndarray] = []
     writer = None
     first_time: float | None = None
-    preview_shape: tuple[int, int] = (0, 0)
+    processing_shape: tuple[int, int] = (0, 0)  # (height, width) of the stylised frames
     stem = source.path.stem if source.kind == "video" else source.path.name
     frames_dir = out_dir / "frames"
     try:
@@ -273,7 +261,7 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
             if not work.frame_path(frame.position).exists():
                 break
             stylised, stats = work.load_frame(frame.position)
-            preview_shape = stylised.shape[:2]
+            processing_shape = stylised.shape[:2]
             content = engine.prepare_content(frame.picture)
             error = meter.update(content, stylised)
             rows.append({**stats, "warping_error": error})
@@ -304,7 +292,6 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
         raise
     if not rows:
         raise StylevidError(f"no frames were stylised from {source.path}")
-    processing_shape = preview_shape
     files.update(_renders(work, config, source, out_dir, rows, preview))
     mean_style = float(np.mean([r["style"] for r in rows]))
     warping = meter.mean if len(rows) > 1 else None
