@@ -173,7 +173,10 @@ def resize_long_side(picture: np.ndarray, long_side: int, *, min_side: int = 16)
 def to_tensor(picture: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """H×W×3 uint8 → (1, 3, H, W) float32 in 0–1."""
     check_picture("picture", picture)
-    tensor = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1).unsqueeze(0)
+    array = np.ascontiguousarray(picture)
+    if not array.flags.writeable:  # torch.from_numpy warns on read-only arrays (PIL-backed ones, say)
+        array = array.copy()
+    tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
     return tensor.to(device=device, dtype=torch.float32).div_(255.0).contiguous()
 
 

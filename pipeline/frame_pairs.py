@@ -1,0 +1,69 @@
+"""Frames at processing size, each with the optical flow back to the frame before it.
+
+Everything here depends only on the original frames, never on a stylised one, so it can be
+computed ahead of the optimiser (see :mod:`~stylevid.pipeline.prefetch`). The flows and masks
+serve three purposes: the flow-warped initialisation, the temporal loss, and the warping error
+of each pair (Lai et al. 2018), which is measured as soon as both frames are stylised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .flow import FlowEstimator, flow_to_tensor
+from .frames import Frame
+from .images import to_picture, to_tensor
+from .occlusion import consistency_mask
+from .warp import warp
+from .warping_error import warping_error_pair
+
+
+@dataclass
+class PreparedFrame:
+    frame: Frame  # the decoded frame as the source gave it
+    content: np.ndarray  # the frame at processing size, H×W×3 uint8 RGB
+    flow_bw: torch.Tensor | None  # (1, 2, H, W): this frame's pixel x was at x + flow_bw(x) in the frame before; None for the first
+    reliable: torch.Tensor | None  # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
+
+
+def prepare_frames(
+    frames: Iterable[Frame],
+    to_processing_size: Callable[[np.ndarray], np.ndarray],
+    flow_method: str,
+    *,
+    skip_before: int = 0,
+) -> Iterator[PreparedFrame]:
+    """Each frame at processing size with its backward flow and mask; positions below ``skip_before`` are skipped."""
+    flow = FlowEstimator(flow_method)
+    previous: np.ndarray | None = None
+    for frame in frames:
+        if frame.position < skip_before:
+            continue
+        content = to_processing_size(frame.picture)
+        flow_bw = reliable = None
+        if previous is not None:
+            forward, backward = flow(previous, content)
+            flow_fw, flow_bw = flow_to_tensor(forward), flow_to_tensor(backward)
+            reliable = consistency_mask(flow_fw, flow_bw)
+        yield PreparedFrame(frame, content, flow_bw, reliable)
+        previous = content
+
+
+def warp_into(previous_stylised: np.ndarray, prepared: PreparedFrame) -> np.ndarray:
+    """The stylised frame before ``prepared`` warped into it (uint8, like a stylised frame)."""
+    if prepared.flow_bw is None:
+        raise ValueError(f"frame {prepared.frame.position} has no frame before it")
+    with torch.no_grad():
+        return to_picture(warp(to_tensor(previous_stylised), prepared.flow_bw))
+
+
+def pair_warping_error(previous_stylised: np.ndarray, stylised: np.ndarray, prepared: PreparedFrame) -> float:
+    """E_t of this frame and the one before (Lai et al. 2018): see :mod:`~stylevid.pipeline.warping_error`."""
+    if prepared.flow_bw is None or prepared.reliable is None:
+        raise ValueError(f"frame {prepared.frame.position} has no frame before it")
+    with torch.no_grad():
+        return float(warping_error_pair(to_tensor(previous_stylised), to_tensor(stylised), prepared.flow_bw, prepared.reliable)[0])
