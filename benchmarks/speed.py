@@ -360,9 +360,9 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
 
         last_image: torch.Tensor | None = None
 
-        def _finish(self, result, content_rgb, seconds):
-            self.last_image = result.image
-            return super()._finish(result, content_rgb, seconds)
+        def _finish(self, result, item, content_rgb, seconds):
+            self.last_image = result.image[item : item + 1]
+            return super()._finish(result, item, content_rgb, seconds)
 
     config = StyleConfig(
         size=max(inputs.width, inputs.height), iters=args.iters, style_weight=inputs.beta, content_weight=1.0,

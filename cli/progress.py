@@ -67,12 +67,13 @@ class VideoProgress(VideoCallbacks):
         if done:
             self._console.print(f"resuming: {done} frame(s) already done")
 
-    def frame_started(self, position: int, iters: int) -> None:
+    def frame_started(self, position: int, iters: int, frames: int = 1) -> None:
         self._iters = iters
-        self._progress.update(self._task, info=f"frame {position + 1}: starting")
+        self._frames = f"frame {position + 1}" if frames == 1 else f"frames {position + 1}–{position + frames}"
+        self._progress.update(self._task, info=f"{self._frames}: starting")
 
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:
-        self._progress.update(self._task, info=f"frame {position + 1} it {iteration}/{self._iters} {_losses(losses)}")
+        self._progress.update(self._task, info=f"{self._frames} it {iteration}/{self._iters} {_losses(losses)}")
 
     def frame_done(self, position: int, stats: dict[str, Any]) -> None:
         self._progress.update(self._task, completed=position + 1)

@@ -1,4 +1,4 @@
-"""Sync-free L-BFGS for one large tensor (the image being optimised).
+"""Sync-free L-BFGS for one large tensor (the image, or a batch of images, being optimised).
 
 Drop-in replacement for ``torch.optim.LBFGS(params=[x], lr=lr, max_iter=1,
 history_size=m, line_search_fn=None)`` called once per iteration, written so that an
@@ -8,7 +8,8 @@ over the history pairs.
 
 Design
 ------
-* History lives in one preallocated buffer ``W`` of shape ``(2m, n)``: rows ``[0, m)``
+* History lives in one preallocated buffer ``W`` of shape ``(B, 2m, n)`` (B independent
+  problems, see :class:`LBFGS`; below, one of them): rows ``[0, m)``
   hold the steps ``s_i`` and rows ``[m, 2m)`` the gradient differences ``y_i``. It is a
   ring buffer; pair ``k`` (0-based) lives in slot ``k % m``. One pair is written every
   iteration, so the slot and fill level are known on the host from the step counter.
@@ -95,15 +96,22 @@ def _reduced_precision_matmul(device: torch.device, dtype: torch.dtype) -> bool:
 class LBFGS:
     """L-BFGS on a single tensor with no host-device synchronisation per iteration.
 
+    With ``batched=True``, dimension 0 of ``param`` is a batch of independent problems
+    (several video frames, say): every item keeps its own history, curvature scale γ and first
+    step, so a batch of B items takes exactly the steps B separate optimisers would take on
+    their own losses (the loss may still couple them; each item then sees the coupling through
+    its gradient). Otherwise, or with B = 1, it is the plain algorithm on the whole tensor.
+
     Args:
         param: the leaf tensor to optimise (``requires_grad=True``, contiguous,
             floating point). It is updated in place.
         history_size: number of curvature pairs kept (m).
         lr: fixed step length (``torch.optim.LBFGS`` ``lr`` without line search).
         solve_dtype: dtype of the small m×m algebra (default float64).
+        batched: dim 0 of ``param`` indexes independent problems, each with its own history.
 
     Memory: ``2·m·numel`` elements of ``param.dtype`` (m=100, 1×3×512×512 fp32:
-    about 630 MB) plus O(m²).
+    about 630 MB) plus O(B·m²).
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class LBFGS:
         history_size: int = 100,
         lr: float = 1.0,
         solve_dtype: torch.dtype = torch.float64,
+        batched: bool = False,
     ) -> None:
         if not isinstance(param, torch.Tensor):
             raise TypeError("param must be a torch.Tensor")
@@ -122,21 +131,25 @@ class LBFGS:
             raise ValueError("param must be contiguous")
         if not param.requires_grad:
             raise ValueError("param must require grad")
+        if param.numel() == 0 or (batched and param.dim() < 1):
+            raise ValueError(f"param must be non-empty (with a batch dimension if batched), got shape {tuple(param.shape)}")
         if int(history_size) < 1:
             raise ValueError(f"history_size must be >= 1, got {history_size}")
         self.param = param
         self.history_size = m = int(history_size)
         self.lr = float(lr)
         self.solve_dtype = solve_dtype
-        n = param.numel()
+        b = param.shape[0] if batched else 1
+        n = param.numel() // b
         dev, dt = param.device, param.dtype
         self._n_iter = 0  # completed iterations (host int, deterministic)
-        # ring buffer: rows [0, m) = s_i, rows [m, 2m) = y_i
-        self._W = torch.zeros(2 * m, n, device=dev, dtype=dt)
-        self._sty = torch.zeros(m, m, device=dev, dtype=solve_dtype)  # [i, j] = s_i·y_j
-        self._yty = torch.zeros(m, m, device=dev, dtype=solve_dtype)  # [i, j] = y_i·y_j
-        self._valid = torch.zeros(m, device=dev, dtype=torch.bool)
-        self._gamma = torch.ones((), device=dev, dtype=solve_dtype)
+        # ring buffer per item: rows [0, m) = s_i, rows [m, 2m) = y_i
+        self._W = torch.zeros(b, 2 * m, n, device=dev, dtype=dt)
+        self._tmp = torch.empty(b, n, device=dev, dtype=dt)  # Wᵀc of the current step
+        self._sty = torch.zeros(b, m, m, device=dev, dtype=solve_dtype)  # [., i, j] = s_i·y_j
+        self._yty = torch.zeros(b, m, m, device=dev, dtype=solve_dtype)  # [., i, j] = y_i·y_j
+        self._valid = torch.zeros(b, m, device=dev, dtype=torch.bool)
+        self._gamma = torch.ones(b, device=dev, dtype=solve_dtype)
         # _perm[h] = (h + arange(m)) % m : slots in chronological order when the
         # oldest slot is h. Its inverse is _perm[(m - h) % m].
         ar = torch.arange(m, device=dev)
@@ -146,39 +159,38 @@ class LBFGS:
 
     # ------------------------------------------------------------------ helpers
     def _products(self, vecs: list[torch.Tensor]) -> torch.Tensor:
-        """``W @ stack(vecs).T`` -> (2m, len(vecs)), in IEEE precision."""
+        """``W_b @ stack(vecs_b).T`` per item -> (B, 2m, len(vecs)), in IEEE precision."""
         W = self._W
         if self._force_mv or _reduced_precision_matmul(W.device, W.dtype):
-            return torch.stack([torch.mv(W, v) for v in vecs], dim=1)
-        # (k, n) @ (n, 2m): one pass over W (faster than W @ V.T on CPU/MKL)
-        return torch.mm(torch.stack(vecs, dim=0), W.t()).t()
+            return torch.stack([torch.stack([torch.mv(W[i], v[i]) for v in vecs], dim=1) for i in range(W.shape[0])])
+        # (B, k, n) @ (B, n, 2m): one pass over W (faster than W @ V.T on CPU/MKL)
+        return torch.bmm(torch.stack(vecs, dim=1), W.transpose(1, 2)).transpose(1, 2)
 
     def _direction_coefs(self, q: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Coefficients c (2m, slot order) with  -H g = -γ g + Wᵀ c.
+        """Coefficients c (B, 2m, slot order) with  -H g = -γ g + Wᵀ c  per item.
 
-        ``q`` is the slot of the newest pair; ``a = Sᵀg``, ``b = Yᵀg`` in slot order.
+        ``q`` is the slot of the newest pair; ``a = Sᵀg``, ``b = Yᵀg`` (B, m) in slot order.
         """
         m = self.history_size
         sd = self.solve_dtype
         h = (q + 1) % m  # oldest slot
         P = self._perm[h]
         invP = self._perm[(m - h) % m]
-        v = self._valid.index_select(0, P)
-        vv = v[:, None] & v[None, :]
+        v = self._valid.index_select(1, P)  # (B, m)
+        vv = v[:, :, None] & v[:, None, :]
         zero = self._zero
-        A = torch.where(vv, self._sty.index_select(0, P).index_select(1, P), zero)
-        B = torch.where(vv, self._yty.index_select(0, P).index_select(1, P), zero)
-        ac = torch.where(v, a.to(sd).index_select(0, P), zero)
-        bc = torch.where(v, b.to(sd).index_select(0, P), zero)
-        gamma = self._gamma
-        R = torch.triu(A) + torch.diag((~v).to(sd))  # 1 on masked diagonals
-        Dg = torch.diagonal(A)  # 0 on masked entries
-        u = torch.linalg.solve_triangular(R, ac[:, None], upper=True)  # R⁻¹ Sᵀg
-        w = Dg[:, None] * u + gamma * (B @ u - bc[:, None])
+        A = torch.where(vv, self._sty.index_select(1, P).index_select(2, P), zero)
+        B = torch.where(vv, self._yty.index_select(1, P).index_select(2, P), zero)
+        ac = torch.where(v, a.to(sd).index_select(1, P), zero)
+        bc = torch.where(v, b.to(sd).index_select(1, P), zero)
+        gamma = self._gamma[:, None, None]
+        R = torch.triu(A) + torch.diag_embed((~v).to(sd))  # 1 on masked diagonals
+        Dg = torch.diagonal(A, dim1=1, dim2=2)  # 0 on masked entries
+        u = torch.linalg.solve_triangular(R, ac[:, :, None], upper=True)  # R⁻¹ Sᵀg
+        w = Dg[:, :, None] * u + gamma * (B @ u - bc[:, :, None])
         z = torch.linalg.solve_triangular(R.mT, w, upper=False)  # R⁻ᵀ(...)
         # H g = γ g + S z - γ Y u   =>   -H g = -γ g + S(-z) + Y(γ u)
-        coef = torch.cat([(-z[:, 0]).index_select(0, invP), (gamma * u[:, 0]).index_select(0, invP)])
-        return coef
+        return torch.cat([(-z[:, :, 0]).index_select(1, invP), (gamma[:, :, 0] * u[:, :, 0]).index_select(1, invP)], dim=1)
 
     # ------------------------------------------------------------------ API
     def step(self, loss_and_grad: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -196,7 +208,7 @@ class LBFGS:
         if p.grad is None:
             raise RuntimeError("LBFGS.step: the closure did not produce param.grad (call backward())")
         with torch.no_grad():
-            self._update(p.grad.reshape(-1))
+            self._update(p.grad.reshape(self._W.shape[0], -1))
         return loss.detach() if isinstance(loss, torch.Tensor) else loss
 
     def _update(self, g: torch.Tensor) -> None:
@@ -204,35 +216,38 @@ class LBFGS:
         if g.dtype != W.dtype:
             g = g.to(W.dtype)
         qn = k % m  # slot receiving the new step s_k
-        s_new = W[qn]
+        s_new = W[:, qn]  # (B, n)
         if k == 0:
-            # t = min(1, 1/|g|_1) * lr ; d = -g
-            t = torch.clamp(torch.reciprocal(g.abs().sum()), max=1.0) * self.lr
+            # t = min(1, 1/|g|_1) * lr per item ; d = -g
+            t = torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * self.lr
             torch.mul(g, -t, out=s_new)
         else:
             q = (k - 1) % m  # slot of s_{k-1}; Y[q] currently holds -g_{k-1}
-            y = W[m + q]
+            y = W[:, m + q]
             y.add_(g)  # y_{k-1} = g_k - g_{k-1}
-            G = self._products([y, g])  # (2m, 2)
+            G = self._products([y, g])  # (B, 2m, 2)
             sd = self.solve_dtype
-            col_sy = G[:m, 0].to(sd)  # s_i · y_new
-            col_yy = G[m:, 0].to(sd)  # y_i · y_new
-            self._sty[:, q] = col_sy
-            self._yty[:, q] = col_yy
-            self._yty[q, :] = col_yy
-            ys, yy = col_sy[q], col_yy[q]
+            col_sy = G[:, :m, 0].to(sd)  # s_i · y_new
+            col_yy = G[:, m:, 0].to(sd)  # y_i · y_new
+            self._sty[:, :, q] = col_sy
+            self._yty[:, :, q] = col_yy
+            self._yty[:, q, :] = col_yy
+            ys, yy = col_sy[:, q], col_yy[:, q]
             ok = ys > _CURVATURE_EPS
-            self._valid[q] = ok
+            self._valid[:, q] = ok
             self._gamma = torch.where(ok, ys / yy, self._gamma)
-            coef = self._direction_coefs(q, G[:m, 1], G[m:, 1])
+            coef = self._direction_coefs(q, G[:, :m, 1], G[:, m:, 1])
             lr = self.lr
             coef = (coef * lr).to(W.dtype)
-            tmp = torch.mv(W.t(), coef)
+            # Wᵀc per item, as gemv (IEEE fp32 on CUDA, whatever the TF32 setting)
+            tmp = self._tmp
+            for i in range(W.shape[0]):
+                torch.mv(W[i].t(), coef[i], out=tmp[i])
             # s_k = lr * d_k = lr * (Wᵀc - γ g); written into the evicted slot
-            torch.addcmul(tmp, g, (self._gamma * lr).to(W.dtype), value=-1.0, out=s_new)
-        self._valid[qn] = False  # slot qn now holds a half-written pair
-        W[m + qn].copy_(g).neg_()  # -g_k; becomes y_k = g_{k+1} - g_k next step
-        self.param.view(-1).add_(s_new)
+            torch.addcmul(tmp, g, (self._gamma * lr).to(W.dtype)[:, None], value=-1.0, out=s_new)
+        self._valid[:, qn] = False  # slot qn now holds a half-written pair
+        W[:, m + qn].copy_(g).neg_()  # -g_k; becomes y_k = g_{k+1} - g_k next step
+        self.param.view(W.shape[0], -1).add_(s_new)
         self._n_iter = k + 1
 
     @property
@@ -259,7 +274,7 @@ class LBFGS:
             raise ValueError(
                 f"state has history_size={d['history_size']}, optimiser has {self.history_size}"
             )
-        if int(d["numel"]) != self.param.numel():
+        if int(d["numel"]) != self.param.numel() or tuple(d["W"].shape) != tuple(self._W.shape):
             raise ValueError(f"state is for {d['numel']} elements, param has {self.param.numel()}")
         self.lr = float(d["lr"])
         self._n_iter = int(d["n_iter"])

@@ -75,18 +75,22 @@ def optimize(
     # below fp32 resolution and the curvature estimate is noise. Dividing the objective by its
     # value at the start (a positive constant) keeps the optimum and all later iterates'
     # geometry, and makes the first step sane. Records keep the unscaled values.
+    # In a batch each item is divided by its own starting value, so that with the per-item
+    # L-BFGS histories every item steps exactly as it would alone.
     scale: list[torch.Tensor] = []
 
     def evaluate_with_grad() -> torch.Tensor:
         x.grad = None
         terms = loss_fn(x)
-        total = terms["total"].sum()
+        per_item = terms["total"]
         if not scale:
-            scale.append(1.0 / total.detach().clamp_min(1e-30))
-        (total * scale[0]).backward()
+            scale.append(1.0 / per_item.detach().clamp_min(1e-30))
+        objective = (per_item * scale[0]).sum()
+        objective.backward()
+        total = per_item.detach().sum()
         row = torch.stack([terms[t].detach().sum() if t in terms else total.new_zeros(()) for t in TERMS])
         records[done].copy_(row)
-        return total * scale[0]
+        return objective
 
     done = 0
     stopped_early = False
@@ -126,10 +130,12 @@ def _row(values: torch.Tensor) -> dict[str, float]:
 
 def _make_stepper(x: torch.Tensor, method: str, lr: float | None, history_size: int, fast_lbfgs: bool):
     if method == "lbfgs":
-        if fast_lbfgs:
+        if fast_lbfgs or x.shape[0] > 1:
+            # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
+            # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
             from .lbfgs import LBFGS
 
-            fast = LBFGS(x, history_size=history_size, lr=lr or 1.0)
+            fast = LBFGS(x, history_size=history_size, lr=lr or 1.0, batched=True)
             return fast.step
         reference = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, history_size=history_size,
                                       tolerance_grad=0.0, tolerance_change=0.0)

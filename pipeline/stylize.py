@@ -24,6 +24,7 @@ from .images import load_image, resize, resize_long_side, to_picture, to_tensor
 from .losses import content_loss, equal_layer_weights, normalized_gram, style_loss, temporal_loss, tv_loss
 from .optimize import EarlyStop, OptimizeResult, ReportFn, optimize
 from .vgg import VGG19Features, build_extractor
+from .warp import warp
 from .weights import resolve_weights
 
 #: β when the config leaves it unset, per input convention, for α = 1 and a 512×512 picture.
@@ -50,6 +51,22 @@ class TemporalGuide:
     warped_previous: np.ndarray  # previous stylised frame warped into this frame, H×W×3 uint8
     reliable: torch.Tensor  # (1, 1, H, W) weights c: 1 where the flow is trustworthy, else 0
     weight: float  # λ_t
+
+
+@dataclass
+class TemporalChain:
+    """The temporal loss of consecutive frames optimised as one batch (Ruder et al. 2016, eq. 3).
+
+    Batch item 0 is pulled towards ``warped_previous`` (the frame before the batch, stylised and
+    warped into item 0); item k > 0 towards item k−1 *as it is being optimised*, warped by
+    ``flows_bw[k−1]`` (item k's backward flow) — so neighbours in the batch settle on each other.
+    A single frame (no ``flows_bw``) is exactly :class:`TemporalGuide`.
+    """
+
+    warped_previous: np.ndarray  # the frame before the batch, stylised, warped into batch item 0; H×W×3 uint8
+    reliable: torch.Tensor  # (B, 1, H, W) weights c per item: 1 where its backward flow is trustworthy
+    weight: float  # λ_t
+    flows_bw: torch.Tensor | None = None  # (B−1, 2, H, W) backward flows of items 1…B−1; None for one frame
 
 
 @dataclass
@@ -144,24 +161,54 @@ class StyleTransfer:
         early_stop: EarlyStop | None = None,
     ) -> Stylized:
         """Stylise ``content`` (already at processing size, see :meth:`prepare_content`)."""
+        chain = None if temporal is None else TemporalChain(temporal.warped_previous, temporal.reliable, temporal.weight)
+        return self.stylize_batch(
+            [content], inits=[init], iters=iters, seeds=[seed], temporal=chain,
+            snapshot_at=snapshot_at, on_report=on_report, early_stop=early_stop,
+        )[0]
+
+    def stylize_batch(
+        self,
+        contents: Sequence[np.ndarray],
+        *,
+        inits: Sequence[np.ndarray | str | None] | None = None,
+        iters: int | None = None,
+        seeds: Sequence[int | None] | None = None,
+        temporal: TemporalChain | None = None,
+        snapshot_at: Collection[int] = (),
+        on_report: ReportFn | None = None,
+        early_stop: EarlyStop | None = None,
+    ) -> list[Stylized]:
+        """Stylise same-sized pictures as one batch: one optimisation of the sum of their losses.
+
+        The pictures share one L-BFGS run (and so its iterations, early stop and timing); each
+        gets its own loss terms. ``history`` of every result is the batch's summed history.
+        """
         cfg = self.config
-        content_rgb = to_tensor(content, self.device)
+        count = len(contents)
+        inits = list(inits) if inits is not None else [None] * count
+        seeds = list(seeds) if seeds is not None else [None] * count
+        if count < 1 or len(inits) != count or len(seeds) != count:
+            raise ValueError(f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture")
+        if len({c.shape for c in contents}) != 1:
+            raise ValueError(f"pictures of one batch must share a size, got {sorted({c.shape for c in contents})}")
+        content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
         working = color.luminance(content_rgb) if cfg.preserve_colors else content_rgb
-        grams = self._style_targets(working, content_rgb)
+        grams = self._style_targets(working[:1], content_rgb[:1])
         with torch.no_grad():
             content_target = self._features(working, [cfg.content_layer])[cfg.content_layer].detach()
-        start = self._initial_image(init if init is not None else cfg.init, content, seed if seed is not None else cfg.seed)
+        start = torch.cat([
+            self._initial_image(init if init is not None else cfg.init, content, seed if seed is not None else cfg.seed)
+            for init, seed, content in zip(inits, seeds, contents)
+        ])
         if cfg.preserve_colors:
             start = color.luminance(start)
-        temporal_terms = None
+        temporal_term = None
         if temporal is not None and temporal.weight > 0:
-            warped = to_tensor(temporal.warped_previous, self.device)
-            if cfg.preserve_colors:
-                warped = color.luminance(warped)
-            temporal_terms = (warped, temporal.reliable.to(self.device, torch.float32), temporal.weight)
+            temporal_term = self._temporal_term(temporal, count)
 
         layers = {cfg.content_layer, *cfg.style_layers}
-        alpha, beta, tv_weight = cfg.content_weight, self.style_weight_for(content), cfg.tv_weight
+        alpha, beta, tv_weight = cfg.content_weight, self.style_weight_for(contents[0]), cfg.tv_weight
 
         def loss_fn(image: torch.Tensor) -> dict[str, torch.Tensor]:
             feats = self._features(image, layers)
@@ -171,9 +218,8 @@ class StyleTransfer:
             }
             if tv_weight > 0:
                 terms["tv"] = tv_weight * tv_loss(image)
-            if temporal_terms is not None:
-                warped_prev, reliable, weight = temporal_terms
-                terms["temporal"] = weight * temporal_loss(image, warped_prev, reliable)
+            if temporal_term is not None:
+                terms["temporal"] = temporal_term(image)
             terms["total"] = sum(terms.values())
             return terms
 
@@ -193,13 +239,32 @@ class StyleTransfer:
                 early_stop=early_stop,
             )
         except torch.cuda.OutOfMemoryError:
-            raise self._out_of_memory(content) from None
+            raise self._out_of_memory(contents[0], count) from None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - began
-        return self._finish(result, content_rgb, seconds)
+        return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
 
-    def _out_of_memory(self, content: np.ndarray) -> StylevidError:
+    def _temporal_term(self, chain: TemporalChain, count: int):
+        """λ_t · temporal loss per batch item, as a function of the batch being optimised."""
+        if chain.reliable.shape[0] != count:
+            raise ValueError(f"{chain.reliable.shape[0]} reliability masks for {count} frames")
+        if count > 1 and (chain.flows_bw is None or chain.flows_bw.shape[0] != count - 1):
+            raise ValueError(f"a batch of {count} frames needs {count - 1} backward flows (frames 2…{count})")
+        fixed = to_tensor(chain.warped_previous, self.device)
+        if self.config.preserve_colors:
+            fixed = color.luminance(fixed)
+        reliable = chain.reliable.to(self.device, torch.float32)
+        flows = chain.flows_bw.to(self.device, torch.float32) if count > 1 else None
+        weight = chain.weight
+
+        def term(image: torch.Tensor) -> torch.Tensor:
+            target = fixed if flows is None else torch.cat([fixed, warp(image[:-1], flows)])
+            return weight * temporal_loss(image, target, reliable)
+
+        return term
+
+    def _out_of_memory(self, content: np.ndarray, count: int = 1) -> StylevidError:
         """A one-line message with a size that should fit (memory grows with the pixel count)."""
         height, width = content.shape[:2]
         total = torch.cuda.get_device_properties(self.device).total_memory
@@ -209,22 +274,26 @@ class StyleTransfer:
         fit = int(max(width, height) * min(0.9, 0.85 * (total / (peak * 1.5)) ** 0.5)) // 16 * 16
         hint = f"try --size {max(fit, 64)}" if fit < max(width, height) else "lower --size"
         history = " or --history 20" if self.config.optimizer == "lbfgs" and self.config.history_size > 20 else ""
+        batch = f" or --batch-frames {count // 2}" if count > 1 else ""
         return StylevidError(
             f"GPU out of memory at {width}×{height} on {torch.cuda.get_device_name(self.device)} "
-            f"({total / 2**30:.0f} GiB): {hint}{history}; frames finished so far are kept"
+            f"({total / 2**30:.0f} GiB): {hint}{history}{batch}; frames finished so far are kept"
         )
 
-    def _finish(self, result: OptimizeResult, content_rgb: torch.Tensor, seconds: float) -> Stylized:
+    def _finish(self, result: OptimizeResult, item: int, content_rgb: torch.Tensor, seconds: float) -> Stylized:
+        """Batch item ``item`` of ``result`` as a picture (colours recombined if preserved)."""
+        content_item = content_rgb[item : item + 1]
+
         def to_output(image: torch.Tensor) -> np.ndarray:
-            image = image.to(content_rgb.device)
+            image = image[item : item + 1].to(content_item.device)
             if self.config.preserve_colors:
-                image = color.recombine(image, content_rgb)
+                image = color.recombine(image, content_item)
             return to_picture(image)
 
         return Stylized(
             picture=to_output(result.image),
             history=result.history,
-            final=result.final_terms[0],
+            final=result.final_terms[item],
             snapshots=[(i, to_output(img)) for i, img in result.snapshots],
             iterations=result.iterations,
             seconds=seconds,

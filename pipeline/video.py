@@ -13,10 +13,12 @@ the flow is reliable. ``independent`` stylises every frame from scratch (a basel
 from __future__ import annotations
 
 import hashlib
+import math
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -27,17 +29,24 @@ import torch
 
 from .config import StyleConfig
 from .errors import StylevidError
-from .flow import FLOW_METHODS, FlowEstimator, flow_to_tensor
+from .flow import FLOW_METHODS
+from .frame_pairs import PreparedFrame, pair_warping_error, prepare_frames, warp_into
 from .frames import Frame, FrameSource, VideoSource, open_source
-from .images import resize, save_image, to_picture, to_tensor
-from .occlusion import consistency_mask
+from .images import resize, save_image
 from .optimize import EarlyStop
+from .prefetch import prefetch
 from .record import run_record, write_json
-from .renders import save_clip_gif, save_loss_plot, save_per_frame_plot, save_progress_gif, snapshot_iterations
-from .stylize import StyleTransfer, TemporalGuide
+from .renders import (
+    save_clip_gif,
+    save_loss_plot,
+    save_per_frame_plot,
+    save_progress_gif,
+    snapshot_iterations,
+)
+from .schedule import starts_batch
+from .stylize import StyleTransfer, TemporalChain
 from .video_io import VIDEO_CODECS, VideoWriter
-from .warp import warp
-from .warping_error import WarpingErrorMeter
+from .warping_error import warping_error_sequence
 from .workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
@@ -55,6 +64,7 @@ class VideoConfig:
 
     style: StyleConfig = field(default_factory=StyleConfig)  # engine settings; style.iters is frame 1's budget
     frame_iters: int = 150  # iteration budget of every later frame
+    batch_frames: int = 1  # later frames optimised together as one batch, coupled by the temporal loss (GPU throughput)
     frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
     temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
     flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
@@ -73,6 +83,8 @@ class VideoConfig:
     def __post_init__(self) -> None:
         if isinstance(self.frame_iters, bool) or not isinstance(self.frame_iters, int) or self.frame_iters < 1:
             raise StylevidError(f"frame iterations must be a positive whole number, got {self.frame_iters!r}")
+        if isinstance(self.batch_frames, bool) or not isinstance(self.batch_frames, int) or not 1 <= self.batch_frames <= 64:
+            raise StylevidError(f"--batch-frames must be a whole number from 1 to 64, got {self.batch_frames!r}")
         if self.frame_init not in FRAME_INITS:
             raise StylevidError(f"frame init must be one of {', '.join(FRAME_INITS)}; got {self.frame_init!r}")
         if self.temporal_weight is not None and not (np.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
@@ -97,7 +109,7 @@ class Progress:
     """Callbacks a front end implements to show progress; every method is optional."""
 
     def begin(self, total_frames: int | None, done: int) -> None: ...
-    def frame_started(self, position: int, iters: int) -> None: ...
+    def frame_started(self, position: int, iters: int, frames: int = 1) -> None: ...  # frames: the batch's size
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None: ...
     def frame_done(self, position: int, stats: dict[str, Any]) -> None: ...
     def stage(self, text: str) -> None: ...
@@ -155,10 +167,10 @@ def stylize_video(
     damage: list[StylevidError] = []
     with _finish_frame_on_ctrl_c() as stop_requested:
         progress.begin(source.expected_count(), done)
-        _optimise_frames(_frames_until_damage(source, damage), engine, work, config, done, progress, stop_requested)
-    optimise_seconds = time.perf_counter() - began
+        stages = _optimise_frames(_frames_until_damage(source, damage), engine, work, config, done, progress, stop_requested)
+    stages["total"] = time.perf_counter() - began
     progress.stage("encoding" if kind == "video" else "writing frames")
-    result = _finalise(_frames_until_damage(source, []), source, engine, work, config, kind, out_dir, optimise_seconds)
+    result = _finalise(_frames_until_damage(source, []), source, engine, work, config, kind, out_dir, stages)
     if damage:
         raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
     return result
@@ -186,69 +198,144 @@ def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> It
         yield frame
 
 
-def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, config: VideoConfig, done: int, progress: Progress, stop_requested) -> None:
-    flow = FlowEstimator(config.flow_method)
+def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, config: VideoConfig, done: int, progress: Progress, stop_requested) -> dict[str, float]:
+    """Stylise the frames from ``done`` on into ``work``; returns seconds spent per stage.
+
+    Decoding, resizing and optical flow run on a background thread ahead of the optimiser, and
+    finished frames are written by another, so the optimiser (the GPU, when there is one) waits
+    for neither.
+    """
+    resume_at = _resume_point(work, done)
     early = EarlyStop() if config.early_stop else None
-    previous_content: np.ndarray | None = None
+    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, skip_before=max(resume_at - 1, 0)))
+    seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised: np.ndarray | None = None
-    for frame in frames:
-        if frame.position < done - 1:  # finished by an earlier run; only the last of those is needed
-            continue
-        content = engine.prepare_content(frame.picture)
-        if frame.position == done - 1:
-            previous_content, previous_stylised = content, work.load_frame(frame.position)[0]
-            continue
-        first = frame.position == 0 or config.frame_init == "independent"
-        iters = config.style.iters if first else config.frame_iters
-        init: np.ndarray | str | None = None
-        temporal = None
-        if not first:
-            assert previous_content is not None and previous_stylised is not None
-            warped, reliable = _warp_previous(flow, previous_content, content, previous_stylised)
-            init = warped if config.frame_init == "prev-warped" else previous_stylised
-            weight = temporal_weight_for(config, content.shape[1], content.shape[0])
-            if weight > 0:
-                temporal = TemporalGuide(warped, reliable, weight)
-        want_snapshots = frame.position == config.gif_frame
-        progress.frame_started(frame.position, iters)
-        began = time.perf_counter()
-        result = engine.stylize(
-            content,
-            init=init,
-            iters=iters,
-            seed=config.style.seed + frame.position,
-            temporal=temporal,
-            snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
-            on_report=lambda i, losses, p=frame.position: progress.iteration(p, i, losses),
-            early_stop=None if first else early,
-        )
+    batch: list[PreparedFrame] = []
+    with closing(prepared), _FrameSaver(work) as saver:
+        while True:
+            waited = time.perf_counter()
+            item = next(prepared, None)
+            seconds["waiting_for_frames"] += time.perf_counter() - waited
+            if item is not None and item.frame.position < resume_at:  # the frame before the resume point
+                previous_stylised = work.load_frame(item.frame.position)[0]
+                continue
+            if item is not None:
+                batch.append(item)
+                if not starts_batch(item.frame.position + 1, config.batch_frames, config.gif_frame):
+                    continue
+            if not batch:
+                break
+            began = time.perf_counter()
+            previous_stylised = _optimise_batch(batch, previous_stylised, engine, work, config, early, progress, saver)
+            seconds["optimising"] += time.perf_counter() - began
+            batch = []
+            if item is None:
+                break
+            if stop_requested():
+                saver.flush()
+                raise Interrupted(
+                    f"stopped after frame {item.frame.position + 1}; its work is saved — run the same command again to resume"
+                )
+    return seconds
+
+
+def _resume_point(work: WorkFolder, done: int) -> int:
+    """The first frame to stylise: ``done``, or the start of a batch that a kill cut short."""
+    if done == 0:
+        return 0
+    first, last = work.load_frame(done - 1)[1].get("batch", [done - 1, done - 1])
+    return first if last > done - 1 else done
+
+
+def _optimise_batch(batch: list[PreparedFrame], previous_stylised: np.ndarray | None, engine: StyleTransfer, work: WorkFolder,
+                    config: VideoConfig, early: EarlyStop | None, progress: Progress, saver: _FrameSaver) -> np.ndarray:
+    """Stylise consecutive frames as one batch, queue them for saving; returns the last one stylised."""
+    positions = [item.frame.position for item in batch]
+    first = positions[0] == 0 or config.frame_init == "independent"
+    iters = config.style.iters if first else config.frame_iters
+    inits: list[np.ndarray | None] = [None] * len(batch)
+    temporal = None
+    if not first:
+        assert previous_stylised is not None
+        if config.frame_init == "prev-warped":  # each frame starts from the one before, carried along by the flow
+            inits, last = [], previous_stylised
+            for item in batch:
+                last = warp_into(last, item)
+                inits.append(last)
+        else:
+            inits = [previous_stylised] * len(batch)
+        weight = temporal_weight_for(config, batch[0].content.shape[1], batch[0].content.shape[0])
+        if weight > 0:
+            warped = inits[0] if config.frame_init == "prev-warped" else warp_into(previous_stylised, batch[0])
+            flows = torch.cat([item.flow_bw for item in batch[1:]]) if len(batch) > 1 else None
+            temporal = TemporalChain(warped, torch.cat([item.reliable for item in batch]), weight, flows)
+    want_snapshots = config.gif_frame in positions  # such a frame is always a batch of its own
+    progress.frame_started(positions[0], iters, frames=len(batch))
+    results = engine.stylize_batch(
+        [item.content for item in batch],
+        inits=inits,
+        iters=iters,
+        seeds=[config.style.seed + p for p in positions],
+        temporal=temporal,
+        snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
+        on_report=lambda i, losses, p=positions[0]: progress.iteration(p, i, losses),
+        early_stop=None if first else early,
+    )
+    if want_snapshots:
+        work.save_history(results[0].history, results[0].snapshots)
+    for item, result in zip(batch, results):
+        frame = item.frame
+        error = pair_warping_error(previous_stylised, result.picture, item) if previous_stylised is not None and item.flow_bw is not None else None
         stats = {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
-                 "iterations": result.iterations, "seconds": time.perf_counter() - began, **result.final}
-        if want_snapshots:
-            work.save_history(result.history, result.snapshots)
-        work.save_frame(frame.position, result.picture, stats)
+                 "iterations": result.iterations, "seconds": result.seconds / len(batch), "batch": [positions[0], positions[-1]],
+                 "warping_error": error, **result.final}
+        saver.save(frame.position, result.picture, stats)
         progress.frame_done(frame.position, stats)
-        previous_content, previous_stylised = content, result.picture
-        if stop_requested():
-            raise Interrupted(
-                f"stopped after frame {frame.position + 1}; its work is saved — run the same command again to resume"
-            )
+        previous_stylised = result.picture
+    return previous_stylised
 
 
-def _warp_previous(flow: FlowEstimator, previous_content: np.ndarray, content: np.ndarray, previous_stylised: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-    """The previous stylised frame warped into this one, and where that warp is reliable."""
-    flow_fw, flow_bw = flow(previous_content, content)
-    fw, bw = flow_to_tensor(flow_fw), flow_to_tensor(flow_bw)
-    reliable = consistency_mask(fw, bw)
-    with torch.no_grad():
-        warped = warp(to_tensor(previous_stylised), bw)
-    return to_picture(warped), reliable
+class _FrameSaver:
+    """Writes finished frames into the work folder on one background thread, in order.
+
+    A failed write (a full disk, say) is raised at the next :meth:`save` or at :meth:`flush`;
+    leaving the ``with`` block waits for every queued write.
+    """
+
+    def __init__(self, work: WorkFolder) -> None:
+        self._work = work
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylevid-save")
+        self._pending: list[Future] = []
+
+    def save(self, position: int, picture: np.ndarray, stats: dict[str, Any]) -> None:
+        unfinished = []
+        for write in self._pending:
+            if write.done():
+                write.result()  # raises the write's error, if any
+            else:
+                unfinished.append(write)
+        self._pending = [*unfinished, self._pool.submit(self._work.save_frame, position, picture, stats)]
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for write in pending:
+            write.result()
+
+    def __enter__(self) -> _FrameSaver:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            if kind is None:
+                self.flush()
+        finally:
+            self._pool.shutdown(wait=True)  # after an error too: frames already finished reach the disk
 
 
-def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig, kind: str, out_dir: Path, optimise_seconds: float) -> VideoResult:
+def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig, kind: str, out_dir: Path, stages: dict[str, float]) -> VideoResult:
     began = time.perf_counter()
     files: dict[str, Path] = {}
-    meter = WarpingErrorMeter(config.flow_method)
+    previous: tuple[np.ndarray, np.ndarray] | None = None  # (content, stylised) of the frame before
     rows: list[dict[str, Any]] = []
     preview: list[np.ndarray] = []
     writer = None
@@ -263,7 +350,10 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
             stylised, stats = work.load_frame(frame.position)
             processing_shape = stylised.shape[:2]
             content = engine.prepare_content(frame.picture)
-            error = meter.update(content, stylised)
+            error = stats.get("warping_error")
+            if error is None and previous is not None:  # measured while stylising, except by older versions
+                error = warping_error_sequence([previous[1], stylised], [previous[0], content], config.flow_method).values[0]
+            previous = (content, stylised)
             rows.append({**stats, "warping_error": error})
             output = stylised
             if config.output_size == "original":
@@ -294,7 +384,8 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
         raise StylevidError(f"no frames were stylised from {source.path}")
     files.update(_renders(work, config, source, out_dir, rows, preview))
     mean_style = float(np.mean([r["style"] for r in rows]))
-    warping = meter.mean if len(rows) > 1 else None
+    pair_errors = [r["warping_error"] for r in rows[1:]]
+    warping = math.fsum(pair_errors) / len(pair_errors) if pair_errors else None
     record = run_record(
         kind="video",
         input=source.describe(),
@@ -306,7 +397,8 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
         style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
         temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),
         frames=len(rows),
-        seconds={"optimise": optimise_seconds, "finalise": time.perf_counter() - began,
+        seconds={"optimise": stages["total"], "optimise_stages": {k: v for k, v in stages.items() if k != "total"},
+                 "finalise": time.perf_counter() - began,
                  "per_frame_mean": float(np.mean([r["seconds"] for r in rows]))},
         warping_error=warping,
         mean_style_loss=mean_style,
@@ -391,6 +483,7 @@ def _fingerprint(source: FrameSource, config: VideoConfig, styles: list[np.ndarr
         "fps": None if config.fps is None else str(config.fps),
         "styles_sha256": digest.hexdigest(),
         "frame_iters": config.frame_iters,
+        "batch_frames": config.batch_frames,
         "frame_init": config.frame_init,
         "temporal_weight": config.temporal_weight,
         "flow_method": config.flow_method,

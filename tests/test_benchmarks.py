@@ -36,3 +36,20 @@ def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
     assert row["speedup"] > 0
     assert row["loss_rel_diff"] == (row["fast"]["final_loss"] - row["reference"]["final_loss"]) / row["reference"]["final_loss"]
     assert abs(row["loss_rel_diff"]) < 0.2
+
+
+def test_video_throughput_benchmark_runs_on_cpu(tmp_path):
+    out = tmp_path / "video.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "video_throughput.py"), "--device", "cpu", "--size", "32",
+               "--end", "4", "--iters", "2", "--frame-iters", "2", "--batch", "1,2", "--out", str(tmp_path / "runs"),
+               "--json", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = json.loads(out.read_text())["runs"]
+    assert list(runs) == ["reference", "fast", "fast-batch2"]
+    assert runs["reference"]["precision"] == "fp32"
+    for name, row in runs.items():
+        assert row["frames"] == 4 and row["frames_per_second"] > 0 and row["warping_error"] > 0, name
+        assert row["batch_frames"] == (2 if name == "fast-batch2" else 1)
+    assert runs["fast"]["vs_reference"]["frame_iterations_per_second"] > 0
+    assert (tmp_path / "runs" / "fast-batch2" / "cockatoo_stylised.mp4").is_file()

@@ -34,9 +34,9 @@ class FloatResultStyleTransfer(StyleTransfer):
 
     last_image: torch.Tensor | None = None
 
-    def _finish(self, result, content_rgb, seconds):
-        self.last_image = result.image
-        return super()._finish(result, content_rgb, seconds)
+    def _finish(self, result, item, content_rgb, seconds):
+        self.last_image = result.image[item : item + 1]
+        return super()._finish(result, item, content_rgb, seconds)
 
 
 @contextlib.contextmanager

@@ -183,24 +183,24 @@ def test_masked_slots_contribute_exactly_zero():
     gen = torch.Generator().manual_seed(3)
     S = torch.randn(m, n, generator=gen, dtype=F64)
     Y = S + 0.1 * torch.randn(m, n, generator=gen, dtype=F64)
-    opt._W[:m], opt._W[m:] = S, Y
-    opt._sty.copy_(S @ Y.T)
-    opt._yty.copy_(Y @ Y.T)
+    opt._W[0, :m], opt._W[0, m:] = S, Y
+    opt._sty[0].copy_(S @ Y.T)
+    opt._yty[0].copy_(Y @ Y.T)
     valid = torch.tensor([True, False, True, True, False, True])
-    opt._valid.copy_(valid)
+    opt._valid[0].copy_(valid)
     # garbage (huge / non-finite) in the masked rows and columns must not leak
     for j in (1, 4):
-        opt._sty[j, :] = float("inf")
-        opt._sty[:, j] = float("nan")
-        opt._yty[j, :] = 1e300
-        opt._yty[:, j] = float("nan")
+        opt._sty[0, j, :] = float("inf")
+        opt._sty[0, :, j] = float("nan")
+        opt._yty[0, j, :] = 1e300
+        opt._yty[0, :, j] = float("nan")
     q = 3  # newest slot -> chronological order 4, 5, 0, 1, 2, 3
-    opt._gamma = (S[q] @ Y[q]) / (Y[q] @ Y[q])
+    opt._gamma = ((S[q] @ Y[q]) / (Y[q] @ Y[q]))[None]
     g = torch.randn(n, generator=gen, dtype=F64)
-    coef = opt._direction_coefs(q, S @ g, Y @ g)
+    coef = opt._direction_coefs(q, (S @ g)[None], (Y @ g)[None])[0]
     assert torch.isfinite(coef).all()
     assert (coef[[1, 4]] == 0).all() and (coef[[m + 1, m + 4]] == 0).all()
-    d = opt._W.T @ coef - opt._gamma * g
+    d = opt._W[0].T @ coef - opt._gamma * g
     order = [s for s in (4, 5, 0, 1, 2, 3) if valid[s]]
     expected = _two_loop([(S[s], Y[s]) for s in order], g, opt._gamma)
     torch.testing.assert_close(d, expected, rtol=1e-10, atol=1e-12)
@@ -216,7 +216,7 @@ def test_zero_step_pair_is_masked_and_falls_back_to_scaled_gradient():
     opt = LBFGS(x, history_size=4, lr=0.7)
     for k in range(2):
         opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(coeffs[k] @ x))
-    assert not bool(opt._valid[0])  # s = 0  ->  s·y = 0 <= 1e-10
+    assert not bool(opt._valid[0, 0])  # s = 0  ->  s·y = 0 <= 1e-10
     assert float(opt._gamma) == 1.0
     torch.testing.assert_close(x.detach(), x_start - 0.7 * c, rtol=0, atol=1e-15)
 
@@ -373,3 +373,30 @@ def test_cuda_steps_do_not_synchronise(force_mv):
         torch.cuda.set_sync_debug_mode("default")
     assert torch.isfinite(img).all()
     assert float(last) < float(first)
+
+
+# ----------------------------------------------------------------------------- batches
+def test_a_batch_takes_the_steps_of_separate_optimisers():
+    """batched=True: every item has its own history (here m=4 wraps round), γ and first step."""
+    gen = torch.Generator().manual_seed(7)
+    items, n, m = 3, 40, 4
+    scales = [1.0, 30.0, 0.01]  # very different curvatures: a shared history would mix them
+    mats = [s * (torch.randn(n, n, generator=gen, dtype=F64) / n**0.5) for s in scales]
+    hessians = [a @ a.T + s * torch.eye(n, dtype=F64) for a, s in zip(mats, scales)]
+    targets = torch.randn(items, n, generator=gen, dtype=F64)
+
+    def loss_of(x, i):
+        d = x - targets[i]
+        return 0.5 * d @ hessians[i] @ d
+
+    start = torch.randn(items, n, generator=gen, dtype=F64)
+    together = start.clone().requires_grad_(True)
+    opt = LBFGS(together, history_size=m, lr=0.8, batched=True)
+    for _ in range(25):
+        opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(sum(loss_of(together[i], i) for i in range(items))))
+    for i in range(items):
+        alone = start[i].clone().requires_grad_(True)
+        single = LBFGS(alone, history_size=m, lr=0.8)
+        for _ in range(25):
+            single.step(lambda: (lambda loss: (loss.backward(), loss)[1])(loss_of(alone, i)))
+        torch.testing.assert_close(together[i].detach(), alone.detach(), rtol=1e-10, atol=1e-12)
