@@ -35,17 +35,18 @@ def prepare_frames(
     to_processing_size: Callable[[np.ndarray], np.ndarray],
     flow_method: str,
     *,
-    skip_before: int = 0,
+    flows_from: int = 0,
 ) -> Iterator[PreparedFrame]:
-    """Each frame at processing size with its backward flow and mask; positions below ``skip_before`` are skipped."""
+    """Each frame at processing size with its backward flow and mask.
+
+    Frames before position ``flows_from`` (finished by an earlier run) come without flow.
+    """
     flow = FlowEstimator(flow_method)
     previous: np.ndarray | None = None
     for frame in frames:
-        if frame.position < skip_before:
-            continue
         content = to_processing_size(frame.picture)
         flow_bw = reliable = None
-        if previous is not None:
+        if previous is not None and frame.position >= flows_from:
             forward, backward = flow(previous, content)
             flow_fw, flow_bw = flow_to_tensor(forward), flow_to_tensor(backward)
             reliable = consistency_mask(flow_fw, flow_bw)
@@ -53,12 +54,10 @@ def prepare_frames(
         previous = content
 
 
-def warp_into(previous_stylised: np.ndarray, prepared: PreparedFrame) -> np.ndarray:
-    """The stylised frame before ``prepared`` warped into it (uint8, like a stylised frame)."""
-    if prepared.flow_bw is None:
-        raise ValueError(f"frame {prepared.frame.position} has no frame before it")
+def warp_into(previous_stylised: np.ndarray, flow_bw: torch.Tensor) -> np.ndarray:
+    """A stylised frame warped by a backward flow into a later frame (uint8, like a stylised frame)."""
     with torch.no_grad():
-        return to_picture(warp(to_tensor(previous_stylised), prepared.flow_bw))
+        return to_picture(warp(to_tensor(previous_stylised), flow_bw))
 
 
 def pair_warping_error(previous_stylised: np.ndarray, stylised: np.ndarray, prepared: PreparedFrame) -> float:

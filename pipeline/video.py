@@ -31,8 +31,7 @@ from .config import StyleConfig
 from .errors import StylevidError
 from .flow import FLOW_METHODS
 from .frame_pairs import PreparedFrame, pair_warping_error, prepare_frames, warp_into
-from .frames import Frame, FrameSource, VideoSource, open_source
-from .images import resize, save_image
+from .frames import Frame, FrameSource, open_source
 from .optimize import EarlyStop
 from .prefetch import prefetch
 from .record import run_record, write_json
@@ -45,8 +44,9 @@ from .renders import (
 )
 from .schedule import starts_batch
 from .stylize import StyleTransfer, TemporalChain
-from .video_io import VIDEO_CODECS, VideoWriter
-from .warping_error import warping_error_sequence
+from .video_io import VIDEO_CODECS
+from .video_output import VideoOutput
+from .warp import compose_backward_flows
 from .workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
@@ -165,12 +165,20 @@ def stylize_video(
     done = work.open(settings, restart=restart)
     began = time.perf_counter()
     damage: list[StylevidError] = []
-    with _finish_frame_on_ctrl_c() as stop_requested:
-        progress.begin(source.expected_count(), done)
-        stages = _optimise_frames(_frames_until_damage(source, damage), engine, work, config, done, progress, stop_requested)
-    stages["total"] = time.perf_counter() - began
-    progress.stage("encoding" if kind == "video" else "writing frames")
-    result = _finalise(_frames_until_damage(source, []), source, engine, work, config, kind, out_dir, stages)
+    output = VideoOutput(source, config, kind, out_dir)
+    try:
+        with _finish_frame_on_ctrl_c() as stop_requested:
+            progress.begin(source.expected_count(), done)
+            stages = _optimise_frames(_frames_until_damage(source, damage), engine, work, output, config, done, progress, stop_requested)
+        stages["total"] = time.perf_counter() - began
+        progress.stage("encoding" if kind == "video" else "writing frames")
+        closing_began = time.perf_counter()
+        output.close()
+        stages["closing_output"] = time.perf_counter() - closing_began
+    except BaseException:
+        output.abort()
+        raise
+    result = _finalise(output, source, engine, work, config, out_dir, stages)
     if damage:
         raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
     return result
@@ -198,26 +206,30 @@ def _frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> It
         yield frame
 
 
-def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, config: VideoConfig, done: int, progress: Progress, stop_requested) -> dict[str, float]:
-    """Stylise the frames from ``done`` on into ``work``; returns seconds spent per stage.
+def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, output: VideoOutput, config: VideoConfig,
+                     done: int, progress: Progress, stop_requested) -> dict[str, float]:
+    """Stylise the frames from ``done`` on into ``work`` and send every frame to ``output``.
 
-    Decoding, resizing and optical flow run on a background thread ahead of the optimiser, and
-    finished frames are written by another, so the optimiser (the GPU, when there is one) waits
-    for neither.
+    Returns seconds spent per stage. Decoding, resizing and optical flow run on a background
+    thread ahead of the optimiser, and finished frames are written (work folder, then output)
+    by another, so the optimiser (the GPU, when there is one) waits for neither. Frames finished
+    by an earlier run go straight to the output.
     """
     resume_at = _resume_point(work, done)
     early = EarlyStop() if config.early_stop else None
-    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, skip_before=max(resume_at - 1, 0)))
+    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised: np.ndarray | None = None
     batch: list[PreparedFrame] = []
-    with closing(prepared), _FrameSaver(work) as saver:
+    with closing(prepared), _FrameWriter(work, output) as writer:
         while True:
             waited = time.perf_counter()
             item = next(prepared, None)
             seconds["waiting_for_frames"] += time.perf_counter() - waited
-            if item is not None and item.frame.position < resume_at:  # the frame before the resume point
-                previous_stylised = work.load_frame(item.frame.position)[0]
+            if item is not None and item.frame.position < resume_at:  # finished by an earlier run
+                if item.frame.position == resume_at - 1:
+                    previous_stylised = work.load_frame(item.frame.position)[0]
+                writer.finished_earlier(item)
                 continue
             if item is not None:
                 batch.append(item)
@@ -226,16 +238,19 @@ def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkF
             if not batch:
                 break
             began = time.perf_counter()
-            previous_stylised = _optimise_batch(batch, previous_stylised, engine, work, config, early, progress, saver)
+            previous_stylised = _optimise_batch(batch, previous_stylised, engine, work, config, early, progress, writer)
             seconds["optimising"] += time.perf_counter() - began
             batch = []
             if item is None:
                 break
             if stop_requested():
-                saver.flush()
+                writer.flush()
                 raise Interrupted(
                     f"stopped after frame {item.frame.position + 1}; its work is saved — run the same command again to resume"
                 )
+        waited = time.perf_counter()
+        writer.flush()
+        seconds["waiting_for_writes"] = time.perf_counter() - waited
     return seconds
 
 
@@ -248,7 +263,7 @@ def _resume_point(work: WorkFolder, done: int) -> int:
 
 
 def _optimise_batch(batch: list[PreparedFrame], previous_stylised: np.ndarray | None, engine: StyleTransfer, work: WorkFolder,
-                    config: VideoConfig, early: EarlyStop | None, progress: Progress, saver: _FrameSaver) -> np.ndarray:
+                    config: VideoConfig, early: EarlyStop | None, progress: Progress, writer: _FrameWriter) -> np.ndarray:
     """Stylise consecutive frames as one batch, queue them for saving; returns the last one stylised."""
     positions = [item.frame.position for item in batch]
     first = positions[0] == 0 or config.frame_init == "independent"
@@ -257,16 +272,16 @@ def _optimise_batch(batch: list[PreparedFrame], previous_stylised: np.ndarray | 
     temporal = None
     if not first:
         assert previous_stylised is not None
-        if config.frame_init == "prev-warped":  # each frame starts from the one before, carried along by the flow
-            inits, last = [], previous_stylised
-            for item in batch:
-                last = warp_into(last, item)
-                inits.append(last)
+        if config.frame_init == "prev-warped":  # each frame starts from the frame before the batch, carried along by the flow
+            inits, carried = [], None
+            for item in batch:  # flows composed, so the picture is resampled once, not once per frame
+                carried = item.flow_bw if carried is None else compose_backward_flows(item.flow_bw, carried)
+                inits.append(warp_into(previous_stylised, carried))
         else:
             inits = [previous_stylised] * len(batch)
         weight = temporal_weight_for(config, batch[0].content.shape[1], batch[0].content.shape[0])
         if weight > 0:
-            warped = inits[0] if config.frame_init == "prev-warped" else warp_into(previous_stylised, batch[0])
+            warped = inits[0] if config.frame_init == "prev-warped" else warp_into(previous_stylised, batch[0].flow_bw)
             flows = torch.cat([item.flow_bw for item in batch[1:]]) if len(batch) > 1 else None
             temporal = TemporalChain(warped, torch.cat([item.reliable for item in batch]), weight, flows)
     want_snapshots = config.gif_frame in positions  # such a frame is always a batch of its own
@@ -289,39 +304,52 @@ def _optimise_batch(batch: list[PreparedFrame], previous_stylised: np.ndarray | 
         stats = {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
                  "iterations": result.iterations, "seconds": result.seconds / len(batch), "batch": [positions[0], positions[-1]],
                  "warping_error": error, **result.final}
-        saver.save(frame.position, result.picture, stats)
+        writer.stylised(item, result.picture, stats)
         progress.frame_done(frame.position, stats)
         previous_stylised = result.picture
     return previous_stylised
 
 
-class _FrameSaver:
-    """Writes finished frames into the work folder on one background thread, in order.
+class _FrameWriter:
+    """Writes frames on one background thread, in order: new ones into the work folder, all to the output.
 
-    A failed write (a full disk, say) is raised at the next :meth:`save` or at :meth:`flush`;
-    leaving the ``with`` block waits for every queued write.
+    A failed write (a full disk, say) is raised at the next call or at :meth:`flush`; at most
+    ``max_pending`` frames wait, so a slow encoder holds the optimiser back instead of filling
+    memory. Leaving the ``with`` block waits for every queued write.
     """
 
-    def __init__(self, work: WorkFolder) -> None:
-        self._work = work
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylevid-save")
+    def __init__(self, work: WorkFolder, output: VideoOutput, max_pending: int = 8) -> None:
+        self._work, self._output, self._max_pending = work, output, max_pending
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stylevid-write")
         self._pending: list[Future] = []
 
-    def save(self, position: int, picture: np.ndarray, stats: dict[str, Any]) -> None:
-        unfinished = []
-        for write in self._pending:
-            if write.done():
-                write.result()  # raises the write's error, if any
-            else:
-                unfinished.append(write)
-        self._pending = [*unfinished, self._pool.submit(self._work.save_frame, position, picture, stats)]
+    def stylised(self, item: PreparedFrame, picture: np.ndarray, stats: dict[str, Any]) -> None:
+        """A frame just stylised: save it for resuming, then write it out."""
+        def write() -> None:
+            self._work.save_frame(item.frame.position, picture, stats)
+            self._output.add(item.frame, item.content, picture, stats)
+
+        self._submit(write)
+
+    def finished_earlier(self, item: PreparedFrame) -> None:
+        """A frame stylised by an earlier run: load it from the work folder and write it out."""
+        def write() -> None:
+            stylised, stats = self._work.load_frame(item.frame.position)
+            self._output.add(item.frame, item.content, stylised, stats)
+
+        self._submit(write)
+
+    def _submit(self, job) -> None:
+        while len(self._pending) >= self._max_pending or (self._pending and self._pending[0].done()):
+            self._pending.pop(0).result()  # raises the write's error, if any
+        self._pending.append(self._pool.submit(job))
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
         for write in pending:
             write.result()
 
-    def __enter__(self) -> _FrameSaver:
+    def __enter__(self) -> _FrameWriter:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
@@ -332,57 +360,14 @@ class _FrameSaver:
             self._pool.shutdown(wait=True)  # after an error too: frames already finished reach the disk
 
 
-def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig, kind: str, out_dir: Path, stages: dict[str, float]) -> VideoResult:
+def _finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig, out_dir: Path, stages: dict[str, float]) -> VideoResult:
+    """Renders (GIFs, plots) and the run record, once every frame is written."""
     began = time.perf_counter()
-    files: dict[str, Path] = {}
-    previous: tuple[np.ndarray, np.ndarray] | None = None  # (content, stylised) of the frame before
-    rows: list[dict[str, Any]] = []
-    preview: list[np.ndarray] = []
-    writer = None
-    first_time: float | None = None
-    processing_shape: tuple[int, int] = (0, 0)  # (height, width) of the stylised frames
-    stem = source.path.stem if source.kind == "video" else source.path.name
-    frames_dir = out_dir / "frames"
-    try:
-        for frame in frames:
-            if not work.frame_path(frame.position).exists():
-                break
-            stylised, stats = work.load_frame(frame.position)
-            processing_shape = stylised.shape[:2]
-            content = engine.prepare_content(frame.picture)
-            error = stats.get("warping_error")
-            if error is None and previous is not None:  # measured while stylising, except by older versions
-                error = warping_error_sequence([previous[1], stylised], [previous[0], content], config.flow_method).values[0]
-            previous = (content, stylised)
-            rows.append({**stats, "warping_error": error})
-            output = stylised
-            if config.output_size == "original":
-                output = resize(stylised, frame.picture.shape[1], frame.picture.shape[0])
-            if first_time is None:
-                first_time = frame.time
-            if kind == "video":
-                if writer is None:
-                    writer = _open_writer(source, config, out_dir, stem, output, frame.time)
-                    files["video"] = writer.path
-                writer.write(output, frame.time - first_time)
-            else:
-                frames_dir.mkdir(exist_ok=True)
-                target = frames_dir / frame.name  # the folder's own names, or frame_<source index>.png
-                if target.resolve().parent != frames_dir.resolve():
-                    raise StylevidError(f"frame name {frame.name!r} would leave the output folder; rename it")
-                save_image(target, output)
-                files["frames"] = frames_dir
-            if len(preview) < 600:
-                preview.append(resize(stylised, *_preview_size(stylised)))
-        if writer is not None:
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    rows, processing_shape = output.rows, output.processing_shape
     if not rows:
         raise StylevidError(f"no frames were stylised from {source.path}")
-    files.update(_renders(work, config, source, out_dir, rows, preview))
+    files = dict(output.files)
+    files.update(_renders(work, config, source, out_dir, rows, output.preview))
     mean_style = float(np.mean([r["style"] for r in rows]))
     pair_errors = [r["warping_error"] for r in rows[1:]]
     warping = math.fsum(pair_errors) / len(pair_errors) if pair_errors else None
@@ -397,8 +382,8 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
         style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
         temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),
         frames=len(rows),
-        seconds={"optimise": stages["total"], "optimise_stages": {k: v for k, v in stages.items() if k != "total"},
-                 "finalise": time.perf_counter() - began,
+        seconds={"optimise": stages["total"], "optimise_stages": {k: v for k, v in stages.items() if k not in ("total", "closing_output")},
+                 "finalise": stages["closing_output"] + time.perf_counter() - began,
                  "per_frame_mean": float(np.mean([r["seconds"] for r in rows]))},
         warping_error=warping,
         mean_style_loss=mean_style,
@@ -407,31 +392,7 @@ def _finalise(frames: Iterator[Frame], source: FrameSource, engine: StyleTransfe
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)
-    return VideoResult(files.get("video") or frames_dir, len(rows), warping, mean_style, record, files)
-
-
-def _preview_size(picture: np.ndarray, max_side: int = 320) -> tuple[int, int]:
-    h, w = picture.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def _open_writer(source: FrameSource, config: VideoConfig, out_dir: Path, stem: str, first: np.ndarray, first_time: float) -> VideoWriter:
-    suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
-    is_video = isinstance(source, VideoSource)
-    audio_source = source.path if (config.audio and is_video and source.info.audio_streams) else None
-    audio_end = source.end if is_video and isinstance(source.end, float) else None  # else: up to the last frame
-    return VideoWriter(
-        out_dir / f"{stem}_stylised{suffix}",
-        fps=source.fps / config.every,
-        width=first.shape[1],
-        height=first.shape[0],
-        codec=config.codec,
-        crf=config.crf,
-        audio_source=audio_source,
-        audio_start=first_time,
-        audio_end=audio_end,
-    )
+    return VideoResult(output.output, len(rows), warping, mean_style, record, files)
 
 
 def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir: Path, rows, preview) -> dict[str, Path]:
