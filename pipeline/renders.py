@@ -26,6 +26,7 @@ __all__ = [
     "save_progress_gif",
     "save_clip_gif",
     "save_side_by_side_gif",
+    "save_mosaic_gif",
     "save_loss_plot",
     "save_per_frame_plot",
     "save_image_grid",
@@ -303,29 +304,67 @@ def save_side_by_side_gif(
     max_frames: int | None = None,
 ) -> Path:
     """Before/after GIF: each frame is original | stylised (each panel's long side <= ``max_side``)."""
+    if labels is not None and (len(labels) != 2 or not all(isinstance(s, str) for s in labels)):
+        raise ValueError(f"labels must be None or two strings, got {labels!r}")
+    return save_mosaic_gif([originals, stylised], path, fps=fps, columns=2, max_side=max_side, labels=labels,
+                           max_frames=max_frames, names=("original", "stylised"))
+
+
+def save_mosaic_gif(
+    clips: Sequence[Iterable[np.ndarray]],
+    path,
+    *,
+    fps: float,
+    columns: int,
+    max_side: int = 480,
+    labels: Sequence[str] | None = None,
+    max_frames: int | None = None,
+    names: Sequence[str] | None = None,
+) -> Path:
+    """Several clips of equal length playing together, in a grid of ``columns`` panels per row.
+
+    Each panel's long side is at most ``max_side``; panels of a row share its height. ``labels``
+    (one per clip) are drawn on a band along each panel's bottom.
+    """
     fps = _check_positive(fps, "fps")
     max_side = _check_max_side(max_side)
     max_frames = _check_max_frames(max_frames)
-    if labels is not None and (len(labels) != 2 or not all(isinstance(s, str) for s in labels)):
-        raise ValueError(f"labels must be None or two strings, got {labels!r}")
-    n_o, get_o = _indexable(originals, lambda a, i: _downscale(_to_image(a, f"original frame {i}"), max_side))
-    n_s, get_s = _indexable(stylised, lambda a, i: _downscale(_to_image(a, f"stylised frame {i}"), max_side))
-    if n_o != n_s:
-        raise ValueError(f"{n_o} original frames but {n_s} stylised frames; they must pair up")
+    if not clips:
+        raise ValueError("clips must not be empty")
+    if not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    if labels is not None and len(labels) != len(clips):
+        raise ValueError(f"{len(labels)} labels for {len(clips)} clips")
+    names = names or [f"clip {k}" for k in range(len(clips))]
+    readers = [_indexable(clip, lambda a, i, name=name: _downscale(_to_image(a, f"{name} frame {i}"), max_side))
+               for clip, name in zip(clips, names)]
+    counts = {n for n, _ in readers}
+    if len(counts) != 1:
+        raise ValueError(f"clips have {' and '.join(str(n) for n, _ in readers)} frames; they must pair up")
     gap = max(2, max_side // 160)
 
-    def pair(i: int) -> Image.Image:
-        a, b = get_o(i), get_s(i)
-        h = min(a.height, b.height)
-        panels = [p if p.height == h else p.resize((max(1, round(p.width * h / p.height)), h), Image.Resampling.LANCZOS) for p in (a, b)]
+    def mosaic(i: int) -> Image.Image:
+        panels = [get(i) for _, get in readers]
         if labels is not None:
             panels = [_draw_band_label(p, t) for p, t in zip(panels, labels)]
-        out = Image.new("RGB", (panels[0].width + gap + panels[1].width, h), (24, 24, 24))
-        out.paste(panels[0], (0, 0))
-        out.paste(panels[1], (panels[0].width + gap, 0))
+        rows = [panels[k : k + columns] for k in range(0, len(panels), columns)]
+        fitted = []
+        for row in rows:
+            h = min(p.height for p in row)
+            fitted.append([p if p.height == h else p.resize((max(1, round(p.width * h / p.height)), h), Image.Resampling.LANCZOS) for p in row])
+        width = max(sum(p.width for p in row) + gap * (len(row) - 1) for row in fitted)
+        height = sum(row[0].height for row in fitted) + gap * (len(fitted) - 1)
+        out = Image.new("RGB", (width, height), (24, 24, 24))
+        y = 0
+        for row in fitted:
+            x = 0
+            for p in row:
+                out.paste(p, (x, y))
+                x += p.width + gap
+            y += row[0].height + gap
         return out
 
-    return _clip_gif(n_o, pair, path, fps, max_frames)
+    return _clip_gif(counts.pop(), mosaic, path, fps, max_frames)
 
 
 # --------------------------------------------------------------------------- plots

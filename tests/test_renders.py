@@ -295,3 +295,17 @@ def test_overwrite_replaces_file(tmp_path):
     R.save_loss_plot(loss_history(5), target, title="t")
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["loss.png"]
+
+
+def test_mosaic_gif_plays_clips_together_in_a_grid(tmp_path):
+    clips = [[np.full((30, 40, 3), 60 * k + 10 * i, np.uint8) for i in range(5)] for k in range(3)]
+    path = R.save_mosaic_gif(clips, tmp_path / "mosaic.gif", fps=10, columns=2, max_side=40, labels=["a", "b", "c"])
+    with Image.open(path) as gif:
+        frames = [f.convert("RGB") for f in ImageSequence.Iterator(gif)]
+    gap = 2
+    assert len(frames) == 5
+    assert frames[0].size == (40 + gap + 40, 30 + gap + 30)  # two panels per row, two rows
+    top_left, bottom_left = np.asarray(frames[4])[2, 2], np.asarray(frames[4])[34, 2]
+    assert abs(int(top_left[0]) - 50) < 12 and abs(int(bottom_left[0]) - 170) < 12  # clip 0 frame 4, clip 2 frame 4
+    with pytest.raises(ValueError, match="pair up"):
+        R.save_mosaic_gif([clips[0], clips[1][:3]], tmp_path / "bad.gif", fps=10, columns=2)
