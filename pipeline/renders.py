@@ -207,15 +207,28 @@ def _clip_gif(n: int, get: Callable[[int], Image.Image], path, fps: float, max_f
     if n == 0:
         raise ValueError("no frames to render")
     kept, durations = _clip_timing(n, fps, max_frames)
-    sample = [get(kept[(i * len(kept)) // min(8, len(kept))]) for i in range(min(8, len(kept)))]
-    palette = _palette_from(sample)
+    webp = Path(path).suffix.lower() == ".webp"  # animated WebP: full colour, a fraction of a GIF's size
+    palette = None
+    if not webp:
+        sample = [get(kept[(i * len(kept)) // min(8, len(kept))]) for i in range(min(8, len(kept)))]
+        palette = _palette_from(sample)
     frames: list[Image.Image] = []
     for i in kept:
         img = get(i)
         if frames and img.size != frames[0].size:
             raise ValueError(f"frame {i} is {img.size[0]}x{img.size[1]}, frame 0 is {frames[0].size[0]}x{frames[0].size[1]}; all frames must have one size")
-        frames.append(_quantize(img, palette))
-    return _write_gif(frames, durations, path)
+        frames.append(img if webp else _quantize(img, palette))
+    return _write_webp(frames, durations, path) if webp else _write_gif(frames, durations, path)
+
+
+def _write_webp(frames: Sequence[Image.Image], durations: Sequence[int], path) -> Path:
+    """Animated WebP (lossy, quality 80), looping forever."""
+
+    def write(fh: BinaryIO) -> None:
+        frames[0].save(fh, format="WEBP", save_all=True, append_images=list(frames[1:]), duration=list(durations),
+                       loop=0, quality=80, method=4)
+
+    return _atomic_write(path, write)
 
 
 def _check_max_frames(max_frames: int | None) -> int | None:
@@ -324,7 +337,8 @@ def save_mosaic_gif(
     """Several clips of equal length playing together, in a grid of ``columns`` panels per row.
 
     Each panel's long side is at most ``max_side``; panels of a row share its height. ``labels``
-    (one per clip) are drawn on a band along each panel's bottom.
+    (one per clip) are drawn on a band along each panel's bottom. A ``.webp`` path writes an
+    animated WebP (full colour, much smaller than a GIF) instead of a GIF.
     """
     fps = _check_positive(fps, "fps")
     max_side = _check_max_side(max_side)

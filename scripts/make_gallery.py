@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=500, help="iterations of every grid picture")
     parser.add_argument("--sweep-iters", type=int, default=None, help="iterations of every sweep picture (default: --iters)")
     parser.add_argument("--part", choices=("all", "grid", "sweep", "clip"), default="all",
-                        help="clip: assemble docs/img/gallery_clip.gif from the clip runs in --clips (see docs/gallery.md)")
+                        help="clip: assemble docs/img/gallery_clip.webp from the clip runs in --clips (see docs/gallery.md)")
     parser.add_argument("--clips", type=Path, default=ROOT / "out" / "gallery", help="folder of the clip runs, cockatoo-<style>/")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16 (bf16 is ~1.6× faster on a recent CPU)")
@@ -102,7 +102,7 @@ def main() -> None:
                          "sweep_precision": engine.precision})
 
     if args.part == "clip":
-        settings["clip"] = clip_mosaic(args.clips, args.out / "gallery_clip.gif", args.size)
+        settings["clip"] = clip_mosaic(args.clips, args.out / "gallery_clip.webp", args.size)
 
     settings_path.write_text(json.dumps(settings, indent=2) + "\n")
 

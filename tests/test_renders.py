@@ -309,3 +309,6 @@ def test_mosaic_gif_plays_clips_together_in_a_grid(tmp_path):
     assert abs(int(top_left[0]) - 50) < 12 and abs(int(bottom_left[0]) - 170) < 12  # clip 0 frame 4, clip 2 frame 4
     with pytest.raises(ValueError, match="pair up"):
         R.save_mosaic_gif([clips[0], clips[1][:3]], tmp_path / "bad.gif", fps=10, columns=2)
+    webp = R.save_mosaic_gif(clips, tmp_path / "mosaic.webp", fps=10, columns=3, max_side=40)
+    with Image.open(webp) as animation:
+        assert animation.format == "WEBP" and animation.n_frames == 5 and animation.size == (40 * 3 + 2 * gap, 30)
