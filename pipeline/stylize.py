@@ -77,6 +77,7 @@ class Stylized:
     snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (iteration, picture)
     iterations: int = 0  # iterations run (fewer than asked when stopped early)
     seconds: float = 0.0  # wall time of the optimisation
+    image: torch.Tensor | None = None  # the optimised image as it left the optimiser: (1, 3, H, W) float 0–1, on the device, before rounding (and before colours are recombined)
 
 
 class StyleTransfer:
@@ -297,6 +298,7 @@ class StyleTransfer:
             snapshots=[(i, to_output(img)) for i, img in result.snapshots],
             iterations=result.iterations,
             seconds=seconds,
+            image=result.image[item : item + 1],
         )
 
     def _initial_image(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:

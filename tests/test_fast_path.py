@@ -29,16 +29,6 @@ SIDE = 32  # long side of the CPU tests' pictures
 ITERS = 8  # iterations of the CPU stylisations
 
 
-class FloatResultStyleTransfer(StyleTransfer):
-    """StyleTransfer that keeps the float result of the last stylize() (before uint8 rounding)."""
-
-    last_image: torch.Tensor | None = None
-
-    def _finish(self, result, item, content_rgb, seconds):
-        self.last_image = result.image[item : item + 1]
-        return super()._finish(result, item, content_rgb, seconds)
-
-
 @contextlib.contextmanager
 def ieee_convolutions(device: torch.device):
     """Plain fp32 cuDNN convolutions (no TF32) for loss evaluations on CUDA; nothing on the CPU."""
@@ -113,15 +103,15 @@ def cpu_runs(extractor) -> dict[str, Run]:
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(lbfgs_module, "LBFGS", SpyLBFGS)
                 config = StyleConfig(size=SIDE, iters=ITERS, init="content", device="cpu", precision=precision)
-                engine = FloatResultStyleTransfer(config, [style], extractor=extractor)
+                engine = StyleTransfer(config, [style], extractor=extractor)
                 prepared = engine.prepare_content(content)
                 result = engine.stylize(prepared)
         finally:
             hook.remove()
         loss_fn = fp32_loss(extractor, images.to_tensor(prepared), images.to_tensor(style), engine.style_weight_for(prepared))
-        assert engine.last_image is not None
-        runs[precision] = Run(result.history, engine.last_image, len(made), dtypes,
-                              evaluate(loss_fn, images.to_tensor(prepared)), evaluate(loss_fn, engine.last_image))
+        assert result.image is not None
+        runs[precision] = Run(result.history, result.image, len(made), dtypes,
+                              evaluate(loss_fn, images.to_tensor(prepared)), evaluate(loss_fn, result.image))
     return runs
 
 
@@ -195,10 +185,10 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
     images_out = {}
     for precision in ("fp32", "bf16"):
         config = StyleConfig(size=256, iters=50, init="content", device="cuda", precision=precision)
-        engine = FloatResultStyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
+        engine = StyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
         result = engine.stylize(content)
         assert result.iterations == 50 and result.picture.shape == (256, 256, 3)
-        images_out[precision] = engine.last_image
+        images_out[precision] = result.image
         beta = engine.style_weight_for(content)
     judge = _cuda_extractor(caffe_state).to(device)
     loss_fn = fp32_loss(judge, images.to_tensor(content, device), images.to_tensor(style, device), beta)
