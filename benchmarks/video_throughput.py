@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+import speed  # benchmarks/speed.py, beside this script
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.device import pick_device
 from stylevid.pipeline.images import load_image
@@ -40,10 +40,9 @@ from stylevid.pipeline.video_io import parse_time_or_index, read_frames
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), {os.cpu_count()} CPU cores"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+def machine_line(device: torch.device) -> str:
+    """speed.py's machine line, plus the CPU cores that decode, flow and encode beside a GPU."""
+    return speed.machine(device) + (f", {os.cpu_count()} CPU cores" if device.type == "cuda" else "")
 
 
 def warm_up(engine: StyleTransfer, clip: Path, batch_sizes: list[int]) -> None:
@@ -81,7 +80,7 @@ def main() -> int:
     frame_iters = args.frame_iters or (150 if gpu else 20)
     batches = [int(b) for b in (args.batch or ("1,4,8" if gpu else "1,4")).split(",")]
 
-    print(f"machine: {machine(device)}   torch {torch.__version__}")
+    print(f"machine: {machine_line(device)}   torch {torch.__version__}")
     print(f"command: python {' '.join(sys.argv)}")
     print(f"clip: {args.clip.name}, long side {size}, end {end if end is not None else 'whole clip'}, "
           f"iterations {iters} (frame 1) / {frame_iters} (later, early stop on)")
@@ -132,7 +131,7 @@ def main() -> int:
               f"{stages['waiting_for_frames']:>8.1f}{stages['optimising']:>8.1f}{row['seconds']['finalise']:>9.1f}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(device), "size": size, "end": str(end), "iters": iters,
+        args.json.write_text(json.dumps({"machine": machine_line(device), "size": size, "end": str(end), "iters": iters,
                                          "frame_iters": frame_iters, "runs": table}, indent=2))
     return 0
 
