@@ -54,6 +54,7 @@ import torch
 
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.images import check_picture
+from stylevid.pipeline.occlusion import consistency_mask
 
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
 
@@ -125,6 +126,15 @@ class FlowEstimator:
         _check_pair(prev, cur)
         gp, gc = _gray(prev), _gray(cur)
         return self._flow_gray(gp, gc), self._flow_gray(gc, gp)
+
+    def reliable_backward(self, prev: np.ndarray, cur: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(flow_bw, mask)`` of frame ``cur``: its backward flow ``(1, 2, H, W)`` and where that flow
+        can be trusted, ``(1, 1, H, W)`` (Ruder et al.'s consistency mask, from both directions).
+
+        What the temporal loss and the warping error both use, so they judge the same pixels.
+        """
+        flow_fw, flow_bw = (flow_to_tensor(f) for f in self(prev, cur))
+        return flow_bw, consistency_mask(flow_fw, flow_bw)
 
     def __repr__(self) -> str:
         return f"FlowEstimator(method={self.method!r})"

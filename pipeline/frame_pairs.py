@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .flow import FlowEstimator, flow_to_tensor
+from .flow import FlowEstimator
 from .frames import Frame
 from .images import to_picture, to_tensor
-from .occlusion import consistency_mask
 from .warp import warp
 from .warping_error import warping_error_pair
 
@@ -47,9 +46,7 @@ def prepare_frames(
         content = to_processing_size(frame.picture)
         flow_bw = reliable = None
         if previous is not None and frame.position >= flows_from:
-            forward, backward = flow(previous, content)
-            flow_fw, flow_bw = flow_to_tensor(forward), flow_to_tensor(backward)
-            reliable = consistency_mask(flow_fw, flow_bw)
+            flow_bw, reliable = flow.reliable_backward(previous, content)
         yield PreparedFrame(frame, content, flow_bw, reliable)
         previous = content
 

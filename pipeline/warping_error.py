@@ -36,9 +36,8 @@ import cv2
 import numpy as np
 import torch
 
-from stylevid.pipeline.flow import FlowEstimator, flow_to_tensor
+from stylevid.pipeline.flow import FlowEstimator
 from stylevid.pipeline.images import check_picture, to_tensor
-from stylevid.pipeline.occlusion import consistency_mask
 from stylevid.pipeline.warp import warp
 
 __all__ = [
@@ -173,9 +172,7 @@ class WarpingErrorMeter:
         if prev_orig is None or prev_styl is None:
             return None
 
-        flow_fw, flow_bw = self._flow(prev_orig, original)
-        fw, bw = flow_to_tensor(flow_fw), flow_to_tensor(flow_bw)
-        mask = consistency_mask(fw, bw)
+        bw, mask = self._flow.reliable_backward(prev_orig, original)
         with torch.no_grad():
             err = float(warping_error_pair(prev_styl, cur, bw, mask)[0])
         self._values.append(err)
