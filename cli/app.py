@@ -95,7 +95,7 @@ def stylize(
     init: str = typer.Option("content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM),
     seed: int = typer.Option(0, help="Seed of the noise; a CPU run repeats bit for bit.", rich_help_panel=OPTIM),
     frame_iters: int = typer.Option(150, help="Iterations of each later frame (early stop may use fewer).", rich_help_panel=VIDEO),
-    batch_frames: int = typer.Option(1, help="Optimise this many later frames together (faster on a GPU; see docs/performance.md).", rich_help_panel=VIDEO),
+    batch_frames: int = typer.Option(1, help="Keep this many later frames in flight together as a rolling batch (faster on a GPU; see docs/performance.md).", rich_help_panel=VIDEO),
     frame_init: str = typer.Option("prev-warped", help="Later frames start from: prev-warped, prev or independent.", rich_help_panel=VIDEO),
     temporal_weight: Optional[float] = typer.Option(None, help="λ_t of the temporal loss; 0 disables \\[default: scaled to the frame's area].", rich_help_panel=VIDEO, show_default=False),
     flow: str = typer.Option("dis", help="Optical flow: dis or farneback.", rich_help_panel=VIDEO),

@@ -139,6 +139,7 @@ class LBFGS:
         self.history_size = m = int(history_size)
         self.lr = float(lr)
         self.solve_dtype = solve_dtype
+        self.batched = batched
         b = param.shape[0] if batched else 1
         n = param.numel() // b
         dev, dt = param.device, param.dtype
@@ -155,6 +156,8 @@ class LBFGS:
         ar = torch.arange(m, device=dev)
         self._perm = (ar[:, None] + ar[None, :]) % m
         self._zero = torch.zeros((), device=dev, dtype=solve_dtype)
+        self._fresh = torch.zeros(b, device=dev, dtype=torch.bool)  # items whose next step is a first step
+        self._any_fresh = False  # host copy of fresh.any(), so the usual step pays nothing
         self._force_mv = False  # tests: force the gemv path
 
     # ------------------------------------------------------------------ helpers
@@ -234,6 +237,8 @@ class LBFGS:
             self._yty[:, q, :] = col_yy
             ys, yy = col_sy[:, q], col_yy[:, q]
             ok = ys > _CURVATURE_EPS
+            if self._any_fresh:  # the pair spanning a restart mixes two problems: drop it
+                ok = ok & ~self._fresh
             self._valid[:, q] = ok
             self._gamma = torch.where(ok, ys / yy, self._gamma)
             coef = self._direction_coefs(q, G[:, :m, 1], G[:, m:, 1])
@@ -245,10 +250,29 @@ class LBFGS:
                 torch.mv(W[i].t(), coef[i], out=tmp[i])
             # s_k = lr * d_k = lr * (Wᵀc - γ g); written into the evicted slot
             torch.addcmul(tmp, g, (self._gamma * lr).to(W.dtype)[:, None], value=-1.0, out=s_new)
+            if self._any_fresh:  # restarted items: no history, so the first step's rule
+                first = g * (torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * -lr)
+                s_new.copy_(torch.where(self._fresh[:, None], first, s_new))
+        if self._any_fresh:
+            self._fresh.zero_()
+            self._any_fresh = False
         self._valid[:, qn] = False  # slot qn now holds a half-written pair
         W[:, m + qn].copy_(g).neg_()  # -g_k; becomes y_k = g_{k+1} - g_k next step
         self.param.view(W.shape[0], -1).add_(s_new)
         self._n_iter = k + 1
+
+    def restart(self, items: list[int]) -> None:
+        """Forget the history of batch items ``items`` (``batched=True``): each starts again as
+        a new problem, from whatever ``param`` holds for it at the next step (a new video frame
+        put in a batch slot, say), and steps as a fresh optimiser would; the other items go on.
+        """
+        if not self.batched:
+            raise ValueError("restart needs an optimiser made with batched=True")
+        index = torch.as_tensor(list(items), device=self._W.device)
+        self._valid[index] = False
+        self._gamma[index] = 1.0
+        self._fresh[index] = True
+        self._any_fresh = True
 
     @property
     def n_iter(self) -> int:

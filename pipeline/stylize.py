@@ -112,7 +112,8 @@ class StyleTransfer:
         self._style_grams: dict[str, torch.Tensor] | None = None
 
     # --- targets --------------------------------------------------------------------------------
-    def _features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
+    def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
+        """VGG responses of ``image`` (B, 3, H, W, RGB 0–1) at ``layers``, at the engine's precision."""
         if self.device.type == "cuda":
             image = image.contiguous(memory_format=torch.channels_last)
         autocast = (
@@ -131,7 +132,7 @@ class StyleTransfer:
                 for weight, style in zip(self._blend, self._styles):
                     if self.config.preserve_colors:
                         style = color.match_luminance(style, content_rgb)
-                    feats = self._features(style, self.config.style_layers)
+                    feats = self.features(style, self.config.style_layers)
                     for layer in self.config.style_layers:
                         g = normalized_gram(feats[layer]) * weight
                         grams[layer] = grams[layer] + g if layer in grams else g
@@ -193,32 +194,18 @@ class StyleTransfer:
             raise ValueError(f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture")
         if len({c.shape for c in contents}) != 1:
             raise ValueError(f"pictures of one batch must share a size, got {sorted({c.shape for c in contents})}")
-        content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
-        working = color.luminance(content_rgb) if cfg.preserve_colors else content_rgb
-        grams = self._style_targets(working[:1], content_rgb[:1])
-        with torch.no_grad():
-            content_target = self._features(working, [cfg.content_layer])[cfg.content_layer].detach()
+        content_rgb, content_target = self.content_targets(contents)
         start = torch.cat([
-            self._initial_image(init if init is not None else cfg.init, content, seed if seed is not None else cfg.seed)
+            self.initial_image(init if init is not None else cfg.init, content, seed if seed is not None else cfg.seed)
             for init, seed, content in zip(inits, seeds, contents)
         ])
-        if cfg.preserve_colors:
-            start = color.luminance(start)
         temporal_term = None
         if temporal is not None and temporal.weight > 0:
             temporal_term = self._temporal_term(temporal, count)
-
-        layers = {cfg.content_layer, *cfg.style_layers}
-        alpha, beta, tv_weight = cfg.content_weight, self.style_weight_for(contents[0]), cfg.tv_weight
+        beta = self.style_weight_for(contents[0])
 
         def loss_fn(image: torch.Tensor) -> dict[str, torch.Tensor]:
-            feats = self._features(image, layers)
-            terms = {
-                "content": alpha * content_loss(feats[cfg.content_layer], content_target),
-                "style": beta * style_loss(feats, grams, self.layer_weights),
-            }
-            if tv_weight > 0:
-                terms["tv"] = tv_weight * tv_loss(image)
+            terms = self.paper_terms(image, content_target, beta)
             if temporal_term is not None:
                 terms["temporal"] = temporal_term(image)
             terms["total"] = sum(terms.values())
@@ -240,11 +227,47 @@ class StyleTransfer:
                 early_stop=early_stop,
             )
         except torch.cuda.OutOfMemoryError:
-            raise self._out_of_memory(contents[0], count) from None
+            raise self.out_of_memory(contents[0], count) from None
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - began
         return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
+
+    # --- pieces of the objective (also used by the rolling batch of video frames) ----------------
+    def content_targets(self, contents: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(RGB batch, content-layer responses) of same-sized pictures; fixes the style targets on first use."""
+        cfg = self.config
+        content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
+        working = self.working_image(content_rgb)
+        self._style_targets(working[:1], content_rgb[:1])
+        with torch.no_grad():
+            target = self.features(working, [cfg.content_layer])[cfg.content_layer].detach()
+        return content_rgb, target
+
+    def working_image(self, image: torch.Tensor) -> torch.Tensor:
+        """What the optimiser works on: the image itself, or its luminance with --preserve-colors."""
+        return color.luminance(image) if self.config.preserve_colors else image
+
+    def paper_terms(self, image: torch.Tensor, content_target: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+        """α·content, β·style (and the TV term if weighted) per batch item of ``image``."""
+        cfg = self.config
+        if self._style_grams is None:
+            raise RuntimeError("content_targets() fixes the style targets first")
+        feats = self.features(image, {cfg.content_layer, *cfg.style_layers})
+        terms = {
+            "content": cfg.content_weight * content_loss(feats[cfg.content_layer], content_target),
+            "style": beta * style_loss(feats, self._style_grams, self.layer_weights),
+        }
+        if cfg.tv_weight > 0:
+            terms["tv"] = cfg.tv_weight * tv_loss(image)
+        return terms
+
+    def output_picture(self, image: torch.Tensor, content_rgb: torch.Tensor) -> np.ndarray:
+        """One optimised image (1, 3, H, W) as a picture: colours recombined when preserved."""
+        image = image.detach().to(content_rgb.device)
+        if self.config.preserve_colors:
+            image = color.recombine(image, content_rgb)
+        return to_picture(image)
 
     def _temporal_term(self, chain: TemporalChain, count: int):
         """λ_t · temporal loss per batch item, as a function of the batch being optimised."""
@@ -265,7 +288,7 @@ class StyleTransfer:
 
         return term
 
-    def _out_of_memory(self, content: np.ndarray, count: int = 1) -> StylevidError:
+    def out_of_memory(self, content: np.ndarray, count: int = 1) -> StylevidError:
         """A one-line message with a size that should fit (memory grows with the pixel count)."""
         height, width = content.shape[:2]
         total = torch.cuda.get_device_properties(self.device).total_memory
@@ -286,10 +309,7 @@ class StyleTransfer:
         content_item = content_rgb[item : item + 1]
 
         def to_output(image: torch.Tensor) -> np.ndarray:
-            image = image[item : item + 1].to(content_item.device)
-            if self.config.preserve_colors:
-                image = color.recombine(image, content_item)
-            return to_picture(image)
+            return self.output_picture(image[item : item + 1], content_item)
 
         return Stylized(
             picture=to_output(result.image),
@@ -301,7 +321,11 @@ class StyleTransfer:
             image=result.image[item : item + 1],
         )
 
-    def _initial_image(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
+    def initial_image(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
+        """The starting image (1, 3, H, W) for ``content``, as the optimiser works on it (see ``working_image``)."""
+        return self.working_image(self._initial_picture(init, content, seed))
+
+    def _initial_picture(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
         height, width = content.shape[:2]
         if isinstance(init, np.ndarray):
             picture = init

@@ -13,10 +13,11 @@ the flow is reliable. ``independent`` stylises every frame from scratch (a basel
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -42,11 +43,11 @@ from .renders import (
     save_progress_gif,
     snapshot_iterations,
 )
-from .schedule import starts_batch
-from .stylize import StyleTransfer, TemporalChain
+from .rolling import RollingBatch, RollingSettings, stylize_rolling
+from .schedule import segment_frames, starts_segment
+from .stylize import StyleTransfer, TemporalGuide
 from .video_io import VIDEO_CODECS
 from .video_output import VideoOutput
-from .warp import compose_backward_flows
 from .workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
@@ -85,6 +86,8 @@ class VideoConfig:
             raise StylevidError(f"frame iterations must be a positive whole number, got {self.frame_iters!r}")
         if isinstance(self.batch_frames, bool) or not isinstance(self.batch_frames, int) or not 1 <= self.batch_frames <= 64:
             raise StylevidError(f"--batch-frames must be a whole number from 1 to 64, got {self.batch_frames!r}")
+        if self.batch_frames > 1 and self.style.optimizer != "lbfgs":
+            raise StylevidError("--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)")
         if self.frame_init not in FRAME_INITS:
             raise StylevidError(f"frame init must be one of {', '.join(FRAME_INITS)}; got {self.frame_init!r}")
         if self.temporal_weight is not None and not (np.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
@@ -213,40 +216,32 @@ def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkF
     Returns seconds spent per stage. Decoding, resizing and optical flow run on a background
     thread ahead of the optimiser, and finished frames are written (work folder, then output)
     by another, so the optimiser (the GPU, when there is one) waits for neither. Frames finished
-    by an earlier run go straight to the output.
+    by an earlier run go straight to the output. With ``batch_frames`` > 1 the frames from one
+    segment anchor to the next (see :mod:`.schedule`) go through one rolling batch (:mod:`.rolling`).
     """
     resume_at = _resume_point(work, done)
     early = EarlyStop() if config.early_stop else None
     prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
-    previous_stylised: np.ndarray | None = None
-    batch: list[PreparedFrame] = []
+    previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), _FrameWriter(work, output) as writer:
-        while True:
-            waited = time.perf_counter()
-            item = next(prepared, None)
-            seconds["waiting_for_frames"] += time.perf_counter() - waited
-            if item is not None and item.frame.position < resume_at:  # finished by an earlier run
-                if item.frame.position == resume_at - 1:
-                    previous_stylised = work.load_frame(item.frame.position)[0]
-                writer.finished_earlier(item)
-                continue
-            if item is not None:
-                batch.append(item)
-                if not starts_batch(item.frame.position + 1, config.batch_frames, config.gif_frame):
-                    continue
-            if not batch:
-                break
-            began = time.perf_counter()
-            previous_stylised = _optimise_batch(batch, previous_stylised, engine, work, config, early, progress, writer)
-            seconds["optimising"] += time.perf_counter() - began
-            batch = []
-            if item is None:
-                break
+        items = _Lookahead(_frames_to_stylise(prepared, resume_at, writer, seconds))
+        while (item := items.peek()) is not None:
+            position = item.frame.position
+            began, waited_before = time.perf_counter(), seconds["waiting_for_frames"]
+            if config.batch_frames == 1 or position in (0, config.gif_frame):
+                items.take()
+                previous_stylised = _optimise_one(item, previous_stylised, engine, work, config, early, progress, writer)
+                last = position
+            else:
+                every = segment_frames(config.batch_frames)
+                segment = items.take_while(lambda p: p == position or not starts_segment(p, every, config.gif_frame))
+                previous_stylised, last = _optimise_segment(segment, previous_stylised, engine, config, early, progress, writer, stop_requested)
+            seconds["optimising"] += time.perf_counter() - began - (seconds["waiting_for_frames"] - waited_before)
             if stop_requested():
                 writer.flush()
                 raise Interrupted(
-                    f"stopped after frame {item.frame.position + 1}; its work is saved — run the same command again to resume"
+                    f"stopped after frame {last + 1}; its work is saved — run the same command again to resume"
                 )
         waited = time.perf_counter()
         writer.flush()
@@ -254,60 +249,135 @@ def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkF
     return seconds
 
 
+def _frames_to_stylise(prepared: Iterator[PreparedFrame], resume_at: int, writer: _FrameWriter,
+                       seconds: dict[str, float]) -> Iterator[PreparedFrame]:
+    """The frames from ``resume_at`` on; earlier ones (finished by an earlier run) go to the writer."""
+    while True:
+        waited = time.perf_counter()
+        item = next(prepared, None)
+        seconds["waiting_for_frames"] += time.perf_counter() - waited
+        if item is None:
+            return
+        if item.frame.position < resume_at:
+            writer.finished_earlier(item)
+        else:
+            yield item
+
+
+class _Lookahead:
+    """An iterator of prepared frames that can show its next item before handing it out."""
+
+    def __init__(self, items: Iterator[PreparedFrame]) -> None:
+        self._items, self._next = items, next(items, None)
+
+    def peek(self) -> PreparedFrame | None:
+        return self._next
+
+    def take(self) -> PreparedFrame | None:
+        item, self._next = self._next, next(self._items, None)
+        return item
+
+    def take_while(self, keep: Callable[[int], bool]) -> Iterator[PreparedFrame]:
+        """Hand out items while ``keep(position)`` holds, lazily (frames are pulled as they are needed)."""
+        while self._next is not None and keep(self._next.frame.position):
+            yield self.take()
+
+
 def _resume_point(work: WorkFolder, done: int) -> int:
-    """The first frame to stylise: ``done``, or the start of a batch that a kill cut short."""
+    """The first frame to stylise: ``done``, or the start of a rolling segment that a kill cut short.
+
+    The frames of a segment depend on each other while in flight, so a run that resumed in the
+    middle of one would not repeat an uninterrupted run; the whole segment is redone instead.
+    """
     if done == 0:
         return 0
-    first, last = work.load_frame(done - 1)[1].get("batch", [done - 1, done - 1])
-    return first if last > done - 1 else done
+    first, closed = work.load_frame(done - 1)[1].get("segment", [done - 1, True])
+    return done if closed else first
 
 
-def _optimise_batch(batch: list[PreparedFrame], previous_stylised: np.ndarray | None, engine: StyleTransfer, work: WorkFolder,
-                    config: VideoConfig, early: EarlyStop | None, progress: Progress, writer: _FrameWriter) -> np.ndarray:
-    """Stylise consecutive frames as one batch, queue them for saving; returns the last one stylised."""
-    positions = [item.frame.position for item in batch]
-    first = positions[0] == 0 or config.frame_init == "independent"
+def _optimise_one(item: PreparedFrame, previous_stylised: np.ndarray | None, engine: StyleTransfer, work: WorkFolder,
+                  config: VideoConfig, early: EarlyStop | None, progress: Progress, writer: _FrameWriter) -> np.ndarray:
+    """Stylise one frame on its own (frame 1, the progress GIF's frame, or every frame with --batch-frames 1)."""
+    position = item.frame.position
+    first = position == 0 or config.frame_init == "independent"
     iters = config.style.iters if first else config.frame_iters
-    inits: list[np.ndarray | None] = [None] * len(batch)
+    init: np.ndarray | None = None
     temporal = None
     if not first:
         assert previous_stylised is not None
-        if config.frame_init == "prev-warped":  # each frame starts from the frame before the batch, carried along by the flow
-            inits, carried = [], None
-            for item in batch:  # flows composed, so the picture is resampled once, not once per frame
-                carried = item.flow_bw if carried is None else compose_backward_flows(item.flow_bw, carried)
-                inits.append(warp_into(previous_stylised, carried))
-        else:
-            inits = [previous_stylised] * len(batch)
-        weight = temporal_weight_for(config, batch[0].content.shape[1], batch[0].content.shape[0])
+        warped = warp_into(previous_stylised, item.flow_bw)
+        init = warped if config.frame_init == "prev-warped" else previous_stylised
+        weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
         if weight > 0:
-            warped = inits[0] if config.frame_init == "prev-warped" else warp_into(previous_stylised, batch[0].flow_bw)
-            flows = torch.cat([item.flow_bw for item in batch[1:]]) if len(batch) > 1 else None
-            temporal = TemporalChain(warped, torch.cat([item.reliable for item in batch]), weight, flows)
-    want_snapshots = config.gif_frame in positions  # such a frame is always a batch of its own
-    progress.frame_started(positions[0], iters, frames=len(batch))
-    results = engine.stylize_batch(
-        [item.content for item in batch],
-        inits=inits,
+            temporal = TemporalGuide(warped, item.reliable, weight)
+    want_snapshots = position == config.gif_frame
+    progress.frame_started(position, iters)
+    result = engine.stylize(
+        item.content,
+        init=init,
         iters=iters,
-        seeds=[config.style.seed + p for p in positions],
+        seed=config.style.seed + position,
         temporal=temporal,
         snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
-        on_report=lambda i, losses, p=positions[0]: progress.iteration(p, i, losses),
+        on_report=lambda i, losses: progress.iteration(position, i, losses),
         early_stop=None if first else early,
     )
     if want_snapshots:
-        work.save_history(results[0].history, results[0].snapshots)
-    for item, result in zip(batch, results):
-        frame = item.frame
-        error = pair_warping_error(previous_stylised, result.picture, item) if previous_stylised is not None and item.flow_bw is not None else None
-        stats = {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
-                 "iterations": result.iterations, "seconds": result.seconds / len(batch), "batch": [positions[0], positions[-1]],
-                 "warping_error": error, **result.final}
-        writer.stylised(item, result.picture, stats)
-        progress.frame_done(frame.position, stats)
-        previous_stylised = result.picture
-    return previous_stylised
+        work.save_history(result.history, result.snapshots)
+    stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
+    writer.stylised(item, result.picture, stats)
+    progress.frame_done(position, stats)
+    return result.picture
+
+
+def _optimise_segment(segment: Iterator[PreparedFrame], previous_stylised: np.ndarray | None, engine: StyleTransfer,
+                      config: VideoConfig, early: EarlyStop | None, progress: Progress, writer: _FrameWriter,
+                      stop_requested) -> tuple[np.ndarray, int]:
+    """Stylise a segment of consecutive frames through one rolling batch; returns the last picture and position."""
+    independent = config.frame_init == "independent"
+    opening = next(segment)
+    height, width = opening.content.shape[:2]
+    settings = RollingSettings(
+        slots=config.batch_frames,
+        frame_iters=config.style.iters if independent else config.frame_iters,
+        temporal_weight=0.0 if independent else temporal_weight_for(config, width, height),
+        early_stop=None if independent else early,
+        from_previous=not independent,
+        warp_init=config.frame_init == "prev-warped",
+    )
+
+    def report(positions: list[int], iteration: int, losses: dict[str, float]) -> None:
+        progress.frame_started(positions[0], settings.frame_iters, frames=len(positions))
+        progress.iteration(positions[0], iteration, losses)
+
+    last = opening.frame.position
+    try:
+        batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
+    except torch.cuda.OutOfMemoryError:
+        raise engine.out_of_memory(opening.content, config.batch_frames) from None
+    finished = stylize_rolling(batch, itertools.chain([opening], segment), previous_stylised,
+                               seed_of=lambda p: config.style.seed + p, stop_admitting=stop_requested, report=report)
+    try:
+        for done in finished:
+            stats = _frame_stats(done.prepared, previous_stylised, done.picture, done.iterations, done.seconds, done.final)
+            stats["segment"] = [opening.frame.position, done.closes_run]
+            writer.stylised(done.prepared, done.picture, stats)
+            progress.frame_done(done.prepared.frame.position, stats)
+            previous_stylised, last = done.picture, done.prepared.frame.position
+    except torch.cuda.OutOfMemoryError:
+        raise engine.out_of_memory(opening.content, config.batch_frames) from None
+    assert previous_stylised is not None
+    return previous_stylised, last
+
+
+def _frame_stats(item: PreparedFrame, previous_stylised: np.ndarray | None, picture: np.ndarray, iterations: int,
+                 seconds: float, final: dict[str, float]) -> dict[str, Any]:
+    """What the work folder keeps of a finished frame (and run.json's per-frame row)."""
+    frame = item.frame
+    error = (pair_warping_error(previous_stylised, picture, item)
+             if previous_stylised is not None and item.flow_bw is not None else None)
+    return {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
+            "iterations": iterations, "seconds": seconds, "warping_error": error, **final}
 
 
 class _FrameWriter:

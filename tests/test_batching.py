@@ -1,4 +1,4 @@
-"""Frames optimised as a batch, prefetching ahead of the optimiser, warping error measured on the fly."""
+"""Frames optimised as a (rolling) batch, prefetching ahead of the optimiser, warping error measured on the fly."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ from stylevid.pipeline.flow import FlowEstimator, flow_to_tensor
 from stylevid.pipeline.images import load_image
 from stylevid.pipeline.occlusion import consistency_mask
 from stylevid.pipeline.prefetch import prefetch
-from stylevid.pipeline.schedule import starts_batch
+from stylevid.pipeline.frame_pairs import PreparedFrame, pair_warping_error
+from stylevid.pipeline.frames import Frame
+from stylevid.pipeline.optimize import EarlyStop
+from stylevid.pipeline.rolling import RollingBatch, RollingSettings, stylize_rolling
+from stylevid.pipeline.schedule import segment_frames, starts_segment
 from stylevid.pipeline.stylize import StyleTransfer, TemporalChain
 from stylevid.pipeline.video import VideoConfig, stylize_video
 from stylevid.pipeline.video_io import read_frames
@@ -34,21 +38,22 @@ def style_pictures():
 
 # --- schedule -------------------------------------------------------------------------------------
 
-def batches(count: int, batch_frames: int, gif_frame: int = 0) -> list[list[int]]:
+def segments(count: int, length: int, gif_frame: int = 0) -> list[list[int]]:
     groups: list[list[int]] = []
     for position in range(count):
-        if starts_batch(position, batch_frames, gif_frame):
+        if starts_segment(position, length, gif_frame):
             groups.append([])
         groups[-1].append(position)
     return groups
 
 
-def test_first_frame_and_gif_frame_are_batches_of_their_own():
-    assert batches(9, 3) == [[0], [1, 2, 3], [4, 5, 6], [7, 8]]
-    assert batches(9, 3, gif_frame=4) == [[0], [1, 2, 3], [4], [5, 6, 7], [8]]
-    assert batches(5, 1) == [[0], [1], [2], [3], [4]]
-    with pytest.raises(ValueError, match="batch_frames"):
-        starts_batch(3, 0)
+def test_first_frame_and_gif_frame_stand_alone_and_segments_are_anchored():
+    assert segments(9, 3) == [[0], [1, 2, 3], [4, 5, 6], [7, 8]]
+    assert segments(9, 3, gif_frame=4) == [[0], [1, 2, 3], [4], [5, 6, 7], [8]]
+    assert segments(5, 1) == [[0], [1], [2], [3], [4]]
+    assert segment_frames(4) == 32
+    with pytest.raises(ValueError, match="segment length"):
+        starts_segment(3, 0)
 
 
 # --- prefetch -------------------------------------------------------------------------------------
@@ -143,6 +148,83 @@ def test_a_batch_refuses_mismatched_inputs(style_pictures):
         engine.stylize_batch([small, small], temporal=chain)
 
 
+# --- the rolling batch ----------------------------------------------------------------------------
+
+def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
+    flow = FlowEstimator("dis")
+    items = []
+    for position, picture in enumerate(pictures):
+        flow_bw = reliable = None
+        if position > 0:
+            flow_bw, reliable = flow.reliable_backward(pictures[position - 1], picture)
+        items.append(PreparedFrame(Frame(position, position, position / 25, f"{position}.png", picture), picture, flow_bw, reliable))
+    return items
+
+
+def roll(engine, items, previous, stages: list | None = None, **settings):
+    options = dict(slots=3, frame_iters=6, temporal_weight=0.0, early_stop=None)
+    options.update(settings)
+    batch = RollingBatch(engine, RollingSettings(**options), *items[0].content.shape[:2])
+    report = None if stages is None else (lambda positions, iteration, losses: stages.append(positions))
+    return batch, stylize_rolling(batch, iter(items), previous, seed_of=lambda p: p, report=report)
+
+
+def test_a_rolling_batch_staggers_its_frames_and_each_steps_as_it_would_alone(style_pictures):
+    """Independent frames (no temporal tie): one enters per stage of ⌈6/3⌉ = 2 iterations, each
+    leaves after 6, and ends where a run of its own ends (own L-BFGS history, own scaling)."""
+    pictures = shifted_frames(5, size=32)
+    engine = StyleTransfer(StyleConfig(size=32, iters=6, device="cpu", precision="fp32"), style_pictures)
+    stages: list[list[int]] = []
+    _, frames = roll(engine, prepared_frames(pictures), None, stages, from_previous=False)
+    finished = list(frames)
+    assert stages == [[0], [0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4], [4]]
+    assert [f.prepared.frame.position for f in finished] == [0, 1, 2, 3, 4]
+    assert [f.iterations for f in finished] == [6] * 5
+    assert [f.closes_run for f in finished] == [False] * 4 + [True]
+    for picture, done in zip(pictures, finished):
+        alone = engine.stylize(picture, iters=6)
+        assert done.final["total"] == pytest.approx(alone.final["total"], rel=5e-3)
+        assert done.final["total"] < 0.7 * alone.history[0]["total"]
+
+
+def test_rolling_frames_follow_their_predecessors_and_leave_in_order(style_pictures):
+    """Tied by the temporal loss, consecutive frames agree far better than untied ones; with an
+    early stop that always fires, frames leave after the first check, still in order."""
+    pictures = shifted_frames(5, size=32)
+    items = prepared_frames(pictures)
+    engine = StyleTransfer(StyleConfig(size=32, iters=20, device="cpu", init="noise"), style_pictures)
+    first = engine.stylize(pictures[0], iters=20).picture
+
+    def mean_pair_error(weight: float) -> float:
+        _, frames = roll(engine, items[1:], first, temporal_weight=weight, frame_iters=12)
+        out = [first] + [f.picture for f in frames]
+        return float(np.mean([pair_warping_error(a, b, item) for a, b, item in zip(out, out[1:], items[1:])]))
+
+    assert mean_pair_error(1e15) < 0.5 * mean_pair_error(0.0)
+
+    never_better = EarlyStop(window=1, tolerance=1.0, min_iters=1)
+    _, frames = roll(engine, items[1:], first, temporal_weight=1e15, frame_iters=12, early_stop=never_better)
+    finished = list(frames)
+    assert [f.prepared.frame.position for f in finished] == [1, 2, 3, 4]
+    assert all(f.stopped_early and f.iterations == 4 for f in finished)  # stages of 4; leaves at the first check
+
+
+def test_a_rolling_batch_told_to_stop_finishes_the_frames_in_flight(style_pictures):
+    pictures = shifted_frames(6, size=32)
+    items = prepared_frames(pictures)
+    engine = StyleTransfer(StyleConfig(size=32, iters=4, device="cpu"), style_pictures)
+    first = engine.stylize(pictures[0], iters=4).picture
+    stop = threading.Event()
+    batch = RollingBatch(engine, RollingSettings(slots=3, frame_iters=3, temporal_weight=1e15, early_stop=None), 32, 32)
+    finished = []
+    for done in stylize_rolling(batch, iter(items[1:]), first, seed_of=lambda p: p, stop_admitting=stop.is_set):
+        finished.append(done)
+        stop.set()  # Ctrl-C as the first frame leaves: frames 2 and 3 are in flight
+    assert [f.prepared.frame.position for f in finished] == [1, 2, 3]
+    assert [f.iterations for f in finished] == [3, 3, 3]
+    assert finished[-1].closes_run and not finished[0].closes_run
+
+
 # --- batched video runs ---------------------------------------------------------------------------
 
 def batched(**changes) -> VideoConfig:
@@ -158,12 +240,13 @@ def saved_stats(out) -> list[dict]:
     return [json.loads(Image.open(p).text["stylevid"]) for p in sorted((out / ".work" / "frames").glob("*.png"))]
 
 
-def test_batched_video_keeps_every_frame_and_records_its_batches(tmp_path, style_pictures):
+def test_rolling_video_keeps_every_frame_and_records_its_segments(tmp_path, style_pictures):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=8, audio=False)
     result = stylize_video(clip, style_pictures, tmp_path / "out", batched(batch_frames=3))
     assert result.frames == 8
     stats = saved_stats(tmp_path / "out")
-    assert [s["batch"] for s in stats] == [[0, 0], [1, 3], [1, 3], [1, 3], [4, 6], [4, 6], [4, 6], [7, 7]]
+    assert [s.get("segment") for s in stats] == [None] + [[1, False]] * 6 + [[1, True]]
+    assert [s["iterations"] for s in stats] == [4] + [3] * 7  # ⌈3/3⌉ = 1 iteration per stage, 3 stages each
     assert result.record["config"]["batch_frames"] == 3
     assert {"waiting_for_frames", "optimising"} <= set(result.record["seconds"]["optimise_stages"])
 
@@ -181,22 +264,30 @@ def test_warping_error_measured_while_stylising_matches_a_fresh_measurement(tmp_
     assert result.warping_error == pytest.approx(fresh.mean, rel=1e-6)
 
 
-def test_a_batch_cut_short_is_redone_whole_on_resume(tmp_path, style_pictures):
-    """Frames 1–3 form a batch; if only 1–2 reached the disk, resuming redoes 1–3 together."""
-    clip = make_test_clip(tmp_path / "clip.mp4", frames=7, audio=False)
-    config = batched(batch_frames=3)
+def test_a_segment_cut_short_is_redone_whole_on_resume(tmp_path, style_pictures):
+    """With --batch-frames 2 frames 1–16 form a segment and 17–19 the next. A kill inside the
+    first redoes it from frame 1; a kill inside the second keeps the first. Either way the
+    result is the uninterrupted one, bit for bit."""
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=20, audio=False)
+    config = batched(batch_frames=2)
     stylize_video(clip, style_pictures, tmp_path / "whole", config)
     reference = saved_frames(tmp_path / "whole")
+    assert [s.get("segment") for s in saved_stats(tmp_path / "whole")][15:] == [[1, False], [1, True], [17, False], [17, False], [17, True]]
 
-    shutil.copytree(tmp_path / "whole" / ".work", tmp_path / "cut" / ".work")
-    for late in sorted((tmp_path / "cut" / ".work" / "frames").glob("*.png"))[3:]:
-        late.unlink()  # frames 0, 1, 2 kept: batch 1–3 is incomplete
-    Image.fromarray(np.zeros_like(reference[1])).save(tmp_path / "cut" / ".work" / "frames" / "000001.png",
-                                                      pnginfo=_stats_info(tmp_path / "whole", 1))
-    resumed = stylize_video(clip, style_pictures, tmp_path / "cut", config)
-    assert resumed.frames == 7
-    frames = saved_frames(tmp_path / "cut")
-    assert all(np.array_equal(a, b) for a, b in zip(frames, reference))  # frame 1 redone, the rest as uninterrupted
+    for kept in (3, 18):  # frames on disk when the run was killed
+        cut = tmp_path / f"cut{kept}"
+        shutil.copytree(tmp_path / "whole" / ".work", cut / ".work")
+        for late in sorted((cut / ".work" / "frames").glob("*.png"))[kept:]:
+            late.unlink()
+        redone_from = 1 if kept == 3 else 17
+        marked = cut / ".work" / "frames" / f"{redone_from:06d}.png"  # a wrong picture where a redone frame was
+        Image.fromarray(np.zeros_like(reference[redone_from])).save(marked, pnginfo=_stats_info(tmp_path / "whole", redone_from))
+        kept_before = cut / ".work" / "frames" / f"{redone_from - 1:06d}.png"
+        before = kept_before.stat().st_mtime_ns
+        resumed = stylize_video(clip, style_pictures, cut, config)
+        assert resumed.frames == 20
+        assert all(np.array_equal(a, b) for a, b in zip(saved_frames(cut), reference))
+        assert kept_before.stat().st_mtime_ns == before  # frames before the segment were not redone
 
 
 def _stats_info(out, position):
@@ -210,6 +301,8 @@ def _stats_info(out, position):
 def test_batch_frames_is_checked(tmp_path):
     with pytest.raises(StylevidError, match="--batch-frames"):
         VideoConfig(batch_frames=0)
+    with pytest.raises(StylevidError, match="--batch-frames needs --optimizer lbfgs"):
+        VideoConfig(style=StyleConfig(optimizer="adam"), batch_frames=2)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: the GPU's fast path, also possible on a CPU

@@ -400,3 +400,39 @@ def test_a_batch_takes_the_steps_of_separate_optimisers():
         for _ in range(25):
             single.step(lambda: (lambda loss: (loss.backward(), loss)[1])(loss_of(alone, i)))
         torch.testing.assert_close(together[i].detach(), alone.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_restarted_item_steps_like_a_new_optimiser_and_the_others_go_on():
+    """restart([i]): item i forgets its history (a new frame in a batch slot); item j is untouched."""
+    gen = torch.Generator().manual_seed(11)
+    n, m = 30, 5
+    hessians = [(lambda a: a @ a.T + s * torch.eye(n, dtype=F64))(s * torch.randn(n, n, generator=gen, dtype=F64) / n**0.5)
+                for s in (1.0, 5.0)]
+    targets = torch.randn(2, n, generator=gen, dtype=F64)
+
+    def loss_of(x, i):
+        d = x - targets[i]
+        return 0.5 * d @ hessians[i] @ d
+
+    def run(x, opt, items, steps):
+        for _ in range(steps):
+            opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(sum(loss_of(x[k], i) for k, i in enumerate(items))))
+
+    start = torch.randn(2, n, generator=gen, dtype=F64)
+    new_start = torch.randn(n, generator=gen, dtype=F64)
+    together = start.clone().requires_grad_(True)
+    opt = LBFGS(together, history_size=m, lr=0.9, batched=True)
+    run(together, opt, [0, 1], 7)  # past a full ring of history
+    with torch.no_grad():
+        together[1].copy_(new_start)
+    opt.restart([1])
+    run(together, opt, [0, 1], 9)
+
+    untouched = start[:1].clone().requires_grad_(True)
+    run(untouched, LBFGS(untouched, history_size=m, lr=0.9, batched=True), [0], 16)
+    fresh = new_start[None].clone().requires_grad_(True)
+    run(fresh, LBFGS(fresh, history_size=m, lr=0.9, batched=True), [1], 9)
+    torch.testing.assert_close(together[0].detach(), untouched[0].detach(), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(together[1].detach(), fresh[0].detach(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="batched"):
+        LBFGS(torch.zeros(3, requires_grad=True)).restart([0])
