@@ -6,9 +6,11 @@ frame. Starting K frames together (a block) fills the GPU but starts all of them
 finished frame, so the chain advances K times more slowly and neighbours are tied while all are
 unfinished: 8–30% worse at equal iterations (docs/performance.md).
 
-Here the K slots of one batch hold frames at staggered ages. Every ``stage`` = ⌈F/K⌉ iterations
-(F: the frame budget) the oldest frame, now F iterations along, leaves and the next frame
-enters, started from its predecessor — the newest frame in flight — warped by the optical flow.
+Here the K slots of one batch hold frames at staggered ages. While the batch fills, a frame
+enters every ``stage`` ≈ F/K iterations (F: the frame budget); from then on a frame enters as soon
+as one leaves — after F iterations, or earlier when its loss stalled — so in the steady state the
+oldest frame, F iterations along, leaves every stage and the next frame enters, started from its
+predecessor — the newest frame in flight — warped by the optical flow.
 Each frame's temporal loss (Ruder et al. 2016) pulls it towards its predecessor as that one is
 still being optimised (warped by the flow), or towards the finished picture once it has left.
 Every frame keeps its own L-BFGS history and its own loss normalisation (``LBFGS.restart`` when a
@@ -36,22 +38,31 @@ from .optimize import TERMS, EarlyStop
 from .stylize import StyleTransfer
 from .warp import warp
 
-StageReport = Callable[[list[int], int, dict[str, float]], None]  # (positions in flight, stage's last iteration of the oldest, summed losses)
+StageReport = Callable[[list[int], int, dict[str, float]], None]  # (positions in flight, iterations of the oldest, summed losses)
 
 
 @dataclass
 class RollingSettings:
     slots: int  # K: frames in flight at once
-    frame_iters: int  # F: iterations of every frame (rounded up to whole stages)
+    frame_iters: int  # F: iterations of every frame (rounded up to whole steps)
     temporal_weight: float  # λ_t; 0 → no temporal term
     early_stop: EarlyStop | None  # a frame may leave once its loss stopped improving
     from_previous: bool = True  # start each frame from its predecessor (warped by the flow if warp_init)
     warp_init: bool = True  # "prev-warped" (else "prev": the predecessor as it is)
 
     @property
+    def step(self) -> int:
+        """Iterations between two looks at the batch (who leaves, who enters): a stage, cut into
+        equal parts no longer than the early-stop window, so a frame stops about when it would alone."""
+        stage = math.ceil(self.frame_iters / self.slots)
+        if self.early_stop is None:
+            return stage
+        return math.ceil(stage / math.ceil(stage / self.early_stop.window))
+
+    @property
     def stage(self) -> int:
-        """Iterations between two changes of the batch."""
-        return math.ceil(self.frame_iters / self.slots)
+        """Iterations between two frames entering while the batch fills: ≈ F/K, whole steps."""
+        return self.step * math.ceil(math.ceil(self.frame_iters / self.slots) / self.step)
 
 
 @dataclass
@@ -171,20 +182,20 @@ class RollingBatch:
         """Positions of the frames in flight, oldest first."""
         return [f.prepared.frame.position for f in self._in_flight]
 
-    def run_stage(self, report: StageReport | None = None) -> list[Finished]:
-        """Optimise every frame in flight for one stage; returns the frames that left, in order."""
+    def run_step(self, report: StageReport | None = None) -> list[Finished]:
+        """Optimise every frame in flight for one step; returns the frames that left, in order."""
         if not self._in_flight:
             raise RuntimeError("no frame in flight")
-        stage, began = self.settings.stage, time.perf_counter()
-        log = torch.zeros(stage, len(TERMS), self.settings.slots, device=self.x.device)
-        for row in range(stage):
+        steps, began = self.settings.step, time.perf_counter()
+        log = torch.zeros(steps, len(TERMS), self.settings.slots, device=self.x.device)
+        for row in range(steps):
             self.optimiser.step(lambda row=row: self._objective(log, row))
             with torch.no_grad():
                 self.x.clamp_(0, 1)
-        totals = log[:, 0].cpu()  # one wait for the device per stage
+        totals = log[:, 0].cpu()  # one wait for the device per step
         seconds = (time.perf_counter() - began) / len(self._in_flight)
         for flight in self._in_flight:
-            flight.age += stage
+            flight.age += steps
             flight.totals.extend(totals[:, flight.slot].tolist())
             flight.seconds += seconds
         if report is not None:
@@ -244,21 +255,22 @@ def stylize_rolling(
     report: StageReport | None = None,
 ) -> Iterator[Finished]:
     """Stylise ``frames`` (consecutive, all after the frame whose stylised picture is ``previous``),
-    yielding each as it leaves the batch, in order. One frame enters per stage while the batch
-    fills, then as many as left. Once ``stop_admitting()`` (Ctrl-C), the frames in flight finish
-    and no more enter; the last one out has ``closes_run`` set."""
+    yielding each as it leaves the batch, in order. While the batch fills, one frame enters per
+    stage; once it is full, a frame enters whenever one leaves. Once ``stop_admitting()``
+    (Ctrl-C), the frames in flight finish and no more enter; the last one out has ``closes_run``."""
+    settings = batch.settings
     upcoming = next(frames, None)
-    leaving = 1
+    since_entry, filled = settings.stage, False
     while True:
-        room = min(max(leaving, 1), batch.free_slots())
-        while room and upcoming is not None and not stop_admitting():
+        while (batch.free_slots() and upcoming is not None and not stop_admitting()
+               and (filled or since_entry >= settings.stage or not batch.in_flight)):
             batch.admit(upcoming, None if batch.in_flight else previous, seed_of(upcoming.frame.position))
-            upcoming = next(frames, None)
-            room -= 1
+            upcoming, since_entry = next(frames, None), 0
+            filled = filled or not batch.free_slots()
         if not batch.in_flight:
             return
-        finished = batch.run_stage(report)
-        leaving = len(finished)
+        finished = batch.run_step(report)
+        since_entry += settings.step
         if finished and not batch.in_flight and (upcoming is None or stop_admitting()):
             finished[-1].closes_run = True
         for done in finished:

@@ -487,7 +487,7 @@ def _title(config: VideoConfig) -> str:
     return (f"{s.size}px, {s.optimizer} {s.iters}/{config.frame_iters} it, init {config.frame_init}, "
             f"α={s.content_weight:g}, β={'auto' if s.style_weight is None else f'{s.style_weight:g}'}, "
             f"λt={'auto' if config.temporal_weight is None else f'{config.temporal_weight:g}'}, pooling {s.pooling}"
-            + (f", batches of {config.batch_frames}" if config.batch_frames > 1 else ""))
+            + (f", {config.batch_frames} frames in flight" if config.batch_frames > 1 else ""))
 
 
 def _config_dict(config: VideoConfig) -> dict[str, Any]:

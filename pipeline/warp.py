@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PADDING_MODES", "compose_backward_flows", "inside_mask", "warp"]
+__all__ = ["PADDING_MODES", "inside_mask", "warp"]
 
 PADDING_MODES: tuple[str, ...] = ("border", "zeros", "reflection")
 
@@ -121,23 +121,3 @@ def inside_mask(flow: torch.Tensor) -> torch.Tensor:
         px, py = _sample_points(flow)
         inside = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
     return inside.unsqueeze(1).to(flow.dtype)
-
-
-def compose_backward_flows(later_bw: torch.Tensor, earlier_bw: torch.Tensor) -> torch.Tensor:
-    """The backward flow across two steps: frame t+1 → frame t−1.
-
-    ``later_bw`` takes frame t+1 to frame t (pixel x of t+1 is at x + later_bw(x) in t),
-    ``earlier_bw`` takes frame t to frame t−1. The result c satisfies
-
-    .. math::
-
-        c(x) = \\text{later}(x) + \\text{earlier}\\big(x + \\text{later}(x)\\big)
-
-    (``earlier`` sampled bilinearly, edges repeated), so one ``warp(picture_{t-1}, c)``
-    replaces two warps in a row — and resamples, hence blurs, the picture only once.
-    """
-    check_flow(later_bw, "later_bw")
-    check_flow(earlier_bw, "earlier_bw")
-    if later_bw.shape != earlier_bw.shape:
-        raise ValueError(f"flows must have the same shape, got {tuple(later_bw.shape)} and {tuple(earlier_bw.shape)}")
-    return later_bw + warp(earlier_bw, later_bw, padding_mode="border")

@@ -189,7 +189,8 @@ def test_a_rolling_batch_staggers_its_frames_and_each_steps_as_it_would_alone(st
 
 def test_rolling_frames_follow_their_predecessors_and_leave_in_order(style_pictures):
     """Tied by the temporal loss, consecutive frames agree far better than untied ones; with an
-    early stop that always fires, frames leave after the first check, still in order."""
+    early stop that always fires, frames leave at its first check, still in order, and the batch
+    looks every window (1 iteration here) rather than every stage (4)."""
     pictures = shifted_frames(5, size=32)
     items = prepared_frames(pictures)
     engine = StyleTransfer(StyleConfig(size=32, iters=20, device="cpu", init="noise"), style_pictures)
@@ -206,7 +207,7 @@ def test_rolling_frames_follow_their_predecessors_and_leave_in_order(style_pictu
     _, frames = roll(engine, items[1:], first, temporal_weight=1e15, frame_iters=12, early_stop=never_better)
     finished = list(frames)
     assert [f.prepared.frame.position for f in finished] == [1, 2, 3, 4]
-    assert all(f.stopped_early and f.iterations == 4 for f in finished)  # stages of 4; leaves at the first check
+    assert all(f.stopped_early and f.iterations == 2 for f in finished)  # steps of 1 (the window); leaves at the first check
 
 
 def test_a_rolling_batch_told_to_stop_finishes_the_frames_in_flight(style_pictures):

@@ -349,25 +349,3 @@ def test_warping_error_sequence_edge_cases():
     meter.update(originals[0], stylised[0])
     with pytest.raises(ValueError, match="changed size"):
         meter.update(originals[1], stylised[1][:-2])
-
-
-def test_composed_backward_flows_add_shifts_and_replace_two_warps():
-    from stylevid.pipeline.warp import compose_backward_flows
-
-    h, w = 24, 32
-    later = torch.zeros(1, 2, h, w)
-    later[:, 0], later[:, 1] = 1.5, -0.5
-    earlier = torch.zeros(1, 2, h, w)
-    earlier[:, 0], earlier[:, 1] = 2.0, 1.0
-    torch.testing.assert_close(compose_backward_flows(later, earlier), later + earlier)
-
-    # a smooth, varying flow: one warp by the composition ≈ two warps in a row, away from the edges
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    earlier = torch.stack([torch.sin(ys / 5) * 2, torch.cos(xs / 7)])[None]
-    image = torch.stack([torch.sin(xs / 4 + ys / 6), torch.cos(xs / 5), torch.sin(ys / 3)])[None]
-    twice = warp(warp(image, earlier), later)
-    once = warp(image, compose_backward_flows(later, earlier))
-    inner = (slice(None), slice(None), slice(4, h - 4), slice(4, w - 4))
-    assert (twice[inner] - once[inner]).abs().max() < 0.05
-    with pytest.raises(ValueError, match="same shape"):
-        compose_backward_flows(later, earlier[:, :, :-1])
