@@ -29,6 +29,10 @@ class EarlyStop:
     tolerance: float = 2e-3  # relative improvement below which the run stops
     min_iters: int = 20  # never stop before this many iterations
 
+    def stalled(self, now: float, before: float) -> bool:
+        """True when the loss ``now`` is not ``tolerance`` below the loss ``window`` iterations ``before``."""
+        return not (now < before * (1.0 - self.tolerance))
+
 
 @dataclass
 class OptimizeResult:
@@ -106,7 +110,7 @@ def optimize(
         if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
             # records[k] is the loss after k steps: compare now with `window` steps before.
             now, before = records[done - 1, 0].item(), records[max(0, done - 1 - early_stop.window), 0].item()
-            if not (now < before * (1.0 - early_stop.tolerance)):
+            if early_stop.stalled(now, before):
                 stopped_early = True
                 break
     with torch.no_grad():

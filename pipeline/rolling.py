@@ -80,7 +80,6 @@ class Finished:
 class _Flight:
     prepared: PreparedFrame
     slot: int
-    seed: int
     follows: int | None = None  # slot of its predecessor while that one is in flight (the temporal target moves)
     age: int = 0  # iterations done
     totals: list[float] = field(default_factory=list)  # its total loss before each iteration
@@ -145,6 +144,7 @@ class RollingBatch:
             self._content_target = torch.zeros(settings.slots, *content_target.shape[1:], device=engine.device)
             self._beta = engine.style_weight_for(prepared.content)
         flow = prepared.flow_bw
+        tied = settings.temporal_weight > 0 and settings.from_previous  # a temporal term towards its predecessor
         with torch.no_grad():
             if not settings.from_previous:
                 start = engine.initial_image(engine.config.init, prepared.content, seed)
@@ -157,7 +157,7 @@ class RollingBatch:
             self.x[slot].copy_(start[0].clamp(0, 1))
             self._content_rgb[slot].copy_(content_rgb[0])
             self._content_target[slot].copy_(content_target[0])
-            if settings.temporal_weight > 0 and settings.from_previous:
+            if tied:
                 self._flows[slot].copy_(flow[0])
                 self._reliable[slot].copy_(prepared.reliable[0])
                 if newest is not None:
@@ -168,8 +168,8 @@ class RollingBatch:
             self._active[slot] = 1.0
             self._fresh[slot] = True
         self.optimiser.restart([slot])
-        follows = newest.slot if newest is not None and settings.temporal_weight > 0 and settings.from_previous else None
-        self._in_flight.append(_Flight(prepared, slot, seed, follows))
+        follows = newest.slot if tied and newest is not None else None
+        self._in_flight.append(_Flight(prepared, slot, follows))
 
     def _fix_target(self, slot: int, picture: np.ndarray, flow: torch.Tensor) -> None:
         fixed = to_tensor(warp_into(picture, flow), self.engine.device)
@@ -210,8 +210,7 @@ class RollingBatch:
         rule = self.settings.early_stop
         if rule is None or flight.age < max(rule.min_iters, rule.window + 1):
             return False, False
-        now, before = flight.totals[-1], flight.totals[-1 - rule.window]
-        stalled = not (now < before * (1.0 - rule.tolerance))
+        stalled = rule.stalled(flight.totals[-1], flight.totals[-1 - rule.window])
         return stalled, stalled
 
     def _leave(self) -> list[Finished]:
@@ -234,7 +233,6 @@ class RollingBatch:
             self._in_flight.remove(flight)
             with torch.no_grad():
                 self._active[slot] = 0.0
-                self._reliable[slot].zero_()
                 for successor in self._in_flight:  # its successor now follows a finished picture
                     if successor.follows == slot:
                         self._fix_target(successor.slot, picture, successor.prepared.flow_bw)

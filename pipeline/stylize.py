@@ -97,6 +97,7 @@ class StyleTransfer:
             else equal_layer_weights(config.style_layers)
         )
         layers = {config.content_layer, *config.style_layers}
+        self._layers = layers  # every layer the loss reads
         if extractor is None:
             spec = resolve_weights(config.weights, config.weights_format)
             extractor = build_extractor(spec, layers, pooling=config.pooling)
@@ -253,7 +254,7 @@ class StyleTransfer:
         cfg = self.config
         if self._style_grams is None:
             raise RuntimeError("content_targets() fixes the style targets first")
-        feats = self.features(image, {cfg.content_layer, *cfg.style_layers})
+        feats = self.features(image, self._layers)
         terms = {
             "content": cfg.content_weight * content_loss(feats[cfg.content_layer], content_target),
             "style": beta * style_loss(feats, self._style_grams, self.layer_weights),

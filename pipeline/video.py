@@ -353,11 +353,8 @@ def _optimise_segment(segment: Iterator[PreparedFrame], previous_stylised: np.nd
     last = opening.frame.position
     try:
         batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
-    except torch.cuda.OutOfMemoryError:
-        raise engine.out_of_memory(opening.content, config.batch_frames) from None
-    finished = stylize_rolling(batch, itertools.chain([opening], segment), previous_stylised,
-                               seed_of=lambda p: config.style.seed + p, stop_admitting=stop_requested, report=report)
-    try:
+        finished = stylize_rolling(batch, itertools.chain([opening], segment), previous_stylised,
+                                   seed_of=lambda p: config.style.seed + p, stop_admitting=stop_requested, report=report)
         for done in finished:
             stats = _frame_stats(done.prepared, previous_stylised, done.picture, done.iterations, done.seconds, done.final)
             stats["segment"] = [opening.frame.position, done.closes_run]
