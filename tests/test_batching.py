@@ -115,12 +115,16 @@ def shifted_frames(count: int, size: int = 40, step: int = 2) -> list[np.ndarray
 
 
 def test_temporal_chain_pulls_neighbours_in_a_batch_together(style_pictures):
+    """Item 2 is tied to item 1 as it is optimised: a strong tie makes them agree along the flow."""
     frames = shifted_frames(3)
     flow = FlowEstimator("dis")
     pairs = [flow(a, b) for a, b in zip(frames, frames[1:])]
     flows_bw = torch.cat([flow_to_tensor(bw) for _, bw in pairs])
     reliable = torch.cat([torch.ones(1, 1, 40, 40), *(consistency_mask(flow_to_tensor(fw), flow_to_tensor(bw)) for fw, bw in pairs)])
-    engine = StyleTransfer(StyleConfig(size=40, iters=25, device="cpu", init="noise"), style_pictures)
+    # Adam: the coupling is in the loss, not the optimiser, and Adam's bounded steps reach the same
+    # outcome on every machine. L-BFGS's fixed step on this stiff objective (λ_t = 1e15) spikes
+    # now and then, and whether iteration 25 lands on a spike depends on rounding.
+    engine = StyleTransfer(StyleConfig(size=40, iters=25, device="cpu", init="noise", optimizer="adam"), style_pictures)
     contents = frames[1:]
     seeds = [1, 2]  # different noise: without the coupling the two results have nothing in common
 
@@ -133,7 +137,7 @@ def test_temporal_chain_pulls_neighbours_in_a_batch_together(style_pictures):
                                         torch.from_numpy(second.picture).permute(2, 0, 1)[None].float() / 255,
                                         flows_bw[1:2], reliable[2:3])[0])
 
-    assert pair_error(1e15) < 0.1 * pair_error(0.0)  # measured: 9.7e-5 against 0.040
+    assert pair_error(1e15) < 0.1 * pair_error(0.0)  # measured: 1.4e-4 against 0.028
 
 
 def test_a_batch_refuses_mismatched_inputs(style_pictures):
@@ -310,16 +314,19 @@ def test_batch_frames_is_checked(tmp_path):
 def test_each_picture_of_a_batch_ends_where_it_would_alone(style_pictures, precision):
     """Own L-BFGS history and own loss normalisation per item: batching changes speed, not results.
 
-    In fp32 the batch and the single runs agree to rounding. bf16 rounds differently for other
-    batch shapes and thread counts, and 15 iterations from noise amplify that, so there only
-    the outcome is compared (a shared history, as before, lost ~40% per iteration).
+    L-BFGS with a fixed step (no line search, as in the paper's setup) amplifies rounding: the
+    batched convolutions round differently from single ones, and from about 8 iterations on the
+    two runs drift apart by 0.1–1% on some CPUs. Six iterations from the content stay clear of
+    that (measured: ≤ 5e-5 apart in fp32, ≤ 1e-7 in bf16) while a shared history is already
+    ≈ 5% off, so the test still tells the two apart. bf16 rounds differently for other batch
+    shapes and thread counts, hence its looser bound.
     """
     frames = shifted_frames(2, size=32)
-    engine = StyleTransfer(StyleConfig(size=32, iters=15, device="cpu", precision=precision, init="noise"), style_pictures)
-    together = engine.stylize_batch(frames, seeds=[1, 2])
-    for frame, seed, result in zip(frames, [1, 2], together):
-        alone = engine.stylize(frame, seed=seed)
-        assert result.final["total"] == pytest.approx(alone.final["total"], rel=5e-3 if precision == "fp32" else 0.3)
+    engine = StyleTransfer(StyleConfig(size=32, iters=6, device="cpu", precision=precision, init="content"), style_pictures)
+    together = engine.stylize_batch(frames)
+    for frame, result in zip(frames, together):
+        alone = engine.stylize(frame)
+        assert result.final["total"] == pytest.approx(alone.final["total"], rel=2e-3 if precision == "fp32" else 1e-2)
         assert result.final["total"] < 0.5 * alone.history[0]["total"]
     assert together[0].final["total"] != together[1].final["total"]
 
