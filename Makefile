@@ -23,7 +23,7 @@ $(BIN)/stylevid: pyproject.toml
 
 install: $(BIN)/stylevid
 
-# Tübingen × The Starry Night: ~3 minutes on a 2-core CPU; on a GPU drop --size/--iters for 512 px, 500 iterations.
+# Tübingen × The Starry Night: 1–2 minutes on a 2-core CPU; on a GPU drop --size/--iters for 512 px, 500 iterations.
 sample: $(BIN)/stylevid
 	$(BIN)/stylevid samples/tuebingen.jpg --style samples/starry_night.jpg --size 256 --iters 150 -o $(OUT)
 
