@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every GPU check of issue 6 in one call of the device tool, sized for a 15-minute device budget
-# (at most 9½ minutes of commands, about 6 expected, each step under its own `timeout`, so a slow step costs only itself
-# and what finished comes back in $OUT).
+# Every GPU check of issue 6 in one call of the device tool, sized for a 15-minute device budget:
+# at most 9½ minutes of commands (about 6 expected), each step under its own `timeout`, so a slow
+# step costs only itself and what finished comes back in $OUT.
 #
 # The GPU machine has torch, torchvision, opencv, typer, rich and matplotlib but not PyAV, nor
 # ../shared. Prepare once, here, in the repository root (both folders are git-ignored):
