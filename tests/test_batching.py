@@ -205,10 +205,13 @@ def test_rolling_frames_follow_their_predecessors_and_leave_in_order(style_pictu
         out = [first] + [f.picture for f in frames]
         return float(np.mean([pair_warping_error(a, b, item) for a, b, item in zip(out, out[1:], items[1:])]))
 
-    assert mean_pair_error(1e15) < 0.5 * mean_pair_error(0.0)
+    # λ_t = 1e14, not stiffer: at 1e15 whether L-BFGS's 12th iterate lands on a loss spike (×40
+    # here) depends on the CPU's rounding (an AVX-512 EPYC spiked, an AVX2 one did not). Measured
+    # at 1e14 over 6…24 iterations: 0.07–0.43× the untied error on this AVX-512 machine.
+    assert mean_pair_error(1e14) < 0.5 * mean_pair_error(0.0)
 
     never_better = EarlyStop(window=1, tolerance=1.0, min_iters=1)
-    _, frames = roll(engine, items[1:], first, temporal_weight=1e15, frame_iters=12, early_stop=never_better)
+    _, frames = roll(engine, items[1:], first, temporal_weight=1e14, frame_iters=12, early_stop=never_better)
     finished = list(frames)
     assert [f.prepared.frame.position for f in finished] == [1, 2, 3, 4]
     assert all(f.stopped_early and f.iterations == 2 for f in finished)  # steps of 1 (the window); leaves at the first check
