@@ -62,9 +62,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, av; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'av', av.__version__)"
 
 # Most telling first: a step cut by its limit costs only itself.
-step 120 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
-# The clip's first 30 frames at 854×480: reference, fast, rolling batches of 4 and 8.
-step 270 video python3 benchmarks/video_throughput.py --end 30 --out /tmp/video-throughput --json "$OUT/video.json"
-step 120 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu-tests.log"
+step 150 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
+# The clip's first 24 frames at 854×480: reference, fast, rolling batches of 4 and 8, and with
+# CUDA graphs one frame at a time and 8 in flight.
+step 250 video python3 benchmarks/video_throughput.py --end 24 --batch 1,4,8 --graphs 1,8 --out /tmp/video-throughput --json "$OUT/video.json"
+step 110 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu-tests.log"
 step 60 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 --json "$OUT/speed-1080p-24gb.json"
 echo; echo "=== done after $SECONDS s"

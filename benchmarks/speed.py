@@ -19,7 +19,9 @@ iterations, with the same VGG19 weights and the same α = 1, β. The table gives
 REFERENCE: written here, independently of stylevid.pipeline: its own VGG19 up to relu5_1, fp32,
 G = F Fᵀ, the losses of Gatys et al. (2016), torch.optim.LBFGS(history_size=100, max_iter=1 per
 step, lr=1). FAST: the project's own StyleTransfer(StyleConfig(precision="bf16" on CUDA, ...)),
-i.e. exactly what `stylevid` runs; its time is Stylized.seconds / iterations.
+i.e. exactly what `stylevid` runs; its time is Stylized.seconds / iterations. GRAPHS (CUDA
+only): the fast path with `cuda_graphs=True` (`--cuda-graphs`), the loss and gradient replayed
+from a CUDA graph after two eager iterations.
 
 Weights: --weights FILE (with --weights-format or $STYLEVID_WEIGHTS_FORMAT), `torchvision`, or
 `random` (a seeded random VGG19 in the Caffe convention: for timing only). The default is
@@ -346,7 +348,7 @@ def run_reference(args, device, state, convention, inputs: Inputs, evaluate: Eva
             "conv_math": effective_conv_math(device, args.reference_conv_math)}
 
 
-def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluator) -> dict:
+def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluator, cuda_graphs: bool = False) -> dict:
     """The project's StyleTransfer, as users run it; judged on its float result (Stylized.image)."""
     from stylevid.pipeline.config import StyleConfig
     from stylevid.pipeline.stylize import StyleTransfer
@@ -355,7 +357,7 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
     config = StyleConfig(
         size=max(inputs.width, inputs.height), iters=args.iters, style_weight=inputs.beta, content_weight=1.0,
         tv_weight=0.0, init="content", optimizer="lbfgs", history_size=HISTORY_SIZE, pooling="max",
-        device=str(device), precision=args.precision,
+        device=str(device), precision=args.precision, cuda_graphs=cuda_graphs,
         weights=None if args.weights == "random" else args.weights,
         weights_format=None if args.weights in ("random", "torchvision") else args.weights_format,
     )
@@ -366,6 +368,8 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
     sync(device)
     reset_peak(device)
     result = engine.stylize(inputs.content, iters=args.iters)
+    if result.graph_failure:
+        print(f"note: CUDA graph not recorded: {result.graph_failure}")
     memory = peak(device)
     image = result.image
     float_result = image is not None
@@ -377,7 +381,8 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
     return {"ms_per_iter": 1e3 * result.seconds / result.iterations, "iterations": result.iterations,
             "final_loss": loss, "final_loss_uint8": loss_uint8, "final_loss_is_float_result": float_result,
             "self_reported_loss": result.final["total"], "peak_memory_bytes": memory,
-            "precision": engine.precision}
+            "precision": engine.precision + ("+graphs" if cuda_graphs else ""),
+            "replayed_iterations": result.replayed, "graph_failure": result.graph_failure}
 
 
 def guarded(run, *args) -> dict:
@@ -401,15 +406,22 @@ def benchmark_size(args, device, state, convention, width: int, height: int) -> 
     if device.type == "cuda":
         torch.cuda.empty_cache()
     fast = guarded(run_fast, args, device, state, convention, inputs, evaluate)
+    graphs = None
     if device.type == "cuda":
         torch.cuda.empty_cache()
+        graphs = guarded(run_fast, args, device, state, convention, inputs, evaluate, True)
+        torch.cuda.empty_cache()
     ok = "error" not in reference and "error" not in fast
+    ok_graphs = graphs is not None and "error" not in reference and "error" not in graphs
     return {
         "size": f"{width}x{height}", "width": width, "height": height, "iters": args.iters, "warmup": args.warmup,
         "style_weight": beta, "initial_loss": initial, "reference": reference, "fast": fast,
         "speedup": reference["ms_per_iter"] / fast["ms_per_iter"] if ok else None,
         "loss_rel_diff": (fast["final_loss"] - reference["final_loss"]) / reference["final_loss"] if ok else None,
         "loss_rel_diff_uint8": (fast["final_loss_uint8"] - reference["final_loss_uint8"]) / reference["final_loss_uint8"] if ok else None,
+        "graphs": graphs,
+        "speedup_graphs": reference["ms_per_iter"] / graphs["ms_per_iter"] if ok_graphs else None,
+        "loss_rel_diff_graphs": (graphs["final_loss"] - reference["final_loss"]) / reference["final_loss"] if ok_graphs else None,
     }
 
 
@@ -418,8 +430,10 @@ def print_size(row: dict) -> None:
           f"α=1, β={row['style_weight']:.4g}, loss at start {row['initial_loss']:.5g} ==")
     print(f"{'path':<11}{'precision':<11}{'ms/iter':>10}{'final loss (fp32 ref.)':>24}{'of start':>10}"
           f"{'uint8 result':>15}{'peak GPU mem':>15}")
-    for name in ("reference", "fast"):
+    for name in ("reference", "fast", "graphs"):
         r = row[name]
+        if r is None:
+            continue
         if "error" in r:
             print(f"{name:<11}{'':<11}{r['error']}")
             continue
@@ -428,19 +442,26 @@ def print_size(row: dict) -> None:
     if row["speedup"] is not None:
         print(f"speed-up {row['speedup']:.2f}x   final loss fast vs reference {100 * row['loss_rel_diff']:+.3f}% "
               f"(uint8 results: {100 * row['loss_rel_diff_uint8']:+.3f}%)")
+    if row.get("speedup_graphs") is not None:
+        print(f"with CUDA graphs: speed-up {row['speedup_graphs']:.2f}x   final loss vs reference "
+              f"{100 * row['loss_rel_diff_graphs']:+.3f}%   ({row['graphs']['replayed_iterations']} iterations replayed)")
     fast = row["fast"]
     if "error" not in fast and not fast["final_loss_is_float_result"]:
         print("note: the fast path's float result could not be captured; its loss is that of the uint8 picture")
 
 
 def print_summary(rows: list[dict]) -> None:
-    print(f"\n{'size':<11}{'ref ms/it':>11}{'fast ms/it':>12}{'speed-up':>10}{'Δ loss':>10}{'ref mem':>12}{'fast mem':>12}")
+    print(f"\n{'size':<11}{'ref ms/it':>11}{'fast ms/it':>12}{'speed-up':>10}{'Δ loss':>10}{'ref mem':>12}{'fast mem':>12}"
+          f"{'graphs ms/it':>14}{'speed-up':>10}{'Δ loss':>10}")
     for row in rows:
-        ref, fast = row["reference"], row["fast"]
+        ref, fast, graphs = row["reference"], row["fast"], row.get("graphs") or {}
         print(f"{row['size']:<11}{fmt_ratio(ref.get('ms_per_iter'), '.2f') or '-':>11}{fmt_ratio(fast.get('ms_per_iter'), '.2f') or '-':>12}"
               f"{fmt_ratio(row['speedup'], '.2f') + 'x' if row['speedup'] is not None else '-':>10}"
               f"{fmt_ratio(100 * row['loss_rel_diff'], '+.2f') + '%' if row['loss_rel_diff'] is not None else '-':>10}"
-              f"{fmt_bytes(ref.get('peak_memory_bytes')):>12}{fmt_bytes(fast.get('peak_memory_bytes')):>12}")
+              f"{fmt_bytes(ref.get('peak_memory_bytes')):>12}{fmt_bytes(fast.get('peak_memory_bytes')):>12}"
+              f"{fmt_ratio(graphs.get('ms_per_iter'), '.2f') or '-':>14}"
+              f"{fmt_ratio(row.get('speedup_graphs'), '.2f') + 'x' if row.get('speedup_graphs') is not None else '-':>10}"
+              f"{fmt_ratio(100 * row['loss_rel_diff_graphs'], '+.2f') + '%' if row.get('loss_rel_diff_graphs') is not None else '-':>10}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ precision and ``batch_frames`` differ:
   reference     --precision fp32: fp32 everywhere, torch.optim.LBFGS, one frame at a time
   fast          --precision auto: on CUDA bf16 autocast + channels-last + the sync-free L-BFGS
   fast-batchK   the fast path with --batch-frames K
+  graphs, graphs-batchK   the same with --cuda-graphs (CUDA only; --graphs chooses the K)
 
 Per run it prints frames/s end to end (wall time of the call), frame-iterations/s of the
 optimiser, the warping error and mean style loss (and their change against the reference), and
@@ -65,6 +66,8 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=None, help="frame 1's budget [500 on CUDA, 30 on CPU]")
     parser.add_argument("--frame-iters", type=int, default=None, help="later frames' budget [150 on CUDA, 20 on CPU]")
     parser.add_argument("--batch", default=None, help="batch sizes of the fast runs, e.g. 1,4,8 [1,4,8 on CUDA, 1,4 on CPU]")
+    parser.add_argument("--graphs", default=None,
+                        help="batch sizes to run again with --cuda-graphs, e.g. 1,8 [1,8 on CUDA; none on CPU]; '' for none")
     parser.add_argument("--no-reference", action="store_true", help="skip the (slow) reference run")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "video-throughput")
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
@@ -79,6 +82,8 @@ def main() -> int:
     iters = args.iters or (500 if gpu else 30)
     frame_iters = args.frame_iters or (150 if gpu else 20)
     batches = [int(b) for b in (args.batch or ("1,4,8" if gpu else "1,4")).split(",")]
+    graphs_text = args.graphs if args.graphs is not None else ("1,8" if gpu else "")
+    graphed = [int(b) for b in graphs_text.split(",") if b.strip()] if gpu else []
 
     print(f"machine: {machine_line(device)}   torch {torch.__version__}")
     print(f"command: python {' '.join(sys.argv)}")
@@ -90,17 +95,19 @@ def main() -> int:
     if not args.no_reference:
         runs.append(("reference", base.replace(precision="fp32"), 1))
     runs += [("fast" if k == 1 else f"fast-batch{k}", base.replace(precision="auto"), k) for k in batches]
+    runs += [("graphs" if k == 1 else f"graphs-batch{k}", base.replace(precision="auto", cuda_graphs=True), k) for k in graphed]
 
-    engines: dict[str, StyleTransfer] = {}
+    engines: dict[tuple[str, bool], StyleTransfer] = {}
     table: dict[str, dict] = {}
     header = (f"{'run':<14}{'frames':>7}{'frames/s':>10}{'frame-it/s':>12}{'warp err':>11}{'Δ':>8}"
               f"{'style':>11}{'Δ':>8}{'wait s':>8}{'opt s':>8}{'final s':>9}")
     print(header)
     for name, style, batch_frames in runs:
-        if style.precision not in engines:
-            engines[style.precision] = StyleTransfer(style, styles)
-            warm_up(engines[style.precision], args.clip, [k for n, s, k in runs if s.precision == style.precision])
-        engine = engines[style.precision]
+        key = (style.precision, style.cuda_graphs)
+        if key not in engines:
+            engines[key] = StyleTransfer(style, styles)
+            warm_up(engines[key], args.clip, [k for n, s, k in runs if (s.precision, s.cuda_graphs) == key])
+        engine = engines[key]
         config = VideoConfig(style=style, frame_iters=frame_iters, batch_frames=batch_frames, end=end)
         began = time.perf_counter()
         result = stylize_video(args.clip, styles, args.out / name, config, restart=True, engine=engine)
@@ -113,6 +120,7 @@ def main() -> int:
             "frame_iterations_per_second": frame_iterations / max(stages["optimising"], 1e-9),
             "warping_error": result.warping_error, "mean_style_loss": result.mean_style_loss,
             "mean_iterations": record["mean_iterations"], "precision": engine.precision, "batch_frames": batch_frames,
+            "cuda_graphs": style.cuda_graphs,
             "seconds": {**stages, "finalise": record["seconds"]["finalise"]},
         }
         reference = table.get("reference")
@@ -129,10 +137,10 @@ def main() -> int:
         print(f"{name:<14}{row['frames']:>7}{row['frames_per_second']:>10.3f}{row['frame_iterations_per_second']:>12.1f}"
               f"{row['warping_error']:>11.5f}{warp_delta}{row['mean_style_loss']:>11.4g}{style_delta}"
               f"{stages['waiting_for_frames']:>8.1f}{stages['optimising']:>8.1f}{row['seconds']['finalise']:>9.1f}", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine_line(device), "size": size, "end": str(end), "iters": iters,
-                                         "frame_iters": frame_iters, "runs": table}, indent=2))
+        if args.json:  # after every run: a run cut short by a time limit keeps the ones before it
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"machine": machine_line(device), "size": size, "end": str(end), "iters": iters,
+                                             "frame_iters": frame_iters, "runs": table}, indent=2))
     return 0
 
 

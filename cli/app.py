@@ -115,6 +115,7 @@ def stylize(
     weights_format: Optional[str] = typer.Option(None, help="Input convention of a weights file: caffe or torchvision \\[env: STYLEVID_WEIGHTS_FORMAT].", rich_help_panel=MODEL, show_default=False),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL),
     precision: str = typer.Option("auto", help="auto (bf16 fast path on CUDA), fp32 (reference) or bf16.", rich_help_panel=MODEL),
+    cuda_graphs: bool = typer.Option(False, "--cuda-graphs/--no-cuda-graphs", help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).", rich_help_panel=MODEL),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig
@@ -128,7 +129,7 @@ def stylize(
         style_weight=style_weight, tv_weight=tv_weight, style_blend=_floats(style_weights, "--style-weights"),
         optimizer=optimizer, iters=iters, lr=lr, history_size=history, init=init, seed=seed, pooling=pooling,
         preserve_colors=preserve_colors, weights=weights or "", weights_format=weights_format, device=device,
-        precision=precision,
+        precision=precision, cuda_graphs=cuda_graphs,
     )
     if config.style_blend is not None and len(config.style_blend) != len(style):
         raise StylevidError(f"{len(config.style_blend)} --style-weights given for {len(style)} --style images")

@@ -56,6 +56,7 @@ class StyleConfig:
     weights_format: str | None = None  # input convention of `weights`: "caffe" or "torchvision"
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "fp32" (reference), "bf16" (fast path on CUDA), "auto" picks per device
+    cuda_graphs: bool = False  # CUDA: replay each iteration's loss and gradient from a recorded CUDA graph
 
     def __post_init__(self) -> None:
         validate(self)
@@ -131,6 +132,8 @@ def validate(config: StyleConfig) -> None:
     _one_of("precision", config.precision, PRECISIONS)
     if config.weights_format is not None:
         _one_of("weights format", config.weights_format, WEIGHTS_FORMATS)
+    if not isinstance(config.cuda_graphs, bool):
+        raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:

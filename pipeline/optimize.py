@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .cuda_graph import GraphedEvaluation
 from .errors import StylevidError
 
 #: Loss terms the loop records, in this order (weighted contributions; total = their sum).
@@ -42,6 +43,8 @@ class OptimizeResult:
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (iteration, CPU image copy)
     iterations: int = 0  # iterations actually run
     stopped_early: bool = False
+    replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph
+    graph_failure: str | None = None  # why the CUDA graph could not be recorded (the run went on eagerly)
 
 
 def optimize(
@@ -53,6 +56,7 @@ def optimize(
     lr: float | None = None,
     history_size: int = 100,
     fast_lbfgs: bool = False,
+    cuda_graphs: bool = False,
     snapshot_at: Collection[int] = (),
     on_report: ReportFn | None = None,
     report_every: int = 1,
@@ -61,6 +65,9 @@ def optimize(
     """Minimise ``loss_fn`` over the pixels of ``image`` for up to ``iters`` iterations.
 
     Pixels are kept in 0–1 (clamped after every step). Snapshot iteration 0 is the initial image.
+    With ``cuda_graphs`` (and ``image`` on a CUDA device), the loss and gradient are recorded as
+    a CUDA graph after two eager iterations and replayed from then on (:mod:`.cuda_graph`):
+    ``loss_fn`` must then read only tensors that keep their storage, and never sync the host.
     """
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
@@ -83,7 +90,8 @@ def optimize(
     # L-BFGS histories every item steps exactly as it would alone.
     scale: list[torch.Tensor] = []
 
-    def evaluate_with_grad() -> torch.Tensor:
+    def loss_and_grad() -> tuple[torch.Tensor, torch.Tensor]:
+        """(scaled objective, row of TERMS) of the image now; leaves the gradient in x.grad."""
         x.grad = None
         terms = loss_fn(x)
         per_item = terms["total"]
@@ -93,26 +101,37 @@ def optimize(
         objective.backward()
         total = per_item.detach().sum()
         row = torch.stack([terms[t].detach().sum() if t in terms else total.new_zeros(()) for t in TERMS])
-        records[done].copy_(row)
+        return objective.detach(), row
+
+    graphed = GraphedEvaluation(x, loss_and_grad) if cuda_graphs and x.device.type == "cuda" else None
+    evaluation = graphed if graphed is not None else loss_and_grad
+
+    def closure() -> torch.Tensor:
+        objective, row = evaluation()
+        records[done].copy_(row)  # the loss of the image after `done` steps
         return objective
 
     done = 0
     stopped_early = False
-    while done < iters:
-        step(evaluate_with_grad)  # records the loss of the image after `done` steps
-        with torch.no_grad():
-            x.clamp_(0, 1)
-        done += 1
-        if done in wanted:
-            snapshots.append((done, x.detach().cpu().clone()))
-        if on_report is not None and (done % report_every == 0):
-            on_report(done, _row(records[done - 1]))
-        if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
-            # records[k] is the loss after k steps: compare now with `window` steps before.
-            now, before = records[done - 1, 0].item(), records[max(0, done - 1 - early_stop.window), 0].item()
-            if early_stop.stalled(now, before):
-                stopped_early = True
-                break
+    try:
+        while done < iters:
+            step(closure)
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            done += 1
+            if done in wanted:
+                snapshots.append((done, x.detach().cpu().clone()))
+            if on_report is not None and (done % report_every == 0):
+                on_report(done, _row(records[done - 1]))
+            if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
+                # records[k] is the loss after k steps: compare now with `window` steps before.
+                now, before = records[done - 1, 0].item(), records[max(0, done - 1 - early_stop.window), 0].item()
+                if early_stop.stalled(now, before):
+                    stopped_early = True
+                    break
+    finally:
+        if graphed is not None:
+            graphed.release()
     with torch.no_grad():
         final = loss_fn(x)
     records[done].copy_(torch.stack([final[t].sum() if t in final else final["total"].new_zeros(()) for t in TERMS]))
@@ -125,7 +144,8 @@ def optimize(
     final_terms = [{t: final_cpu.get(t, [0.0] * batch)[b] for t in TERMS} for b in range(batch)]
     if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
         snapshots.append((done, x.detach().cpu().clone()))
-    return OptimizeResult(x.detach(), history, final_terms, snapshots, done, stopped_early)
+    replayed, failure = (graphed.replays, graphed.failure) if graphed is not None else (0, None)
+    return OptimizeResult(x.detach(), history, final_terms, snapshots, done, stopped_early, replayed, failure)
 
 
 def _row(values: torch.Tensor) -> dict[str, float]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .cuda_graph import GraphedEvaluation
 from .frame_pairs import PreparedFrame, warp_into
 from .images import to_tensor
 from .lbfgs import LBFGS
@@ -108,6 +109,10 @@ class RollingBatch:
         self._fresh = torch.zeros(k, dtype=torch.bool, device=dev)
         self._beta: float | None = None
         self._in_flight: list[_Flight] = []  # in frame order, oldest first
+        # --cuda-graphs: the objective replayed from a graph recorded once per batch (all slots, all frames)
+        self._graphed = GraphedEvaluation(self.x, self._evaluate) if engine.config.cuda_graphs and dev.type == "cuda" else None
+        self.replayed = 0  # evaluations replayed from the graph (known once it is released)
+        self.graph_failure: str | None = None  # why no graph could be recorded, if one was asked for
 
     # --- the objective -----------------------------------------------------------------------------
     def _terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -121,15 +126,30 @@ class RollingBatch:
         terms["total"] = sum(terms.values())
         return terms
 
-    def _objective(self, log: torch.Tensor, row: int) -> torch.Tensor:
+    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scaled objective, (TERMS, K) loss terms per slot) of the batch now; gradient in x.grad.
+
+        Reads and writes only buffers updated in place, so that it can be replayed from a CUDA graph."""
         terms = self._terms(self.x)
         total = terms["total"]
-        self._scale = torch.where(self._fresh, 1.0 / total.detach().clamp_min(1e-30), self._scale)
+        self._scale.copy_(torch.where(self._fresh, 1.0 / total.detach().clamp_min(1e-30), self._scale))
         self._fresh.zero_()
         objective = (total * self._scale).sum()
         objective.backward()
-        log[row].copy_(torch.stack([terms[t].detach() if t in terms else torch.zeros_like(total) for t in TERMS]))
+        values = torch.stack([terms[t].detach() if t in terms else torch.zeros_like(total) for t in TERMS])
+        return objective.detach(), values
+
+    def _objective(self, log: torch.Tensor, row: int) -> torch.Tensor:
+        objective, values = self._graphed() if self._graphed is not None else self._evaluate()
+        log[row].copy_(values)
         return objective
+
+    def release(self) -> None:
+        """Free the CUDA graph of the objective, if one was recorded (the batch can go on eagerly)."""
+        if self._graphed is not None:
+            self.replayed, self.graph_failure = self._graphed.replays, self._graphed.failure
+            self._graphed.release()
+            self._graphed = None
 
     # --- frames in and out -----------------------------------------------------------------------
     def admit(self, prepared: PreparedFrame, previous: np.ndarray | None, seed: int) -> None:
@@ -257,20 +277,23 @@ def stylize_rolling(
     stage; once it is full, a frame enters whenever one leaves. Once ``stop_admitting()``
     (Ctrl-C), the frames in flight finish and no more enter; the last one out has ``closes_run``."""
     settings = batch.settings
-    upcoming = next(frames, None)
-    since_entry, filled = settings.stage, False
-    while True:
-        while (batch.free_slots() and upcoming is not None and not stop_admitting()
-               and (filled or since_entry >= settings.stage or not batch.in_flight)):
-            batch.admit(upcoming, None if batch.in_flight else previous, seed_of(upcoming.frame.position))
-            upcoming, since_entry = next(frames, None), 0
-            filled = filled or not batch.free_slots()
-        if not batch.in_flight:
-            return
-        finished = batch.run_step(report)
-        since_entry += settings.step
-        if finished and not batch.in_flight and (upcoming is None or stop_admitting()):
-            finished[-1].closes_run = True
-        for done in finished:
-            previous = done.picture
-            yield done
+    try:
+        upcoming = next(frames, None)
+        since_entry, filled = settings.stage, False
+        while True:
+            while (batch.free_slots() and upcoming is not None and not stop_admitting()
+                   and (filled or since_entry >= settings.stage or not batch.in_flight)):
+                batch.admit(upcoming, None if batch.in_flight else previous, seed_of(upcoming.frame.position))
+                upcoming, since_entry = next(frames, None), 0
+                filled = filled or not batch.free_slots()
+            if not batch.in_flight:
+                return
+            finished = batch.run_step(report)
+            since_entry += settings.step
+            if finished and not batch.in_flight and (upcoming is None or stop_admitting()):
+                finished[-1].closes_run = True
+            for done in finished:
+                previous = done.picture
+                yield done
+    finally:
+        batch.release()

@@ -77,6 +77,8 @@ class Stylized:
     snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (iteration, picture)
     iterations: int = 0  # iterations run (fewer than asked when stopped early)
     seconds: float = 0.0  # wall time of the optimisation
+    replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph (--cuda-graphs)
+    graph_failure: str | None = None  # why no CUDA graph could be recorded, if one was asked for
     image: torch.Tensor | None = None  # the optimised image as it left the optimiser: (1, 3, H, W) float 0–1, on the device, before rounding (and before colours are recombined)
 
 
@@ -118,7 +120,8 @@ class StyleTransfer:
         if self.device.type == "cuda":
             image = image.contiguous(memory_format=torch.channels_last)
         autocast = (
-            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            # no cast cache: its copies must not outlive a CUDA graph's recording
+            torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
             if self.precision == "bf16"
             else contextlib.nullcontext()
         )
@@ -222,6 +225,7 @@ class StyleTransfer:
                 lr=cfg.lr,
                 history_size=cfg.history_size,
                 fast_lbfgs=self.precision != "fp32",
+                cuda_graphs=cfg.cuda_graphs,
                 snapshot_at=snapshot_at,
                 on_report=on_report,
                 report_every=1 if self.device.type == "cpu" else 10,
@@ -319,6 +323,8 @@ class StyleTransfer:
             snapshots=[(i, to_output(img)) for i, img in result.snapshots],
             iterations=result.iterations,
             seconds=seconds,
+            replayed=result.replayed,
+            graph_failure=result.graph_failure,
             image=result.image[item : item + 1],
         )
 

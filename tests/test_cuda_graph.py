@@ -1,0 +1,155 @@
+"""--cuda-graphs: the loss and gradient replayed from a CUDA graph give the eager run's iterates.
+
+On the CPU the option must change nothing. The ``gpu`` tests (skipped without CUDA) compare a
+graphed run with an eager one — a single image on both L-BFGS implementations, and a video
+frame with a temporal term — check that a capture-unsafe loss falls back to the eager run, and
+that the graph's memory is handed back when the run ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CONTENT_FILE, STYLE_FILE, load_picture
+from stylevid.pipeline import images
+from stylevid.pipeline.config import StyleConfig
+from stylevid.pipeline.cuda_graph import GraphedEvaluation
+from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.optimize import optimize
+from stylevid.pipeline.stylize import StyleTransfer, TemporalGuide
+from stylevid.pipeline.vgg import VGG19Features
+
+
+def test_cuda_graphs_change_nothing_on_the_cpu(extractor):
+    content, style = load_picture(CONTENT_FILE, 32), load_picture(STYLE_FILE, 32)
+    runs = []
+    for graphs in (False, True):
+        config = StyleConfig(size=32, iters=5, init="content", device="cpu", cuda_graphs=graphs)
+        engine = StyleTransfer(config, [style], extractor=extractor)
+        runs.append(engine.stylize(engine.prepare_content(content)))
+    eager, graphed = runs
+    assert graphed.replayed == 0 and graphed.graph_failure is None
+    assert [row["total"] for row in graphed.history] == [row["total"] for row in eager.history]
+    assert torch.equal(graphed.image, eager.image)
+
+
+def test_cuda_graphs_setting_must_be_a_bool():
+    with pytest.raises(StylevidError, match="cuda_graphs"):
+        StyleConfig(cuda_graphs="yes")
+
+
+def test_graphed_evaluation_needs_a_cuda_tensor():
+    with pytest.raises(ValueError, match="CUDA"):
+        GraphedEvaluation(torch.zeros(1, 3, 4, 4, requires_grad=True), lambda: ())
+
+
+# --------------------------------------------------------------------------- GPU (skipped without CUDA)
+
+
+def _cuda_engine(caffe_state, style: np.ndarray, **settings) -> StyleTransfer:
+    config = StyleConfig(size=128, init="content", device="cuda", **settings)
+    return StyleTransfer(config, [style], extractor=VGG19Features(caffe_state, "caffe", last_layer="relu5_1"))
+
+
+def _assert_same_run(graphed, eager, iters: int) -> None:
+    assert graphed.graph_failure is None
+    assert graphed.replayed == iters - 2  # two eager iterations, then every evaluation replayed
+    assert eager.replayed == 0
+    # the same kernels on the same data: equal up to the order of atomic adds in a few kernels
+    for a, b in zip(graphed.history, eager.history):
+        assert a["total"] == pytest.approx(b["total"], rel=1e-3), (graphed.history, eager.history)
+    assert float((graphed.image - eager.image).abs().max()) < 2e-3
+    assert graphed.history[-1]["total"] < 0.7 * graphed.history[0]["total"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])  # pipeline/lbfgs.py and torch.optim.LBFGS
+def test_gpu_graphed_image_matches_the_eager_run_and_frees_its_memory(caffe_state, precision):
+    content, style = load_picture(CONTENT_FILE, 128), load_picture(STYLE_FILE, 128)
+    iters = 12
+    eager_engine = _cuda_engine(caffe_state, style, iters=iters, precision=precision)
+    graphed_engine = _cuda_engine(caffe_state, style, iters=iters, precision=precision, cuda_graphs=True)
+    prepared = eager_engine.prepare_content(content)
+    eager_engine.stylize(prepared, iters=3)  # style targets, cuDNN autotuning, allocator
+    graphed_engine.stylize(prepared, iters=3)
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    graphed = graphed_engine.stylize(prepared)
+    torch.cuda.synchronize()
+    left = torch.cuda.memory_allocated() - before
+    eager = eager_engine.stylize(prepared)
+    _assert_same_run(graphed, eager, iters)
+    # what stays is the result (1×3×128×128 fp32, 0.2 MB); a graph left behind would hold the
+    # activations of a whole forward and backward pass (tens of MB at this size)
+    assert left < 4 * 2**20, f"{left / 2**20:.1f} MiB still allocated after the graphed run"
+
+
+@pytest.mark.gpu
+def test_gpu_graphed_frame_with_a_temporal_term_matches_the_eager_run(caffe_state):
+    content, style = load_picture(CONTENT_FILE, 128), load_picture(STYLE_FILE, 128)
+    iters = 10
+    runs = []
+    for graphs in (False, True):
+        engine = _cuda_engine(caffe_state, style, iters=iters, precision="bf16", cuda_graphs=graphs)
+        prepared = engine.prepare_content(content)
+        height, width = prepared.shape[:2]
+        previous = np.ascontiguousarray(np.roll(prepared, 3, axis=1))  # "the previous stylised frame, warped"
+        reliable = torch.ones(1, 1, height, width)
+        reliable[..., : height // 3, :] = 0  # an occluded band
+        guide = TemporalGuide(previous, reliable, weight=1e4)
+        runs.append(engine.stylize(prepared, temporal=guide))
+    eager, graphed = runs
+    assert eager.final["temporal"] > 0
+    _assert_same_run(graphed, eager, iters)
+
+
+@pytest.mark.gpu
+def test_gpu_a_loss_that_syncs_the_host_falls_back_to_eager_evaluation():
+    device = torch.device("cuda")
+    target = torch.rand(1, 3, 16, 16, device=device, generator=torch.Generator(device).manual_seed(0))
+
+    def loss_fn(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if float(image.mean()) > 2.0:  # a host sync: cannot be recorded
+            raise AssertionError("pixels are clamped to 0–1")
+        total = (image - target).pow(2).flatten(1).sum(dim=1)
+        return {"total": total, "content": total}
+
+    start = torch.full((1, 3, 16, 16), 0.5, device=device)
+    graphed = optimize(start, loss_fn, iters=6, fast_lbfgs=True, cuda_graphs=True)
+    eager = optimize(start, loss_fn, iters=6, fast_lbfgs=True)
+    assert graphed.replayed == 0
+    assert graphed.graph_failure  # why, in one line
+    assert "\n" not in graphed.graph_failure
+    assert torch.equal(graphed.image, eager.image)
+    assert [r["total"] for r in graphed.history] == [r["total"] for r in eager.history]
+
+
+@pytest.mark.gpu
+def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
+    """One graph serves the whole batch: frames entering and leaving change only buffers it reads."""
+    from test_batching import prepared_frames, shifted_frames
+    from stylevid.pipeline.rolling import RollingBatch, RollingSettings, stylize_rolling
+
+    style = load_picture(STYLE_FILE, 64)
+    pictures = shifted_frames(6, size=64)
+    items = prepared_frames(pictures)
+    runs = []
+    for graphs in (False, True):
+        engine = _cuda_engine(caffe_state, style, iters=10, precision="bf16", cuda_graphs=graphs)
+        first = engine.stylize(pictures[0], iters=10).picture
+        settings = RollingSettings(slots=3, frame_iters=9, temporal_weight=1e4, early_stop=None)
+        batch = RollingBatch(engine, settings, 64, 64)
+        finished = list(stylize_rolling(batch, iter(items[1:]), first, seed_of=lambda p: p))
+        runs.append((finished, batch))
+    (eager, eager_batch), (graphed, graphed_batch) = runs
+    assert eager_batch.replayed == 0
+    # 5 frames, 9 iterations each, one entering every 3 iterations: 3·(5 + 2) = 21 evaluations, 2 eager
+    assert graphed_batch.graph_failure is None and graphed_batch.replayed == 19
+    assert [f.prepared.frame.position for f in graphed] == [f.prepared.frame.position for f in eager] == [1, 2, 3, 4, 5]
+    for a, b in zip(graphed, eager):
+        assert a.iterations == b.iterations == 9
+        assert a.final["total"] == pytest.approx(b.final["total"], rel=1e-3)
+        assert a.final["temporal"] > 0
+        assert np.abs(a.picture.astype(int) - b.picture.astype(int)).max() <= 2
