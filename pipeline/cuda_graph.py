@@ -67,18 +67,36 @@ class GraphedEvaluation(Generic[Outputs]):
         return self._outputs
 
     def _record(self) -> None:
+        # Driven by hand rather than with torch.cuda.graph(), whose exit skips restoring the
+        # current stream when ending a failed capture raises: a failure must leave the run as it was.
         x = self.x
         x.grad = None
+        current = torch.cuda.current_stream(x.device)
+        side = torch.cuda.Stream(x.device)  # capture needs a stream other than the default one
+        side.wait_stream(current)
         graph = torch.cuda.CUDAGraph()
-        try:
+        error: BaseException | None = None
+        outputs = None
+        with torch.cuda.stream(side):
             # "thread_local": the prefetch and writer threads of a video run may use CUDA meanwhile
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            graph.capture_begin(capture_error_mode="thread_local")
+            try:
                 outputs = self.evaluate()
-            if x.grad is None:
-                raise RuntimeError("the evaluation did not produce x.grad")
-        except RuntimeError as error:  # a capture-unsafe operation: stay eager
+            except Exception as failure:  # noqa: BLE001 - the capture must be ended whatever happened
+                error = failure
+            try:
+                graph.capture_end()
+            except RuntimeError as failure:
+                error = error or failure
+        current.wait_stream(side)
+        if error is None and x.grad is None:
+            error = RuntimeError("the evaluation did not produce x.grad")
+        if error is not None:
             x.grad = None
-            self.failure = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if not isinstance(error, RuntimeError):  # a bug in the evaluation, not a capture limit
+                raise error
+            text = str(error).strip()
+            self.failure = text.splitlines()[0] if text else type(error).__name__
             torch.cuda.synchronize(x.device)
             return
         self._graph, self._outputs, self._grad = graph, outputs, x.grad
