@@ -111,8 +111,6 @@ class RollingBatch:
         self._in_flight: list[_Flight] = []  # in frame order, oldest first
         # --cuda-graphs: the objective replayed from a graph recorded once per batch (all slots, all frames)
         self._graphed = GraphedEvaluation(self.x, self._evaluate) if engine.config.cuda_graphs and dev.type == "cuda" else None
-        self.replayed = 0  # evaluations replayed from the graph (known once it is released)
-        self.graph_failure: str | None = None  # why no graph could be recorded, if one was asked for
 
     # --- the objective -----------------------------------------------------------------------------
     def _terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -144,12 +142,20 @@ class RollingBatch:
         log[row].copy_(values)
         return objective
 
+    @property
+    def replayed(self) -> int:
+        """Evaluations replayed from the CUDA graph (0 without --cuda-graphs)."""
+        return self._graphed.replays if self._graphed is not None else 0
+
+    @property
+    def graph_failure(self) -> str | None:
+        """Why no CUDA graph could be recorded, if one was asked for."""
+        return self._graphed.failure if self._graphed is not None else None
+
     def release(self) -> None:
-        """Free the CUDA graph of the objective, if one was recorded (the batch can go on eagerly)."""
+        """Free the CUDA graph of the objective and its memory (a later step would record it again)."""
         if self._graphed is not None:
-            self.replayed, self.graph_failure = self._graphed.replays, self._graphed.failure
             self._graphed.release()
-            self._graphed = None
 
     # --- frames in and out -----------------------------------------------------------------------
     def admit(self, prepared: PreparedFrame, previous: np.ndarray | None, seed: int) -> None:
