@@ -63,7 +63,7 @@ def stylize_image_file(
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
         cuda_graph=({"replayed_iterations": result.replayed, "failure": result.graph_failure}
-                    if config.cuda_graphs and engine.device.type == "cuda" else None),
+                    if engine.cuda_graphs else None),
         final_losses=result.final,
         initial_losses=result.history[0],
         outputs={k: str(v) for k, v in files.items()},

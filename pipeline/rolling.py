@@ -75,6 +75,7 @@ class Finished:
     seconds: float  # its share of the batch's wall time
     stopped_early: bool
     closes_run: bool = False  # the last frame out: nothing was in flight after it
+    replayed: int = 0  # of its iterations, those whose evaluation was replayed from the CUDA graph
 
 
 @dataclass
@@ -85,6 +86,7 @@ class _Flight:
     age: int = 0  # iterations done
     totals: list[float] = field(default_factory=list)  # its total loss before each iteration
     seconds: float = 0.0
+    replayed: int = 0  # iterations replayed from the CUDA graph
 
 
 class RollingBatch:
@@ -110,7 +112,7 @@ class RollingBatch:
         self._beta: float | None = None
         self._in_flight: list[_Flight] = []  # in frame order, oldest first
         # --cuda-graphs: the objective replayed from a graph recorded once per batch (all slots, all frames)
-        self._graphed = GraphedEvaluation(self.x, self._evaluate) if engine.config.cuda_graphs and dev.type == "cuda" else None
+        self._graphed = GraphedEvaluation(self.x, self._evaluate) if engine.cuda_graphs else None
 
     # --- the objective -----------------------------------------------------------------------------
     def _terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -212,7 +214,7 @@ class RollingBatch:
         """Optimise every frame in flight for one step; returns the frames that left, in order."""
         if not self._in_flight:
             raise RuntimeError("no frame in flight")
-        steps, began = self.settings.step, time.perf_counter()
+        steps, began, replayed_before = self.settings.step, time.perf_counter(), self.replayed
         log = torch.zeros(steps, len(TERMS), self.settings.slots, device=self.x.device)
         for row in range(steps):
             self.optimiser.step(lambda row=row: self._objective(log, row))
@@ -220,8 +222,10 @@ class RollingBatch:
                 self.x.clamp_(0, 1)
         totals = log[:, 0].cpu()  # one wait for the device per step
         seconds = (time.perf_counter() - began) / len(self._in_flight)
+        replayed = self.replayed - replayed_before
         for flight in self._in_flight:
             flight.age += steps
+            flight.replayed += replayed
             flight.totals.extend(totals[:, flight.slot].tolist())
             flight.seconds += seconds
         if report is not None:
@@ -255,7 +259,8 @@ class RollingBatch:
             slot = flight.slot
             picture = self.engine.output_picture(self.x[slot : slot + 1], self._content_rgb[slot : slot + 1])
             terms = {t: final[t][slot] if t in final else 0.0 for t in TERMS}
-            finished.append(Finished(flight.prepared, picture, terms, flight.age, flight.seconds, early))
+            finished.append(Finished(flight.prepared, picture, terms, flight.age, flight.seconds, early,
+                                     replayed=flight.replayed))
             self._in_flight.remove(flight)
             with torch.no_grad():
                 self._active[slot] = 0.0

@@ -93,6 +93,7 @@ class StyleTransfer:
         self.config = config
         self.device = pick_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
+        self.cuda_graphs = config.cuda_graphs and self.device.type == "cuda"  # asked for, and able to run here
         self.layer_weights = (
             dict(zip(config.style_layers, config.style_layer_weights))
             if config.style_layer_weights is not None
@@ -225,7 +226,7 @@ class StyleTransfer:
                 lr=cfg.lr,
                 history_size=cfg.history_size,
                 fast_lbfgs=self.precision != "fp32",
-                cuda_graphs=cfg.cuda_graphs,
+                cuda_graphs=self.cuda_graphs,
                 snapshot_at=snapshot_at,
                 on_report=on_report,
                 report_every=1 if self.device.type == "cpu" else 10,

@@ -325,6 +325,8 @@ def _optimise_one(item: PreparedFrame, previous_stylised: np.ndarray | None, eng
     if want_snapshots:
         work.save_history(result.history, result.snapshots)
     stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
+    if engine.cuda_graphs:
+        stats.update(replayed=result.replayed, graph_failure=result.graph_failure)
     writer.stylised(item, result.picture, stats)
     progress.frame_done(position, stats)
     return result.picture
@@ -358,6 +360,8 @@ def _optimise_segment(segment: Iterator[PreparedFrame], previous_stylised: np.nd
         for done in finished:
             stats = _frame_stats(done.prepared, previous_stylised, done.picture, done.iterations, done.seconds, done.final)
             stats["segment"] = [opening.frame.position, done.closes_run]
+            if engine.cuda_graphs:
+                stats.update(replayed=done.replayed, graph_failure=batch.graph_failure)
             writer.stylised(done.prepared, done.picture, stats)
             progress.frame_done(done.prepared.frame.position, stats)
             previous_stylised, last = done.picture, done.prepared.frame.position
@@ -456,10 +460,26 @@ def _finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, w
         mean_style_loss=mean_style,
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),
+        cuda_graph=_graph_summary(rows) if engine.cuda_graphs else None,
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)
     return VideoResult(output.output, len(rows), warping, mean_style, record, files)
+
+
+def _graph_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """run.json's account of --cuda-graphs: iterations replayed, and each distinct reason a graph fell back.
+
+    Rows from a run before this one (a resumed run) may lack the fields; they count as not replayed."""
+    failures: dict[str, list[int]] = {}
+    for row in rows:
+        if row.get("graph_failure"):
+            failures.setdefault(row["graph_failure"], []).append(row["frame"])
+    return {
+        "replayed_iterations": sum(row.get("replayed", 0) for row in rows),
+        "iterations": sum(row["iterations"] for row in rows),
+        "failures": [{"reason": reason, "frames": frames} for reason, frames in failures.items()],
+    }
 
 
 def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir: Path, rows, preview) -> dict[str, Path]:

@@ -45,6 +45,33 @@ def test_graphed_evaluation_needs_a_cuda_tensor():
         GraphedEvaluation(torch.zeros(1, 3, 4, 4, requires_grad=True), lambda: ())
 
 
+def test_video_records_no_graphs_on_the_cpu(tmp_path):
+    from media_factory import make_test_clip
+    from stylevid.pipeline.video import VideoConfig, stylize_video
+
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    config = VideoConfig(style=StyleConfig(size=32, iters=3, device="cpu", cuda_graphs=True), frame_iters=2, early_stop=False)
+    result = stylize_video(clip, [load_picture(STYLE_FILE, 32)], tmp_path / "out", config)
+    assert result.record["cuda_graph"] is None
+    assert not any("replayed" in row for row in result.record["per_frame"])
+
+
+def test_graph_summary_counts_replays_and_groups_failures_by_reason():
+    from stylevid.pipeline.video import _graph_summary
+
+    rows = [
+        {"frame": 0, "iterations": 10},  # stylised by an earlier run, before graphs were asked for
+        {"frame": 1, "iterations": 5, "replayed": 3, "graph_failure": None},
+        {"frame": 2, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
+        {"frame": 3, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
+    ]
+    assert _graph_summary(rows) == {
+        "replayed_iterations": 3,
+        "iterations": 25,
+        "failures": [{"reason": "capture failed: X", "frames": [2, 3]}],
+    }
+
+
 # --------------------------------------------------------------------------- GPU (skipped without CUDA)
 
 
@@ -148,8 +175,31 @@ def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
     # 5 frames, 9 iterations each, one entering every 3 iterations: 3·(5 + 2) = 21 evaluations, 2 eager
     assert graphed_batch.graph_failure is None and graphed_batch.replayed == 19
     assert [f.prepared.frame.position for f in graphed] == [f.prepared.frame.position for f in eager] == [1, 2, 3, 4, 5]
+    # frame 1 was in flight for evaluations 1–9, the two eager ones among them; the others only saw replays
+    assert [f.replayed for f in graphed] == [7, 9, 9, 9, 9] and [f.replayed for f in eager] == [0] * 5
     for a, b in zip(graphed, eager):
         assert a.iterations == b.iterations == 9
         assert a.final["total"] == pytest.approx(b.final["total"], rel=1e-3)
         assert a.final["temporal"] > 0
         assert np.abs(a.picture.astype(int) - b.picture.astype(int)).max() <= 2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("batch_frames", [1, 3])
+def test_gpu_video_run_records_its_replays(tmp_path, caffe_state, batch_frames):
+    from media_factory import make_test_clip
+    from stylevid.pipeline.video import VideoConfig, stylize_video
+
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
+    style = load_picture(STYLE_FILE, 64)
+    engine = _cuda_engine(caffe_state, style, iters=6, precision="bf16", cuda_graphs=True)
+    config = VideoConfig(style=engine.config, frame_iters=6, early_stop=False, batch_frames=batch_frames)
+    result = stylize_video(clip, [style], tmp_path / "out", config, engine=engine)
+    summary = result.record["cuda_graph"]
+    assert summary["failures"] == [] and summary["iterations"] == 5 * 6
+    replayed = [row["replayed"] for row in result.record["per_frame"]]
+    # every optimisation evaluates twice eagerly before it records. One frame at a time: each frame
+    # is its own optimisation. Batched: frame 0 alone, then one rolling batch of frames 1–4, the
+    # next frame entering every 2 iterations (⌈6/3⌉), after the two eager evaluations
+    assert replayed == ([4] * 5 if batch_frames == 1 else [4, 4, 6, 6, 6])
+    assert summary["replayed_iterations"] == sum(replayed)
