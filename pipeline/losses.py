@@ -25,11 +25,42 @@ def _check_features(name: str, features: torch.Tensor) -> None:
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """G = F Fᵀ per batch item: (B, N, H, W) → (B, N, N), unnormalised, computed in fp32."""
+    """G = F Fᵀ per batch item: (B, N, H, W) → (B, N, N), unnormalised, computed in fp32 (or fp64).
+
+    Channels-last features (the CUDA path) are read as an M×N view, without a copy. The
+    gradient is one product, (∂L/∂G + ∂L/∂Gᵀ)·F, in the features' own dtype; autograd of
+    F·Fᵀ would make two fp32 products, add them and keep an fp32 copy of F for the backward.
+    """
     _check_features("features", features)
     b, n, h, w = features.shape
-    flat = features.reshape(b, n, h * w).float()
-    return torch.bmm(flat, flat.transpose(1, 2))
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        return _Gram.apply(features.permute(0, 2, 3, 1).reshape(b, h * w, n), True)
+    return _Gram.apply(features.reshape(b, n, h * w), False)
+
+
+class _Gram(torch.autograd.Function):
+    """G = F Fᵀ from F as (B, N, M), or as (B, M, N) with ``positions_first``."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, positions_first: bool) -> torch.Tensor:
+        ctx.save_for_backward(matrix)
+        ctx.positions_first = positions_first
+        # at least fp32: a product of two bf16 values is exact in fp32, and the sums accumulate in fp32
+        exact = matrix.to(torch.promote_types(matrix.dtype, torch.float32))
+        with torch.autocast(matrix.device.type, enabled=False):
+            if positions_first:
+                return torch.bmm(exact.transpose(1, 2), exact)
+            return torch.bmm(exact, exact.transpose(1, 2))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_gram: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (matrix,) = ctx.saved_tensors
+        symmetric = (grad_gram + grad_gram.transpose(1, 2)).to(matrix.dtype)
+        with torch.autocast(matrix.device.type, enabled=False):
+            if ctx.positions_first:
+                return torch.bmm(matrix, symmetric), None
+            return torch.bmm(symmetric, matrix), None
 
 
 def normalized_gram(features: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,47 @@ def test_gram_matrix_is_fp32_for_half_input():
     assert gram_matrix(features).dtype == torch.float32
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_gradient_is_that_of_f_times_f_transposed(layout):
+    features = (rand(2, 3, 4, 5).double() - 0.5).contiguous(memory_format=layout).requires_grad_(True)
+    assert torch.autograd.gradcheck(gram_matrix, (features,))
+    weights = rand(2, 3, 3, seed=7).double()
+    (gram_matrix(features) * weights).sum().backward()
+    flat = features.detach().reshape(2, 3, 20).requires_grad_(True)
+    (torch.bmm(flat, flat.transpose(1, 2)) * weights).sum().backward()
+    torch.testing.assert_close(features.grad.reshape(2, 3, 20), flat.grad)
+
+
+def test_gram_of_channels_last_features_equals_the_contiguous_one():
+    features = rand(2, 6, 5, 7) - 0.5
+    channels_last = features.contiguous(memory_format=torch.channels_last)
+    assert not channels_last.is_contiguous()
+    torch.testing.assert_close(gram_matrix(channels_last), gram_matrix(features))
+
+
+def test_gram_of_bf16_features_is_fp32_and_its_gradient_bf16():
+    """The fast path's features are bf16: the Gram is exact products summed in fp32, and the
+    gradient flows back in bf16, within bf16 rounding of the fp32 one."""
+    features = (rand(1, 8, 6, 6) - 0.5).bfloat16().requires_grad_(True)
+    upcast = features.detach().float().requires_grad_(True)
+    gram, reference = gram_matrix(features), gram_matrix(upcast)
+    assert gram.dtype == torch.float32
+    torch.testing.assert_close(gram, reference, rtol=1e-6, atol=1e-6)
+    weights = rand(1, 8, 8, seed=5)
+    (gram * weights).sum().backward()
+    (reference * weights).sum().backward()
+    assert features.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(features.grad.float(), upcast.grad, rtol=2e-2, atol=2e-2 * float(upcast.grad.abs().max()))
+
+
+def test_gram_is_fp32_inside_autocast():
+    features = rand(1, 4, 3, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gram = gram_matrix(features)
+    assert gram.dtype == torch.float32
+    torch.testing.assert_close(gram, gram_matrix(features))
+
+
 def test_normalized_gram_divides_by_positions():
     features = rand(2, 3, 4, 5)
     torch.testing.assert_close(normalized_gram(features), gram_matrix(features) / 20)
