@@ -351,8 +351,8 @@ def run_reference(args, device, state, convention, inputs: Inputs, evaluate: Eva
 def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluator, cuda_graphs: bool = False) -> dict:
     """The project's StyleTransfer, as users run it; judged on its float result (Stylized.image)."""
     from stylevid.pipeline.config import StyleConfig
-    from stylevid.pipeline.stylize import StyleTransfer
-    from stylevid.pipeline.vgg import VGG19Features
+    from stylevid.pipeline.engine.transfer import StyleTransfer
+    from stylevid.pipeline.engine.vgg import VGG19Features
 
     config = StyleConfig(
         size=max(inputs.width, inputs.height), iters=args.iters, style_weight=inputs.beta, content_weight=1.0,
@@ -393,7 +393,7 @@ def guarded(run, *args) -> dict:
 
 
 def benchmark_size(args, device, state, convention, width: int, height: int) -> dict:
-    from stylevid.pipeline.stylize import default_style_weight
+    from stylevid.pipeline.engine.transfer import default_style_weight
 
     content_path = None if args.random_images else args.content
     style_path = None if args.random_images else args.style
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.set_per_process_memory_fraction(memory_cap, device)
     state, convention = load_weights(args.weights, args.weights_format)
 
-    from stylevid.pipeline.device import resolve_precision
+    from stylevid.pipeline.engine.device import resolve_precision
 
     command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benchmarks/speed.py", *argv])
     header = {

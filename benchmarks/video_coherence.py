@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.images import load_image
-from stylevid.pipeline.stylize import StyleTransfer
-from stylevid.pipeline.video import VideoConfig, stylize_video
-from stylevid.pipeline.video_io import parse_time_or_index
+from stylevid.pipeline.io.images import load_image
+from stylevid.pipeline.engine.transfer import StyleTransfer
+from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline.io.video_io import parse_time_or_index
 
 
 def main() -> None:

@@ -32,11 +32,11 @@ import torch
 
 import speed  # benchmarks/speed.py, beside this script
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.device import pick_device
-from stylevid.pipeline.images import load_image
-from stylevid.pipeline.stylize import StyleTransfer
-from stylevid.pipeline.video import VideoConfig, stylize_video
-from stylevid.pipeline.video_io import parse_time_or_index, read_frames
+from stylevid.pipeline.engine.device import pick_device
+from stylevid.pipeline.io.images import load_image
+from stylevid.pipeline.engine.transfer import StyleTransfer
+from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline.io.video_io import parse_time_or_index, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 

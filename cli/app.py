@@ -67,7 +67,7 @@ def _names(text: Optional[str]) -> Optional[tuple[str, ...]]:
 def _position(text: Optional[str]):
     if text is None:
         return None
-    from stylevid.pipeline.video_io import parse_time_or_index
+    from stylevid.pipeline.io.video_io import parse_time_or_index
 
     return parse_time_or_index(text)
 
@@ -119,8 +119,8 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig
-    from stylevid.pipeline.images import load_image
-    from stylevid.pipeline.paths import check_paths, default_output
+    from stylevid.pipeline.io.images import load_image
+    from stylevid.pipeline.io.paths import check_paths, default_output
 
     style_list = _names(style_layers) or ()
     config = StyleConfig(
@@ -144,7 +144,7 @@ def stylize(
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return
-    from stylevid.pipeline.video import VideoConfig, stylize_video
+    from stylevid.pipeline.video_job import VideoConfig, stylize_video
 
     video_config = VideoConfig(
         style=config, frame_iters=frame_iters, batch_frames=batch_frames, frame_init=frame_init, temporal_weight=temporal_weight,

@@ -94,7 +94,7 @@ def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 def validate(config: StyleConfig) -> None:
     """Check every field; raise StylevidError naming the first bad one."""
-    from .vgg import LAYER_NAMES  # local import: vgg imports torch, config should stay light
+    from .engine.vgg import LAYER_NAMES  # local import: vgg imports torch, config should stay light
 
     _positive_int("size", config.size)
     if config.size < 16:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import StylevidError
-from .frames import open_source
-from .warping_error import WarpingErrorMeter, WarpingErrorResult
+from .video.frames import open_source
+from .motion.warping_error import WarpingErrorMeter, WarpingErrorResult
 
 
 def evaluate_pair(stylised: Path, original: Path, *, flow_method: str = "dis") -> WarpingErrorResult:

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from .config import StyleConfig
-from .images import load_image, save_image
-from .optimize import ReportFn
-from .paths import check_not_input
-from .record import run_record, write_json
-from .renders import save_loss_plot, save_progress_gif, snapshot_iterations
-from .stylize import Stylized, StyleTransfer
+from .io.images import load_image, save_image
+from .engine.optimize import ReportFn
+from .io.paths import check_not_input
+from .io.record import run_record, write_json
+from .render.renders import save_loss_plot, save_progress_gif, snapshot_iterations
+from .engine.transfer import Stylized, StyleTransfer
 
 
 @dataclass

@@ -20,10 +20,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.images import load_image, save_image
-from stylevid.pipeline.renders import save_image_grid, save_mosaic_gif
-from stylevid.pipeline.video_io import read_frames
-from stylevid.pipeline.stylize import StyleTransfer
+from stylevid.pipeline.io.images import load_image, save_image
+from stylevid.pipeline.render.renders import save_image_grid, save_mosaic_gif
+from stylevid.pipeline.io.video_io import read_frames
+from stylevid.pipeline.engine.transfer import StyleTransfer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

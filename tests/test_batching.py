@@ -14,19 +14,19 @@ from PIL import Image
 from media_factory import make_test_clip
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.flow import FlowEstimator, flow_to_tensor
-from stylevid.pipeline.images import load_image
-from stylevid.pipeline.occlusion import consistency_mask
-from stylevid.pipeline.prefetch import prefetch
-from stylevid.pipeline.frame_pairs import PreparedFrame, pair_warping_error
-from stylevid.pipeline.frames import Frame
-from stylevid.pipeline.optimize import EarlyStop
-from stylevid.pipeline.rolling import RollingBatch, RollingSettings, stylize_rolling
-from stylevid.pipeline.schedule import segment_frames, starts_segment
-from stylevid.pipeline.stylize import StyleTransfer, TemporalChain
-from stylevid.pipeline.video import VideoConfig, stylize_video
-from stylevid.pipeline.video_io import read_frames
-from stylevid.pipeline.warping_error import warping_error_pair, warping_error_sequence
+from stylevid.pipeline.motion.flow import FlowEstimator, flow_to_tensor
+from stylevid.pipeline.io.images import load_image
+from stylevid.pipeline.motion.occlusion import consistency_mask
+from stylevid.pipeline.video.prefetch import prefetch
+from stylevid.pipeline.video.frame_pairs import PreparedFrame, pair_warping_error
+from stylevid.pipeline.video.frames import Frame
+from stylevid.pipeline.engine.optimize import EarlyStop
+from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
+from stylevid.pipeline.video.schedule import segment_frames, starts_segment
+from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalChain
+from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline.io.video_io import read_frames
+from stylevid.pipeline.motion.warping_error import warping_error_pair, warping_error_sequence
 
 from conftest import STYLE_FILE
 

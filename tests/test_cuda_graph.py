@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
-from stylevid.pipeline import images
+from stylevid.pipeline.io import images
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.cuda_graph import GraphedEvaluation
+from stylevid.pipeline.engine.cuda_graph import GraphedEvaluation
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.optimize import optimize
-from stylevid.pipeline.stylize import StyleTransfer, TemporalGuide
-from stylevid.pipeline.vgg import VGG19Features
+from stylevid.pipeline.engine.optimize import optimize
+from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalGuide
+from stylevid.pipeline.engine.vgg import VGG19Features
 
 
 def test_cuda_graphs_change_nothing_on_the_cpu(extractor):
@@ -47,7 +47,7 @@ def test_graphed_evaluation_needs_a_cuda_tensor():
 
 def test_video_records_no_graphs_on_the_cpu(tmp_path):
     from media_factory import make_test_clip
-    from stylevid.pipeline.video import VideoConfig, stylize_video
+    from stylevid.pipeline.video_job import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     config = VideoConfig(style=StyleConfig(size=32, iters=3, device="cpu", cuda_graphs=True), frame_iters=2, early_stop=False)
@@ -57,7 +57,7 @@ def test_video_records_no_graphs_on_the_cpu(tmp_path):
 
 
 def test_graph_summary_counts_replays_and_groups_failures_by_reason():
-    from stylevid.pipeline.video import _graph_summary
+    from stylevid.pipeline.video_job import _graph_summary
 
     rows = [
         {"frame": 0, "iterations": 10},  # stylised by an earlier run, before graphs were asked for
@@ -157,7 +157,7 @@ def test_gpu_a_loss_that_syncs_the_host_falls_back_to_eager_evaluation():
 def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
     """One graph serves the whole batch: frames entering and leaving change only buffers it reads."""
     from test_batching import prepared_frames, shifted_frames
-    from stylevid.pipeline.rolling import RollingBatch, RollingSettings, stylize_rolling
+    from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
 
     style = load_picture(STYLE_FILE, 64)
     pictures = shifted_frames(6, size=64)
@@ -188,7 +188,7 @@ def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
 @pytest.mark.parametrize("batch_frames", [1, 3])
 def test_gpu_video_run_records_its_replays(tmp_path, caffe_state, batch_frames):
     from media_factory import make_test_clip
-    from stylevid.pipeline.video import VideoConfig, stylize_video
+    from stylevid.pipeline.video_job import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
     style = load_picture(STYLE_FILE, 64)

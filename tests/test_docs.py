@@ -146,7 +146,15 @@ def _stop_before_work(monkeypatch) -> None:
     """Let the CLI build and validate its configuration, then stop before any file is read."""
     import numpy as np
 
-    from stylevid.pipeline import evaluate, image_job, images, paths, video
+    from stylevid.pipeline import evaluate
+
+    from stylevid.pipeline import image_job
+
+    from stylevid.pipeline.io import images
+
+    from stylevid.pipeline.io import paths
+
+    from stylevid.pipeline import video_job as video
 
     def check_paths(input_path, style_paths, out_dir, init="content"):
         return "image" if images.is_image_path(Path(input_path)) else "video"

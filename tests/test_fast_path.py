@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
-from stylevid.pipeline import images
-from stylevid.pipeline import lbfgs as lbfgs_module
+from stylevid.pipeline.io import images
+from stylevid.pipeline.engine import lbfgs as lbfgs_module
 from stylevid.pipeline.config import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, StyleConfig
-from stylevid.pipeline.losses import content_loss, equal_layer_weights, normalized_gram, style_loss
-from stylevid.pipeline.optimize import optimize
-from stylevid.pipeline.stylize import StyleTransfer
-from stylevid.pipeline.vgg import VGG19Features
+from stylevid.pipeline.engine.losses import content_loss, equal_layer_weights, normalized_gram, style_loss
+from stylevid.pipeline.engine.optimize import optimize
+from stylevid.pipeline.engine.transfer import StyleTransfer
+from stylevid.pipeline.engine.vgg import VGG19Features
 
 SIDE = 32  # long side of the CPU tests' pictures
 ITERS = 8  # iterations of the CPU stylisations

@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.flow import (
+from stylevid.pipeline.motion.flow import (
     FLOW_METHODS,
     FlowEstimator,
     compute_flow,
     flow_pair,
     flow_to_tensor,
 )
-from stylevid.pipeline.occlusion import consistency_mask
-from stylevid.pipeline.warp import inside_mask, warp
-from stylevid.pipeline.warping_error import (
+from stylevid.pipeline.motion.occlusion import consistency_mask
+from stylevid.pipeline.motion.warp import inside_mask, warp
+from stylevid.pipeline.motion.warping_error import (
     WarpingErrorMeter,
     warping_error_pair,
     warping_error_sequence,

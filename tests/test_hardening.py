@@ -18,12 +18,12 @@ import torch
 from PIL import Image
 
 from media_factory import make_test_clip
-from stylevid.pipeline import images as images_module
+from stylevid.pipeline.io import images as images_module
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.images import load_image
-from stylevid.pipeline.video import VideoConfig, stylize_video
-from stylevid.pipeline.video_io import probe_video
+from stylevid.pipeline.io.images import load_image
+from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline.io.video_io import probe_video
 
 from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
@@ -220,7 +220,7 @@ def test_disk_full_while_writing_frames_keeps_earlier_frames(tmp_path, monkeypat
 def test_cuda_out_of_memory_gives_a_size_that_fits(tmp_path):
     torch.cuda.set_per_process_memory_fraction(0.02)
     try:
-        from stylevid.pipeline.stylize import StyleTransfer
+        from stylevid.pipeline.engine.transfer import StyleTransfer
 
         engine = StyleTransfer(StyleConfig(size=2048, iters=2, device="cuda"), [load_image(STYLE_FILE)])
         with pytest.raises(StylevidError, match=r"out of memory.*--size \d+"):

@@ -1,4 +1,4 @@
-"""Tests for stylevid.pipeline.lbfgs (sync-free compact-form L-BFGS)."""
+"""Tests for stylevid.pipeline.engine.lbfgs (sync-free compact-form L-BFGS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import pytest
 import torch
 
-from stylevid.pipeline.lbfgs import LBFGS
+from stylevid.pipeline.engine.lbfgs import LBFGS
 
 F64 = torch.float64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylevid.pipeline.losses import (
+from stylevid.pipeline.engine.losses import (
     content_loss,
     equal_layer_weights,
     gram_matrix,

@@ -1,4 +1,4 @@
-"""Tests for stylevid.pipeline.renders: GIFs, plots and grids rendered from records."""
+"""Tests for stylevid.pipeline.render.renders: GIFs, plots and grids rendered from records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from stylevid.pipeline import renders as R
+from stylevid.pipeline.render import renders as R
 
 
 def gradient(h: int = 96, w: int = 128, shift: int = 0) -> np.ndarray:

@@ -12,11 +12,13 @@ import torch
 from PIL import Image
 
 from conftest import CAFFE_WEIGHTS, CONTENT_FILE, MEDIA, STYLE_FILE, load_picture
-from stylevid.pipeline import color, images, renders
+from stylevid.pipeline.engine import color
+from stylevid.pipeline.io import images
+from stylevid.pipeline.render import renders
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.optimize import EarlyStop, optimize
-from stylevid.pipeline.stylize import StyleTransfer, Stylized, stylize_image
+from stylevid.pipeline.engine.optimize import EarlyStop, optimize
+from stylevid.pipeline.engine.transfer import StyleTransfer, Stylized, stylize_image
 
 HOKUSAI_FILE = MEDIA / "styles" / "hokusai_great_wave.jpg"
 CAT_FILE = MEDIA / "content" / "chelsea_cat.png"

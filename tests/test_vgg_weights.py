@@ -11,11 +11,12 @@ import torch
 from torch import nn
 
 from conftest import CAFFE_WEIGHTS, CONTENT_FILE, load_picture
-from stylevid.pipeline import images, vgg
+from stylevid.pipeline.io import images
+from stylevid.pipeline.engine import vgg
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.vgg import CAFFE_MEAN_BGR, LAYER_NAMES, InputConvention, VGG19Features, build_extractor
-from stylevid.pipeline.weights import ENV_WEIGHTS, ENV_WEIGHTS_FORMAT, WeightsSpec, load_state_dict, resolve_weights
+from stylevid.pipeline.engine.vgg import CAFFE_MEAN_BGR, LAYER_NAMES, InputConvention, VGG19Features, build_extractor
+from stylevid.pipeline.engine.weights import ENV_WEIGHTS, ENV_WEIGHTS_FORMAT, WeightsSpec, load_state_dict, resolve_weights
 
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 

@@ -1,4 +1,4 @@
-"""Tests for stylevid.pipeline.video_io against real FFmpeg encodes (PyAV, no mocks)."""
+"""Tests for stylevid.pipeline.io.video_io against real FFmpeg encodes (PyAV, no mocks)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from media_factory import AUDIO_RATE, make_test_clip, sine_samples, upright_picture
 
-from stylevid.pipeline import video_io
+from stylevid.pipeline.io import video_io
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.video_io import (
+from stylevid.pipeline.io.video_io import (
     VideoWriter,
     is_video_file,
     parse_time_or_index,

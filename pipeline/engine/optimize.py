@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .cuda_graph import GraphedEvaluation
-from .errors import StylevidError
+from ..errors import StylevidError
 
 #: Loss terms the loop records, in this order (weighted contributions; total = their sum).
 TERMS = ("total", "content", "style", "tv", "temporal")

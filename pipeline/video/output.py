@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import StylevidError
+from ..errors import StylevidError
 from .frames import Frame, FrameSource, VideoSource
-from .images import resize, save_image
-from .video_io import VideoWriter
-from .warping_error import warping_error_sequence
+from ..io.images import resize, save_image
+from ..io.video_io import VideoWriter
+from ..motion.warping_error import warping_error_sequence
 
 if TYPE_CHECKING:
-    from .video import VideoConfig
+    from ..video_job import VideoConfig
 
 PREVIEW_FRAMES = 600  # frames kept for preview.gif
 PREVIEW_SIDE = 320  # long side of a preview frame

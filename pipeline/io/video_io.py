@@ -25,7 +25,7 @@ from typing import Any
 import av
 import numpy as np
 
-from stylevid.pipeline.errors import StylevidError
+from ..errors import StylevidError
 
 __all__ = [
     "MAX_PIXELS",

@@ -36,9 +36,9 @@ import cv2
 import numpy as np
 import torch
 
-from stylevid.pipeline.flow import FlowEstimator
-from stylevid.pipeline.images import check_picture, to_tensor
-from stylevid.pipeline.warp import warp
+from .flow import FlowEstimator
+from ..io.images import check_picture, to_tensor
+from .warp import warp
 
 __all__ = [
     "WarpingErrorMeter",

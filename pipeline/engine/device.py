@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import StylevidError
+from ..errors import StylevidError
 
 
 def pick_device(spec: str = "auto") -> torch.device:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import StylevidError
+from ..errors import StylevidError
 from .images import is_image_path
 
 
@@ -37,7 +37,7 @@ def default_output(input_path: Path) -> Path:
 
 def check_paths(input_path: Path, style_paths: list[Path], out_dir: Path, init: str = "content") -> str:
     """Validate inputs and the output folder (created if missing); return the input kind."""
-    from .config import NAMED_INITS
+    from ..config import NAMED_INITS
 
     kind = input_kind(input_path)
     if init not in NAMED_INITS and not Path(init).is_file():

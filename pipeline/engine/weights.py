@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import StylevidError
+from ..errors import StylevidError
 
 ENV_WEIGHTS = "STYLEVID_WEIGHTS"
 ENV_WEIGHTS_FORMAT = "STYLEVID_WEIGHTS_FORMAT"

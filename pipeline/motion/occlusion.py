@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from stylevid.pipeline.warp import check_flow, inside_mask, warp
+from .warp import check_flow, inside_mask, warp
 
 __all__ = ["consistency_mask"]
 

@@ -52,9 +52,9 @@ import cv2
 import numpy as np
 import torch
 
-from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.images import check_picture
-from stylevid.pipeline.occlusion import consistency_mask
+from ..errors import StylevidError
+from ..io.images import check_picture
+from .occlusion import consistency_mask
 
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
 

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 from . import color
-from .config import StyleConfig
+from ..config import StyleConfig
 from .device import pick_device, resolve_precision
-from .errors import StylevidError
-from .images import load_image, resize, resize_long_side, to_picture, to_tensor
+from ..errors import StylevidError
+from ..io.images import load_image, resize, resize_long_side, to_picture, to_tensor
 from .losses import content_loss, equal_layer_weights, normalized_gram, style_loss, temporal_loss, tv_loss
 from .optimize import EarlyStop, OptimizeResult, ReportFn, optimize
 from .vgg import VGG19Features, build_extractor
-from .warp import warp
+from ..motion.warp import warp
 from .weights import resolve_weights
 
 #: β when the config leaves it unset, per input convention, for α = 1 and a 512×512 picture.
@@ -368,7 +368,7 @@ def stylize_image(
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
     paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).
     """
-    from .renders import snapshot_iterations
+    from ..render.renders import snapshot_iterations
 
     content_picture = content if isinstance(content, np.ndarray) else load_image(content)
     style_pictures = [s if isinstance(s, np.ndarray) else load_image(s) for s in styles]

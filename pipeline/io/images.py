@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import StylevidError
+from ..errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
 MAX_PIXELS = 150_000_000

@@ -30,25 +30,25 @@ import torch
 
 from .config import StyleConfig
 from .errors import StylevidError
-from .flow import FLOW_METHODS
-from .frame_pairs import PreparedFrame, pair_warping_error, prepare_frames, warp_into
-from .frames import Frame, FrameSource, open_source
-from .optimize import EarlyStop
-from .prefetch import prefetch
-from .record import run_record, write_json
-from .renders import (
+from .motion.flow import FLOW_METHODS
+from .video.frame_pairs import PreparedFrame, pair_warping_error, prepare_frames, warp_into
+from .video.frames import Frame, FrameSource, open_source
+from .engine.optimize import EarlyStop
+from .video.prefetch import prefetch
+from .io.record import run_record, write_json
+from .render.renders import (
     save_clip_gif,
     save_loss_plot,
     save_per_frame_plot,
     save_progress_gif,
     snapshot_iterations,
 )
-from .rolling import RollingBatch, RollingSettings, stylize_rolling
-from .schedule import segment_frames, starts_segment
-from .stylize import StyleTransfer, TemporalGuide
-from .video_io import VIDEO_CODECS
-from .video_output import VideoOutput
-from .workdir import WorkFolder
+from .video.rolling import RollingBatch, RollingSettings, stylize_rolling
+from .video.schedule import segment_frames, starts_segment
+from .engine.transfer import StyleTransfer, TemporalGuide
+from .io.video_io import VIDEO_CODECS
+from .video.output import VideoOutput
+from .video.workdir import WorkFolder
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
 OUTPUT_SIZES = ("processing", "original")

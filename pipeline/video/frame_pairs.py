@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .flow import FlowEstimator
+from ..motion.flow import FlowEstimator
 from .frames import Frame
-from .images import to_picture, to_tensor
-from .warp import warp
-from .warping_error import warping_error_pair
+from ..io.images import to_picture, to_tensor
+from ..motion.warp import warp
+from ..motion.warping_error import warping_error_pair
 
 
 @dataclass

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import StylevidError
-from .images import IMAGE_SUFFIXES, load_image
-from .video_io import VideoInfo, probe_video, read_frames
+from ..errors import StylevidError
+from ..io.images import IMAGE_SUFFIXES, load_image
+from ..io.video_io import VideoInfo, probe_video, read_frames
 
 #: Refuse selections longer than this many frames (guards memory and run time; --end lowers it).
 MAX_FRAMES = 200_000

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .errors import StylevidError
+from ..errors import StylevidError
 from .weights import WeightsSpec, load_state_dict
 
 # VGG19's configuration: channels per conv layer, "P" for a pooling layer.

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .cuda_graph import GraphedEvaluation
+from ..engine.cuda_graph import GraphedEvaluation
 from .frame_pairs import PreparedFrame, warp_into
-from .images import to_tensor
-from .lbfgs import LBFGS
-from .losses import temporal_loss
-from .optimize import TERMS, EarlyStop
-from .stylize import StyleTransfer
-from .warp import warp
+from ..io.images import to_tensor
+from ..engine.lbfgs import LBFGS
+from ..engine.losses import temporal_loss
+from ..engine.optimize import TERMS, EarlyStop
+from ..engine.transfer import StyleTransfer
+from ..motion.warp import warp
 
 StageReport = Callable[[list[int], int, dict[str, float]], None]  # (positions in flight, iterations of the oldest, summed losses)
 

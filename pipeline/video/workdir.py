@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from .errors import StylevidError
-from .images import atomic_write
-from .record import write_json
+from ..errors import StylevidError
+from ..io.images import atomic_write
+from ..io.record import write_json
 
 MANIFEST_VERSION = 1
 

@@ -19,7 +19,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import atomic_write
+from ..io.images import atomic_write
 
 __all__ = [
     "snapshot_iterations",
