@@ -35,7 +35,7 @@ from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.device import pick_device
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.engine.transfer import StyleTransfer
-from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.video_io import parse_time_or_index, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -144,7 +144,8 @@ def stylize(
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return
-    from stylevid.pipeline.video_job import VideoConfig, stylize_video
+    from stylevid.pipeline.config import VideoConfig
+    from stylevid.pipeline.video_job import stylize_video
 
     video_config = VideoConfig(
         style=config, frame_iters=frame_iters, batch_frames=batch_frames, frame_init=frame_init, temporal_weight=temporal_weight,

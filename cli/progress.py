@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from stylevid.pipeline.video_job import Progress as VideoCallbacks
+from stylevid.pipeline.progress import Progress as VideoCallbacks
 
 
 def console_for(quiet: bool) -> Console:

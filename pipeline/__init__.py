@@ -1,1 +1,54 @@
-"""stylevid.pipeline — the importable engine behind the `stylevid` command."""
+"""stylevid.pipeline — the importable engine behind the `stylevid` command.
+
+The public API, stable across releases::
+
+    from stylevid.pipeline import StyleConfig, VideoConfig, stylize_image, stylize_video
+
+Names are imported on first use (PEP 562), so ``import stylevid.pipeline`` and the configuration
+objects cost no torch, OpenCV or PyAV import; the command line starts fast because of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name → module (relative to this package) that defines it
+_EXPORTS = {
+    "StylevidError": ".errors",
+    "StyleConfig": ".config",
+    "VideoConfig": ".config",
+    "StyleTransfer": ".engine.transfer",
+    "Stylized": ".engine.transfer",
+    "stylize_image": ".engine.transfer",
+    "ImageResult": ".image_job",
+    "stylize_image_file": ".image_job",
+    "Progress": ".progress",
+    "VideoResult": ".video_job",
+    "stylize_video": ".video_job",
+    "evaluate_pair": ".evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .config import StyleConfig, VideoConfig
+    from .engine.transfer import StyleTransfer, Stylized, stylize_image
+    from .errors import StylevidError
+    from .evaluate import evaluate_pair
+    from .image_job import ImageResult, stylize_image_file
+    from .progress import Progress
+    from .video_job import VideoResult, stylize_video
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

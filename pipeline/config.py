@@ -1,16 +1,21 @@
-"""The one typed configuration object that travels through a run.
+"""The typed configuration that travels through a run: :class:`StyleConfig` for the engine,
+:class:`VideoConfig` (which holds a StyleConfig) for videos and frame folders.
 
-Every field has a comment; the CLI maps its options onto these fields one to one, and the
-run record stores this object as JSON so a run can be repeated or resumed.
+Every field has a comment; the CLI maps its options onto these fields one to one, and the run
+record stores them as JSON so a run can be repeated or resumed. Each object checks its own
+fields when it is made; :mod:`.validation` checks what needs the machine (encoders, files).
+This module imports neither torch nor OpenCV nor PyAV.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
+from .checks import check_window, finite, one_of, positive_int
+from .engine.layers import LAYER_NAMES
 from .errors import StylevidError
 
 #: Layers of the paper (Gatys et al. 2016, section 2): content at relu4_2, style at relu1_1…relu5_1.
@@ -22,6 +27,14 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 WEIGHTS_FORMATS = ("caffe", "torchvision")
 NAMED_INITS = ("noise", "content", "style")
+
+FRAME_INITS = ("prev-warped", "prev", "independent")
+FLOW_METHODS = ("dis", "farneback")
+OUTPUT_KINDS = ("auto", "video", "frames")
+OUTPUT_SIZES = ("processing", "original")
+#: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
+VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
+MAX_CRF = {"libx264": 51, "libx265": 51, "mpeg4": 51, "libvpx-vp9": 63}
 
 
 @dataclass(frozen=True)
@@ -75,33 +88,14 @@ class StyleConfig:
         return cls(**values)
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise StylevidError(f"{name} must be a positive whole number, got {value!r}")
-
-
-def _finite(name: str, value: Any, *, positive: bool = False, allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise StylevidError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero) or (positive and value <= 0):
-        raise StylevidError(f"{name} must be {'positive' if positive or not allow_zero else 'zero or more'}, got {value!r}")
-
-
-def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise StylevidError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
 def validate(config: StyleConfig) -> None:
     """Check every field; raise StylevidError naming the first bad one."""
-    from .engine.vgg import LAYER_NAMES  # local import: vgg imports torch, config should stay light
-
-    _positive_int("size", config.size)
+    positive_int("size", config.size)
     if config.size < 16:
         raise StylevidError(f"size must be at least 16 px (VGG pools four times), got {config.size}")
-    _finite("style scale", config.style_scale, positive=True)
-    _positive_int("iterations", config.iters)
-    _positive_int("L-BFGS history size", config.history_size)
+    finite("style scale", config.style_scale, positive=True)
+    positive_int("iterations", config.iters)
+    positive_int("L-BFGS history size", config.history_size)
     for name in (config.content_layer, *config.style_layers):
         if name not in LAYER_NAMES:
             raise StylevidError(
@@ -115,26 +109,74 @@ def validate(config: StyleConfig) -> None:
                 f"{len(config.style_layer_weights)} style layer weights given for {len(config.style_layers)} style layers"
             )
         for w in config.style_layer_weights:
-            _finite("style layer weight", w)
-    _finite("content weight", config.content_weight)
+            finite("style layer weight", w)
+    finite("content weight", config.content_weight)
     if config.style_weight is not None:
-        _finite("style weight", config.style_weight)
-    _finite("TV weight", config.tv_weight)
+        finite("style weight", config.style_weight)
+    finite("TV weight", config.tv_weight)
     if config.style_blend is not None:
         for w in config.style_blend:
-            _finite("style blend weight", w)
+            finite("style blend weight", w)
         if sum(config.style_blend) <= 0:
             raise StylevidError("style blend weights must not all be zero")
     if config.lr is not None:
-        _finite("learning rate", config.lr, positive=True)
-    _one_of("optimizer", config.optimizer, OPTIMIZERS)
-    _one_of("pooling", config.pooling, POOLINGS)
-    _one_of("precision", config.precision, PRECISIONS)
+        finite("learning rate", config.lr, positive=True)
+    one_of("optimizer", config.optimizer, OPTIMIZERS)
+    one_of("pooling", config.pooling, POOLINGS)
+    one_of("precision", config.precision, PRECISIONS)
     if config.weights_format is not None:
-        _one_of("weights format", config.weights_format, WEIGHTS_FORMATS)
+        one_of("weights format", config.weights_format, WEIGHTS_FORMATS)
     if not isinstance(config.cuda_graphs, bool):
         raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
         raise StylevidError("init must be content, noise, style or an image file")
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Settings of a video or frame-folder run (the engine's own live in ``style``)."""
+
+    style: StyleConfig = field(default_factory=StyleConfig)  # engine settings; style.iters is frame 1's budget
+    frame_iters: int = 150  # iteration budget of every later frame
+    batch_frames: int = 1  # later frames optimised together as one batch, coupled by the temporal loss (GPU throughput)
+    frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
+    temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
+    flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
+    early_stop: bool = True  # later frames stop when the loss stops improving
+    start: int | float | None = None  # first frame: index, or seconds (float)
+    end: int | float | None = None  # end (exclusive): index, or seconds (float)
+    every: int = 1  # keep every N-th frame (previews)
+    fps: Fraction | None = None  # frame rate of a frame-folder input (default 25)
+    output: str = "auto"  # "video", "frames", or "auto" (same kind as the input)
+    output_size: str = "processing"  # "processing" (--size) or "original" (upscaled to the source)
+    codec: str = "libx264"  # video encoder
+    crf: int = 18  # encoder quality (lower is better)
+    audio: bool = True  # copy (or re-encode) the source's audio streams
+    gif_frame: int = 0  # which frame's optimisation the progress GIF shows
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.style, StyleConfig):
+            raise StylevidError(f"style must be a StyleConfig, got {type(self.style).__name__}")
+        positive_int("frame iterations", self.frame_iters)
+        positive_int("--batch-frames", self.batch_frames, maximum=64)
+        if self.batch_frames > 1 and self.style.optimizer != "lbfgs":
+            raise StylevidError("--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)")
+        one_of("frame init", self.frame_init, FRAME_INITS)
+        if self.temporal_weight is not None:
+            finite("temporal weight", self.temporal_weight)
+        one_of("flow method", self.flow_method, FLOW_METHODS)
+        check_window(self.start, self.end, self.every)
+        if self.fps is not None and not (isinstance(self.fps, Fraction) and self.fps > 0):
+            raise StylevidError(f"--fps must be positive, got {self.fps}")
+        one_of("output", self.output, OUTPUT_KINDS)
+        one_of("output size", self.output_size, OUTPUT_SIZES)
+        one_of("codec", self.codec, VIDEO_CODECS)
+        positive_int(f"--crf for {self.codec}", self.crf, minimum=0, maximum=MAX_CRF[self.codec])
+        if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
+            raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
+
+    def replace(self, **changes: Any) -> "VideoConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import StyleConfig
+from .config import VideoConfig
+from .progress import Progress
 from .errors import StylevidError
-from .motion.flow import FLOW_METHODS
 from .video.frame_pairs import PreparedFrame, pair_warping_error, prepare_frames, warp_into
 from .video.frames import Frame, FrameSource, open_source
 from .engine.optimize import EarlyStop
@@ -46,76 +46,13 @@ from .render.renders import (
 from .video.rolling import RollingBatch, RollingSettings, stylize_rolling
 from .video.schedule import segment_frames, starts_segment
 from .engine.transfer import StyleTransfer, TemporalGuide
-from .io.video_io import VIDEO_CODECS
 from .video.output import VideoOutput
 from .video.workdir import WorkFolder
-
-FRAME_INITS = ("prev-warped", "prev", "independent")
-OUTPUT_SIZES = ("processing", "original")
 
 #: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
 #: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
 #: every --size. Calibrated on the sample clip with the Caffe weights (see docs/method.md).
 DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e14
-
-
-@dataclass(frozen=True)
-class VideoConfig:
-    """Settings of a video or frame-folder run (the engine's own live in ``style``)."""
-
-    style: StyleConfig = field(default_factory=StyleConfig)  # engine settings; style.iters is frame 1's budget
-    frame_iters: int = 150  # iteration budget of every later frame
-    batch_frames: int = 1  # later frames optimised together as one batch, coupled by the temporal loss (GPU throughput)
-    frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
-    temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
-    flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
-    early_stop: bool = True  # later frames stop when the loss stops improving
-    start: int | float | None = None  # first frame: index, or seconds (float)
-    end: int | float | None = None  # end (exclusive): index, or seconds (float)
-    every: int = 1  # keep every N-th frame (previews)
-    fps: Fraction | None = None  # frame rate of a frame-folder input (default 25)
-    output: str = "auto"  # "video", "frames", or "auto" (same kind as the input)
-    output_size: str = "processing"  # "processing" (--size) or "original" (upscaled to the source)
-    codec: str = "libx264"  # video encoder
-    crf: int = 18  # encoder quality (lower is better)
-    audio: bool = True  # copy (or re-encode) the source's audio streams
-    gif_frame: int = 0  # which frame's optimisation the progress GIF shows
-
-    def __post_init__(self) -> None:
-        if isinstance(self.frame_iters, bool) or not isinstance(self.frame_iters, int) or self.frame_iters < 1:
-            raise StylevidError(f"frame iterations must be a positive whole number, got {self.frame_iters!r}")
-        if isinstance(self.batch_frames, bool) or not isinstance(self.batch_frames, int) or not 1 <= self.batch_frames <= 64:
-            raise StylevidError(f"--batch-frames must be a whole number from 1 to 64, got {self.batch_frames!r}")
-        if self.batch_frames > 1 and self.style.optimizer != "lbfgs":
-            raise StylevidError("--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)")
-        if self.frame_init not in FRAME_INITS:
-            raise StylevidError(f"frame init must be one of {', '.join(FRAME_INITS)}; got {self.frame_init!r}")
-        if self.temporal_weight is not None and not (np.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
-            raise StylevidError(f"temporal weight must be zero or a positive number, got {self.temporal_weight!r}")
-        if self.flow_method not in FLOW_METHODS:
-            raise StylevidError(f"flow method must be one of {', '.join(FLOW_METHODS)}; got {self.flow_method!r}")
-        if self.every < 1:
-            raise StylevidError(f"--every must be 1 or more, got {self.every}")
-        if self.output not in ("auto", "video", "frames"):
-            raise StylevidError(f"output must be auto, video or frames; got {self.output!r}")
-        if self.output_size not in OUTPUT_SIZES:
-            raise StylevidError(f"output size must be processing or original; got {self.output_size!r}")
-        if self.codec not in VIDEO_CODECS:
-            raise StylevidError(f"codec must be one of {', '.join(VIDEO_CODECS)}; got {self.codec!r}")
-        if self.gif_frame < 0:
-            raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
-        if self.fps is not None and not self.fps > 0:
-            raise StylevidError(f"--fps must be positive, got {self.fps}")
-
-
-class Progress:
-    """Callbacks a front end implements to show progress; every method is optional."""
-
-    def begin(self, total_frames: int | None, done: int) -> None: ...
-    def frame_started(self, position: int, iters: int, frames: int = 1) -> None: ...  # frames: the batch's size
-    def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None: ...
-    def frame_done(self, position: int, stats: dict[str, Any]) -> None: ...
-    def stage(self, text: str) -> None: ...
 
 
 class Interrupted(StylevidError):

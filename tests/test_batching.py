@@ -24,7 +24,7 @@ from stylevid.pipeline.engine.optimize import EarlyStop
 from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
 from stylevid.pipeline.video.schedule import segment_frames, starts_segment
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalChain
-from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.video_io import read_frames
 from stylevid.pipeline.motion.warping_error import warping_error_pair, warping_error_sequence
 

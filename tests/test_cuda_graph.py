@@ -47,7 +47,7 @@ def test_graphed_evaluation_needs_a_cuda_tensor():
 
 def test_video_records_no_graphs_on_the_cpu(tmp_path):
     from media_factory import make_test_clip
-    from stylevid.pipeline.video_job import VideoConfig, stylize_video
+    from stylevid.pipeline import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     config = VideoConfig(style=StyleConfig(size=32, iters=3, device="cpu", cuda_graphs=True), frame_iters=2, early_stop=False)
@@ -188,7 +188,7 @@ def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
 @pytest.mark.parametrize("batch_frames", [1, 3])
 def test_gpu_video_run_records_its_replays(tmp_path, caffe_state, batch_frames):
     from media_factory import make_test_clip
-    from stylevid.pipeline.video_job import VideoConfig, stylize_video
+    from stylevid.pipeline import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
     style = load_picture(STYLE_FILE, 64)

@@ -20,7 +20,7 @@ from media_factory import make_test_clip
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
-from stylevid.pipeline.video_job import VideoConfig, stylize_video
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.video_io import probe_video, read_frames
 
 from conftest import STYLE_FILE

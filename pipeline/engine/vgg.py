@@ -13,23 +13,9 @@ import torch
 from torch import nn
 
 from ..errors import StylevidError
+from .layers import BLOCK_CHANNELS, LAYER_NAMES
 from .weights import WeightsSpec, load_state_dict
 
-# VGG19's configuration: channels per conv layer, "P" for a pooling layer.
-_BLOCKS = ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))
-
-
-def _layer_names() -> tuple[str, ...]:
-    names = []
-    for block, convs in enumerate(_BLOCKS, start=1):
-        for index in range(1, len(convs) + 1):
-            names += [f"conv{block}_{index}", f"relu{block}_{index}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-#: Every layer name in order; the position in this tuple is the torchvision ``features`` index.
-LAYER_NAMES = _layer_names()
 _INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
 
 # Input conventions: what the weights were trained on.
@@ -41,7 +27,7 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 def channels_of(layer: str) -> int:
     """Number of feature channels (N_l in the paper) of a named layer."""
     block = int(layer.lstrip("convrelupol")[0])  # conv4_2 → 4, pool3 → 3
-    return _BLOCKS[block - 1][0]
+    return BLOCK_CHANNELS[block - 1][0]
 
 
 class InputConvention(nn.Module):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..checks import check_picture
 from ..errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
@@ -102,14 +103,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def check_picture(name: str, picture: np.ndarray) -> None:
-    """ValueError unless ``picture`` is an H×W×3 uint8 RGB numpy array."""
-    if not isinstance(picture, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(picture).__name__}")
-    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
-        raise ValueError(f"{name} must be a uint8 RGB array of shape (H, W, 3), got dtype {picture.dtype} and shape {picture.shape}")
 
 
 def atomic_write(path: Path, write) -> None:

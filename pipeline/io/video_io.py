@@ -25,6 +25,8 @@ from typing import Any
 import av
 import numpy as np
 
+from ..checks import check_window
+from ..config import MAX_CRF, VIDEO_CODECS
 from ..errors import StylevidError
 
 __all__ = [
@@ -41,9 +43,6 @@ __all__ = [
 
 #: Refuse to decode pictures larger than this many pixels (guards against absurd headers).
 MAX_PIXELS = 8192 * 8192
-
-#: Video encoders offered to users, in order of preference.
-VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
 
 #: Audio codecs copied packet-for-packet into these output formats (others are re-encoded).
 #: MP4 technically accepts more (PCM, Vorbis, MP2), but few players handle those in MP4.
@@ -331,17 +330,7 @@ class _Window:
 
 def _validate_window(start: Any, end: Any, every: Any) -> _Window:
     """Check read_frames' range arguments (they usually come from the command line)."""
-    for name, value in (("start", start), ("end", end)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise StylevidError(f"--{name} must be a frame index or a time in seconds, not {value!r}")
-        if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
-            raise StylevidError(f"--{name} must be zero or positive, not {value}")
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise StylevidError(f"--every must be a whole number of at least 1, not {every!r}")
-    if end is not None and end <= (start if start is not None and type(start) is type(end) else 0):
-        raise StylevidError(f"--end ({end}) must come after --start ({start or 0})")
+    check_window(start, end, every)
     return _Window(start, end, every)
 
 
@@ -554,6 +543,15 @@ def _encoder_options(codec: str, crf: int) -> dict[str, str]:
     return {}
 
 
+def check_encoder(codec: str, crf: int) -> None:
+    """StylevidError unless the local FFmpeg has ``codec`` as a video encoder and ``crf`` is in its range.
+
+    Called by the validation pass before any work, and again when a writer opens.
+    """
+    _check_video_codec(codec)
+    _check_crf(codec, crf)
+
+
 def _check_video_codec(codec: str) -> None:
     """Raise StylevidError unless ``codec`` names a video encoder FFmpeg has."""
     try:
@@ -565,12 +563,9 @@ def _check_video_codec(codec: str) -> None:
         raise StylevidError(f"unknown video codec {codec!r}; choose one of: {', '.join(available)}")
 
 
-_MAX_CRF = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63}
-
-
 def _check_crf(codec: str, crf: int) -> None:
     """Raise StylevidError for a CRF outside the encoder's range (lower = better, bigger)."""
-    top = _MAX_CRF.get(codec, 51)
+    top = MAX_CRF.get(codec, 51)
     if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= top:
         raise StylevidError(f"--crf must be a whole number from 0 to {top} for {codec}, not {crf!r}")
 
@@ -622,8 +617,7 @@ class VideoWriter:
             raise ValueError("fps, width and height must be positive")
         if not self.path.parent.is_dir():
             raise StylevidError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
-        _check_video_codec(codec)
-        _check_crf(codec, crf)
+        check_encoder(codec, crf)
         self.codec = codec
         self._partial = _partial_path(self.path)
         self._last_pts: int | None = None

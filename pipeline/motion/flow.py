@@ -52,13 +52,13 @@ import cv2
 import numpy as np
 import torch
 
+from ..config import FLOW_METHODS
 from ..errors import StylevidError
 from ..io.images import check_picture
 from .occlusion import consistency_mask
 
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
 
-FLOW_METHODS: tuple[str, ...] = ("dis", "farneback")
 
 _FARNEBACK_PARAMS = dict(
     pyr_scale=0.5,

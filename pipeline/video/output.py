@@ -19,7 +19,7 @@ from ..io.video_io import VideoWriter
 from ..motion.warping_error import warping_error_sequence
 
 if TYPE_CHECKING:
-    from ..video_job import VideoConfig
+    from ..config import VideoConfig
 
 PREVIEW_FRAMES = 600  # frames kept for preview.gif
 PREVIEW_SIDE = 320  # long side of a preview frame

@@ -1,0 +1,15 @@
+"""What a front end implements to show a video run's progress (no torch: the CLI imports it at start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Progress:
+    """Callbacks a front end implements to show progress; every method is optional."""
+
+    def begin(self, total_frames: int | None, done: int) -> None: ...
+    def frame_started(self, position: int, iters: int, frames: int = 1) -> None: ...  # frames: the batch's size
+    def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None: ...
+    def frame_done(self, position: int, stats: dict[str, Any]) -> None: ...
+    def stage(self, text: str) -> None: ...
