@@ -14,11 +14,11 @@ export STYLEVID_WEIGHTS ?= $(SHARED_WEIGHTS)
 export STYLEVID_WEIGHTS_FORMAT ?= caffe
 endif
 
-.PHONY: sample video test install clean
+.PHONY: sample video test lint install clean
 
 $(BIN)/stylevid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
 	touch $@
 
 install: $(BIN)/stylevid
@@ -34,5 +34,13 @@ video: $(BIN)/stylevid
 test: $(BIN)/stylevid
 	$(BIN)/python -m pytest -q
 
+# ruff (lint + format) and mypy; mypy sees the folders under their installed names through links in build/mypy
+lint: $(BIN)/stylevid
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf build/mypy && mkdir -p build/mypy/stylevid
+	ln -s ../../../pipeline build/mypy/stylevid/pipeline && ln -s ../../../cli build/mypy/stylevid/cli
+	cd build/mypy && ../../$(BIN)/mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache -p stylevid.pipeline -p stylevid.cli
+
 clean:
-	rm -rf $(VENV) out stylevid-out
+	rm -rf $(VENV) out stylevid-out build
