@@ -13,7 +13,9 @@ from .io.images import load_image, save_image
 from .engine.optimize import ReportFn
 from .io.paths import check_not_input
 from .io.record import run_record, write_json
-from .render.renders import save_loss_plot, save_progress_gif, snapshot_iterations
+from .render.animation import save_progress_gif
+from .render.plots import save_loss_plot
+from .engine.snapshots import snapshot_iterations
 from .engine.transfer import Stylized, StyleTransfer
 
 

@@ -36,13 +36,9 @@ from .video.frames import Frame, FrameSource, open_source
 from .engine.optimize import EarlyStop
 from .video.prefetch import prefetch
 from .io.record import run_record, write_json
-from .render.renders import (
-    save_clip_gif,
-    save_loss_plot,
-    save_per_frame_plot,
-    save_progress_gif,
-    snapshot_iterations,
-)
+from .render.animation import save_clip_gif, save_progress_gif
+from .render.plots import save_loss_plot, save_per_frame_plot
+from .engine.snapshots import snapshot_iterations
 from .video.rolling import RollingBatch, RollingSettings, stylize_rolling
 from .video.schedule import segment_frames, starts_segment
 from .engine.transfer import StyleTransfer, TemporalGuide

@@ -14,7 +14,8 @@ from PIL import Image
 from conftest import CAFFE_WEIGHTS, CONTENT_FILE, MEDIA, STYLE_FILE, load_picture
 from stylevid.pipeline.engine import color
 from stylevid.pipeline.io import images
-from stylevid.pipeline.render import renders
+from stylevid.pipeline.engine.snapshots import snapshot_iterations
+from stylevid.pipeline.render.animation import save_progress_gif
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.engine.optimize import EarlyStop, optimize
@@ -185,14 +186,14 @@ def default_api_result() -> Stylized:
 
 def test_stylize_image_default_snapshots(default_api_result):
     assert StyleConfig().weights is None  # the default defers to $STYLEVID_WEIGHTS, then torchvision
-    assert [i for i, _ in default_api_result.snapshots] == [0, *renders.snapshot_iterations(7)] == [0, 1, 2, 5, 7]
+    assert [i for i, _ in default_api_result.snapshots] == [0, *snapshot_iterations(7)] == [0, 1, 2, 5, 7]
     assert default_api_result.picture.shape == (24, 32, 3)
     assert default_api_result.iterations == 7
     assert default_api_result.history[-1]["total"] < default_api_result.history[0]["total"]
 
 
 def test_progress_gif_has_one_frame_per_snapshot(default_api_result, tmp_path):
-    path = renders.save_progress_gif(default_api_result.snapshots, tmp_path / "progress.gif")
+    path = save_progress_gif(default_api_result.snapshots, tmp_path / "progress.gif")
     with Image.open(path) as gif:
         assert gif.n_frames == len(default_api_result.snapshots) == 5
         assert gif.size == (32, 24)

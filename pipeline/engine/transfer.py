@@ -23,6 +23,7 @@ from ..errors import StylevidError
 from ..io.images import load_image, resize, resize_long_side, to_picture, to_tensor
 from .losses import content_loss, equal_layer_weights, normalized_gram, style_loss, temporal_loss, tv_loss
 from .optimize import EarlyStop, OptimizeResult, ReportFn, optimize
+from .snapshots import snapshot_iterations
 from .vgg import VGG19Features, build_extractor
 from ..motion.warp import warp
 from .weights import resolve_weights
@@ -368,8 +369,6 @@ def stylize_image(
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
     paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).
     """
-    from ..render.renders import snapshot_iterations
-
     content_picture = content if isinstance(content, np.ndarray) else load_image(content)
     style_pictures = [s if isinstance(s, np.ndarray) else load_image(s) for s in styles]
     engine = StyleTransfer(config, style_pictures)
