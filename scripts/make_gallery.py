@@ -22,7 +22,7 @@ from pathlib import Path
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.io.images import load_image, save_image
 from stylevid.pipeline.render.renders import save_image_grid, save_mosaic_gif
-from stylevid.pipeline.io.video_io import read_frames
+from stylevid.pipeline.io.video_read import read_frames
 from stylevid.pipeline.engine.transfer import StyleTransfer
 
 ROOT = Path(__file__).resolve().parents[1]

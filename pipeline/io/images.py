@@ -20,7 +20,7 @@ from ..checks import check_picture
 from ..errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
-MAX_PIXELS = 150_000_000
+MAX_IMAGE_PIXELS = 150_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -28,7 +28,7 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read an image file as H×W×3 uint8 RGB, upright per its EXIF orientation.
 
     Alpha is composited over white; 16-bit images are scaled to 8 bits; CMYK, palette and
