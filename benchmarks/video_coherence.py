@@ -23,7 +23,7 @@ from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline import VideoConfig, stylize_video
-from stylevid.pipeline.io.video_io import parse_time_or_index
+from stylevid.pipeline.io.timecode import parse_time_or_index
 
 
 def main() -> None:

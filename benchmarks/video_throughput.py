@@ -36,7 +36,8 @@ from stylevid.pipeline.engine.device import pick_device
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline import VideoConfig, stylize_video
-from stylevid.pipeline.io.video_io import parse_time_or_index, read_frames
+from stylevid.pipeline.io.timecode import parse_time_or_index
+from stylevid.pipeline.io.video_read import read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 

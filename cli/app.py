@@ -67,7 +67,7 @@ def _names(text: Optional[str]) -> Optional[tuple[str, ...]]:
 def _position(text: Optional[str]):
     if text is None:
         return None
-    from stylevid.pipeline.io.video_io import parse_time_or_index
+    from stylevid.pipeline.io.timecode import parse_time_or_index
 
     return parse_time_or_index(text)
 

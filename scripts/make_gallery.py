@@ -21,9 +21,9 @@ from pathlib import Path
 
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.io.images import load_image, save_image
+from stylevid.pipeline.io.video_read import read_frames
 from stylevid.pipeline.render.animation import save_mosaic_gif
 from stylevid.pipeline.render.grids import save_image_grid
-from stylevid.pipeline.io.video_io import read_frames
 from stylevid.pipeline.engine.transfer import StyleTransfer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, styli
 from stylevid.pipeline.video.schedule import segment_frames, starts_segment
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalChain
 from stylevid.pipeline import VideoConfig, stylize_video
-from stylevid.pipeline.io.video_io import read_frames
+from stylevid.pipeline.io.video_read import read_frames
 from stylevid.pipeline.motion.warping_error import warping_error_pair, warping_error_sequence
 
 from conftest import STYLE_FILE

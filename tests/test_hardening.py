@@ -23,7 +23,7 @@ from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline import VideoConfig, stylize_video
-from stylevid.pipeline.io.video_io import probe_video
+from stylevid.pipeline.io.probe import probe_video
 
 from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 

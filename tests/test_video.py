@@ -21,7 +21,8 @@ from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline import VideoConfig, stylize_video
-from stylevid.pipeline.io.video_io import probe_video, read_frames
+from stylevid.pipeline.io.probe import probe_video
+from stylevid.pipeline.io.video_read import read_frames
 
 from conftest import STYLE_FILE
 

@@ -20,15 +20,19 @@ from ..checks import check_picture
 from ..errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
-MAX_PIXELS = 150_000_000
+MAX_IMAGE_PIXELS = 150_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Pillow format written for each suffix.
+_FORMATS = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"
+}
 
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read an image file as H×W×3 uint8 RGB, upright per its EXIF orientation.
 
     Alpha is composited over white; 16-bit images are scaled to 8 bits; CMYK, palette and
@@ -56,11 +60,14 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
     except PermissionError:
         raise StylevidError(f"cannot read {path}: permission denied") from None
     except Image.DecompressionBombError:  # Pillow's own guard, from the header: over our limit too
-        raise StylevidError(f"{path} declares more than {max_pixels / 1e6:.0f} MP, over the limit; downscale it first") from None
+        raise StylevidError(
+            f"{path} declares more than {max_pixels / 1e6:.0f} MP, over the limit; downscale it first"
+        ) from None
     except UnidentifiedImageError:
         raise StylevidError(f"{path} is not an image file this tool can read") from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise StylevidError(f"cannot decode {path}: {str(error).splitlines()[0] if str(error) else 'damaged or truncated file'}") from None
+        reason = str(error).splitlines()[0] if str(error) else "damaged or truncated file"
+        raise StylevidError(f"cannot decode {path}: {reason}") from None
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -89,7 +96,7 @@ def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
     path = Path(path)
     check_picture("picture", picture)
     suffix = path.suffix.lower() or ".png"
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}.get(suffix)
+    fmt = _FORMATS.get(suffix)
     if fmt is None:
         raise StylevidError(f"cannot write images as {suffix}; use .png or .jpg")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
@@ -131,7 +138,9 @@ def atomic_write(path: Path, write) -> None:
         except FileNotFoundError:
             pass
         if isinstance(error, OSError) and error.errno == 28:
-            raise StylevidError(f"disk full while writing {path}; free some space and run again (finished work is kept)") from None
+            raise StylevidError(
+                f"disk full while writing {path}; free some space and run again (finished work is kept)"
+            ) from None
         if isinstance(error, PermissionError):
             raise StylevidError(f"cannot write {path}: permission denied") from None
         raise

@@ -21,7 +21,7 @@ def input_kind(path: Path) -> str:
         raise StylevidError(f"cannot read {path}: permission denied")
     if is_image_path(path):
         return "image"
-    from .video_io import is_video_file, probe_video
+    from .probe import is_video_file, probe_video
 
     if is_video_file(path):
         return "video"

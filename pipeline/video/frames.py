@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import StylevidError
 from ..io.images import IMAGE_SUFFIXES, load_image
-from ..io.video_io import VideoInfo, probe_video, read_frames
+from ..io.probe import VideoInfo, probe_video
+from ..io.video_read import read_frames
 
 #: Refuse selections longer than this many frames (guards memory and run time; --end lowers it).
 MAX_FRAMES = 200_000

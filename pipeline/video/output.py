@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import StylevidError
 from .frames import Frame, FrameSource, VideoSource
 from ..io.images import resize, save_image
-from ..io.video_io import VideoWriter
+from ..io.video_write import VideoWriter
 from ..motion.warping_error import warping_error_sequence
 
 if TYPE_CHECKING:
