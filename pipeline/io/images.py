@@ -21,11 +21,6 @@ from ..errors import StylevidError
 
 #: Largest image we decode (pixels). Checked from the header, before decoding (decompression bombs).
 MAX_PIXELS = 150_000_000
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:

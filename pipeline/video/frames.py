@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylevidError
-from ..io.images import IMAGE_SUFFIXES, load_image
+from ..io.images import load_image
+from ..io.paths import IMAGE_SUFFIXES
 from ..io.video_io import VideoInfo, probe_video, read_frames
 
 #: Refuse selections longer than this many frames (guards memory and run time; --end lowers it).
