@@ -5,6 +5,8 @@
 
 Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C in a video run
 finishes the frame in flight, saves it and exits 130 (run the same command again to resume).
+Heavy modules are imported inside the commands: torch and OpenCV after the validation pass, PyAV
+only to probe a video. `--help` and an error in the input start fast.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from typing import Optional
 import typer
 
 from stylevid.pipeline.errors import StylevidError
-
-from .progress import ImageProgress, VideoProgress, console_for
 
 HELP = """Paint an image, a video or a folder of frames in the style of an artwork
 (Gatys, Ecker & Bethge's optimisation method; for videos with flow-warped warm starts and
@@ -118,9 +118,9 @@ def stylize(
     cuda_graphs: bool = typer.Option(False, "--cuda-graphs/--no-cuda-graphs", help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).", rich_help_panel=MODEL),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
-    from stylevid.pipeline.config import StyleConfig
-    from stylevid.pipeline.io.images import load_image
-    from stylevid.pipeline.io.paths import check_paths, default_output
+    from stylevid.pipeline.config import StyleConfig, VideoConfig
+    from stylevid.pipeline.io.paths import create_output_folder, default_output
+    from stylevid.pipeline.validation import check_video_settings, validate_run
 
     style_list = _names(style_layers) or ()
     config = StyleConfig(
@@ -131,10 +131,22 @@ def stylize(
         preserve_colors=preserve_colors, weights=weights or "", weights_format=weights_format, device=device,
         precision=precision, cuda_graphs=cuda_graphs,
     )
-    if config.style_blend is not None and len(config.style_blend) != len(style):
-        raise StylevidError(f"{len(config.style_blend)} --style-weights given for {len(style)} --style images")
     out_dir = output if output is not None else default_output(input)
-    kind = check_paths(input, style, out_dir, init)
+    kind = validate_run(input, style, out_dir, config)
+    if kind != "image":
+        video_config = VideoConfig(
+            style=config, frame_iters=frame_iters, batch_frames=batch_frames, frame_init=frame_init,
+            temporal_weight=temporal_weight, flow_method=flow, early_stop=early_stop, start=_position(start),
+            end=_position(end), every=every, fps=_fraction(fps), output=to, output_size=output_size, codec=codec,
+            crf=crf, audio=audio, gif_frame=gif_frame,
+        )
+        check_video_settings(kind, video_config)
+    # Validated: from here on the run decodes, loads weights and writes.
+    create_output_folder(out_dir)
+    from stylevid.pipeline.io.images import load_image
+
+    from .progress import ImageProgress, VideoProgress, console_for
+
     styles = [load_image(p) for p in style]
     console = console_for(quiet)
     if kind == "image":
@@ -144,15 +156,9 @@ def stylize(
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return
-    from stylevid.pipeline.config import VideoConfig
     from stylevid.pipeline.video_job import stylize_video
 
-    video_config = VideoConfig(
-        style=config, frame_iters=frame_iters, batch_frames=batch_frames, frame_init=frame_init, temporal_weight=temporal_weight,
-        flow_method=flow, early_stop=early_stop, start=_position(start), end=_position(end), every=every,
-        fps=_fraction(fps), output=to, output_size=output_size, codec=codec, crf=crf, audio=audio, gif_frame=gif_frame,
-    )
-    with VideoProgress(console, config.iters, frame_iters) as progress:
+    with VideoProgress(console) as progress:
         result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
     summary = f"{result.frames} frames"
     if result.warping_error is not None:

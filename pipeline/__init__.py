@@ -4,6 +4,8 @@ The public API, stable across releases::
 
     from stylevid.pipeline import StyleConfig, VideoConfig, stylize_image, stylize_video
 
+The subpackages (``engine``, ``motion``, ``video``, ``io``, ``render``) hold the parts behind it.
+
 Names are imported on first use (PEP 562), so ``import stylevid.pipeline`` and the configuration
 objects cost no torch, OpenCV or PyAV import; the command line starts fast because of it.
 """
@@ -21,6 +23,8 @@ _EXPORTS = {
     "StyleTransfer": ".engine.transfer",
     "Stylized": ".engine.transfer",
     "stylize_image": ".engine.transfer",
+    "load_image": ".io.images",
+    "save_image": ".io.images",
     "ImageResult": ".image_job",
     "stylize_image_file": ".image_job",
     "Progress": ".progress",
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from .errors import StylevidError
     from .evaluate import evaluate_pair
     from .image_job import ImageResult, stylize_image_file
+    from .io.images import load_image, save_image
     from .progress import Progress
     from .video_job import VideoResult, stylize_video
 

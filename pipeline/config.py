@@ -180,3 +180,9 @@ class VideoConfig:
     def replace(self, **changes: Any) -> "VideoConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def output_kind(self, input_kind: str) -> str:
+        """"video" or "frames": what a run on an input of ``input_kind`` ("video" or "folder") writes."""
+        if self.output != "auto":
+            return self.output
+        return "video" if input_kind == "video" else "frames"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import StylevidError
-from .video.frames import open_source
-from .motion.warping_error import WarpingErrorMeter, WarpingErrorResult
+
+if TYPE_CHECKING:
+    from .motion.warping_error import WarpingErrorResult
 
 
 def evaluate_pair(stylised: Path, original: Path, *, flow_method: str = "dis") -> WarpingErrorResult:
@@ -18,6 +20,9 @@ def evaluate_pair(stylised: Path, original: Path, *, flow_method: str = "dis") -
     for path in (stylised, original):
         if not Path(path).exists():
             raise StylevidError(f"{path} does not exist")
+    from .motion.warping_error import WarpingErrorMeter  # torch, OpenCV and PyAV: only once the paths exist
+    from .video.frames import open_source
+
     meter = WarpingErrorMeter(flow_method)
     stylised_frames = open_source(Path(stylised)).frames()
     count = 0

@@ -11,12 +11,13 @@ import numpy as np
 from .config import StyleConfig
 from .io.images import load_image, save_image
 from .engine.optimize import ReportFn
-from .io.paths import check_not_input
+from .io.paths import check_not_input, create_output_folder
 from .io.record import run_record, write_json
 from .render.animation import save_progress_gif
 from .render.plots import save_loss_plot
 from .engine.snapshots import snapshot_iterations
 from .engine.transfer import Stylized, StyleTransfer
+from .validation import validate_run
 
 
 @dataclass
@@ -35,6 +36,12 @@ def stylize_image_file(
     styles: list[np.ndarray] | None = None,
     on_report: ReportFn | None = None,
 ) -> ImageResult:
+    """Stylise ``content_path`` into ``out_dir``, after the validation pass (what `stylevid IMAGE` runs).
+
+    ``styles`` may hold the style pictures already decoded from ``style_paths``.
+    """
+    validate_run(content_path, style_paths, out_dir, config)
+    out_dir = Path(out_dir)
     image_path = out_dir / f"{Path(content_path).stem}_stylised.png"
     for planned in (image_path, out_dir / "progress.gif", out_dir / "losses.png", out_dir / "run.json"):
         check_not_input(planned, [Path(content_path), *map(Path, style_paths)])  # before any work
@@ -43,7 +50,7 @@ def stylize_image_file(
     engine = StyleTransfer(config, styles)
     prepared = engine.prepare_content(content)
     result = engine.stylize(prepared, snapshot_at=[0, *snapshot_iterations(config.iters)], on_report=on_report)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    create_output_folder(out_dir)
     beta = engine.style_weight_for(prepared)
     title = (f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — {prepared.shape[1]}×{prepared.shape[0]}, "
              f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "

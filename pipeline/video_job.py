@@ -35,6 +35,7 @@ from .video.frame_pairs import PreparedFrame, pair_warping_error, prepare_frames
 from .video.frames import Frame, FrameSource, open_source
 from .engine.optimize import EarlyStop
 from .video.prefetch import prefetch
+from .io.paths import create_output_folder
 from .io.record import run_record, write_json
 from .render.animation import save_clip_gif, save_progress_gif
 from .render.plots import save_loss_plot, save_per_frame_plot
@@ -43,6 +44,7 @@ from .video.rolling import RollingBatch, RollingSettings, stylize_rolling
 from .video.schedule import segment_frames, starts_segment
 from .engine.transfer import StyleTransfer, TemporalGuide
 from .video.output import VideoOutput
+from .validation import validate_run
 from .video.workdir import WorkFolder
 
 #: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
@@ -73,12 +75,6 @@ def temporal_weight_for(config: VideoConfig, width: int, height: int) -> float:
     return DEFAULT_TEMPORAL_WEIGHT_AT_512 * (width * height) / (512 * 512)
 
 
-def output_kind(source: FrameSource, config: VideoConfig) -> str:
-    if config.output != "auto":
-        return config.output
-    return "video" if source.kind == "video" else "frames"
-
-
 def stylize_video(
     input_path: Path,
     styles: list[np.ndarray],
@@ -90,11 +86,12 @@ def stylize_video(
     engine: StyleTransfer | None = None,
 ) -> VideoResult:
     """Stylise every selected frame of ``input_path`` into ``out_dir`` (see the module doc)."""
+    validate_run(input_path, styles, out_dir, config)
     progress = progress or Progress()
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
-    kind = output_kind(source, config)
+    kind = config.output_kind(source.kind)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    create_output_folder(out_dir)
     engine = engine or StyleTransfer(config.style, styles)
     work = WorkFolder(out_dir / ".work")
     settings = _fingerprint(source, config, styles)

@@ -26,6 +26,7 @@ from .optimize import EarlyStop, OptimizeResult, ReportFn, optimize
 from .snapshots import snapshot_iterations
 from .vgg import VGG19Features, build_extractor
 from ..motion.warp import warp
+from ..validation import check_style_blend
 from .weights import resolve_weights
 
 #: β when the config leaves it unset, per input convention, for α = 1 and a 512×512 picture.
@@ -87,10 +88,7 @@ class StyleTransfer:
     """Holds the network and the style targets; stylises pictures one call at a time."""
 
     def __init__(self, config: StyleConfig, styles: Sequence[np.ndarray], *, extractor: VGG19Features | None = None) -> None:
-        if not styles:
-            raise StylevidError("at least one style image is needed (--style FILE)")
-        if config.style_blend is not None and len(config.style_blend) != len(styles):
-            raise StylevidError(f"{len(config.style_blend)} style weights given for {len(styles)} style images")
+        check_style_blend(config.style_blend, len(styles))
         self.config = config
         self.device = pick_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
@@ -364,7 +362,7 @@ def stylize_image(
     on_report: ReportFn | None = None,
     snapshot_at: Collection[int] | None = None,
 ) -> Stylized:
-    """Stylise one picture: the API behind ``stylevid IMAGE --style S``.
+    """Stylise one picture in one call, writing no files (``stylevid IMAGE`` runs ``stylize_image_file``).
 
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
     paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).

@@ -1,4 +1,7 @@
-"""Checks on input and output paths, done before any work starts."""
+"""Input and output paths: what kind of input a path is, checks that change nothing, and the one
+step that creates the output folder. Imports neither torch nor OpenCV; PyAV only to tell a video
+from other files whose name is not an image's.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,13 @@ import os
 from pathlib import Path
 
 from ..errors import StylevidError
-from .images import is_image_path
+
+#: File names read as still pictures (anything else is probed as a video).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def input_kind(path: Path) -> str:
@@ -36,32 +45,42 @@ def default_output(input_path: Path) -> Path:
 
 
 def check_paths(input_path: Path, style_paths: list[Path], out_dir: Path, init: str = "content") -> str:
-    """Validate inputs and the output folder (created if missing); return the input kind."""
+    """Check the input, style and init files and the output folder; return the input kind.
+
+    Changes nothing on disk: :func:`create_output_folder` makes a missing output folder.
+    """
     from ..config import NAMED_INITS
 
     kind = input_kind(input_path)
-    if init not in NAMED_INITS and not Path(init).is_file():
-        raise StylevidError(f"--init must be content, noise, style or an image file; {init!r} is none of these")
+    if init not in NAMED_INITS:
+        if not Path(init).is_file():
+            raise StylevidError(f"--init must be content, noise, style or an image file; {init!r} is none of these")
+        _check_readable(Path(init))
     for style in style_paths:
         if not style.exists():
             raise StylevidError(f"style image {style} does not exist")
         if style.is_dir():
             raise StylevidError(f"style {style} is a folder; give an image file")
+        _check_readable(style)
     if out_dir.exists() and not out_dir.is_dir():
         raise StylevidError(f"output {out_dir} is a file; --output takes a folder")
     resolved = out_dir.resolve()
     for source in (input_path, *style_paths):
         if resolved == source.resolve():
             raise StylevidError(f"output folder {out_dir} is the input {source}; choose another --output")
+    _check_writable(out_dir)
+    return kind
+
+
+def create_output_folder(out_dir: Path) -> None:
+    """Make ``out_dir`` (and its parents) if missing: the first change a run makes on disk."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except PermissionError:
         raise StylevidError(f"cannot create output folder {out_dir}: permission denied") from None
     except OSError as error:
         raise StylevidError(f"cannot create output folder {out_dir}: {error.strerror or error}") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise StylevidError(f"cannot write to output folder {out_dir}: permission denied")
-    return kind
+    _check_writable(out_dir)
 
 
 def check_not_input(output: Path, inputs: list[Path]) -> None:
@@ -69,3 +88,21 @@ def check_not_input(output: Path, inputs: list[Path]) -> None:
     for source in inputs:
         if output.exists() and source.exists() and output.resolve() == source.resolve():
             raise StylevidError(f"refusing to overwrite the input {source}; choose another --output")
+
+
+def _check_readable(path: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise StylevidError(f"cannot read {path}: permission denied")
+
+
+def _check_writable(out_dir: Path) -> None:
+    """The output folder, or the nearest existing folder above it (where it would be made), is writable."""
+    if out_dir.is_dir():
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise StylevidError(f"cannot write to output folder {out_dir}: permission denied")
+        return
+    existing = next((parent for parent in out_dir.absolute().parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise StylevidError(f"cannot create output folder {out_dir}: {existing} is a file")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise StylevidError(f"cannot create output folder {out_dir}: permission denied")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylevidError
-from ..io.images import IMAGE_SUFFIXES, load_image
+from ..io.images import load_image
+from ..io.paths import IMAGE_SUFFIXES
 from ..io.probe import VideoInfo, probe_video
 from ..io.video_read import read_frames
 

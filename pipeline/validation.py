@@ -1,0 +1,58 @@
+"""The validation pass: everything about a run that its configuration cannot check on its own,
+checked before any decoding, weights loading or progress display.
+
+:class:`~.config.StyleConfig` and :class:`~.config.VideoConfig` check their own fields when they
+are made. What is left needs the files or the machine: the input, style and init paths and the
+output folder, the style-blend length against the number of styles, and for a run that writes a
+video, the encoder in the local FFmpeg and its CRF range. The command line and the Python API
+(:func:`.image_job.stylize_image_file`, :func:`.video_job.stylize_video`) run the same pass.
+Nothing here imports torch or OpenCV; PyAV is imported only to check a video input or encoder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import StyleConfig, VideoConfig
+from .errors import StylevidError
+from .io.paths import check_paths
+
+
+def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config: StyleConfig | VideoConfig) -> str:
+    """Check a run before it starts; return the input kind ("image", "video" or "folder").
+
+    ``styles`` are style image paths or pictures (only paths are checked as files). With a
+    :class:`VideoConfig` the video settings are checked too (:func:`check_video_settings`).
+    Nothing is changed on disk.
+    """
+    style_config = config.style if isinstance(config, VideoConfig) else config
+    check_style_blend(style_config.style_blend, len(styles), weights="--style-weights", images="--style images")
+    style_paths = [Path(s) for s in styles if isinstance(s, (str, os.PathLike))]
+    kind = check_paths(Path(input_path), style_paths, Path(out_dir), style_config.init)
+    if isinstance(config, VideoConfig):
+        check_video_settings(kind, config)
+    return kind
+
+
+def check_video_settings(input_kind: str, config: VideoConfig) -> None:
+    """A run that writes a video needs ``config.codec`` in the local FFmpeg, at a CRF in its range."""
+    if config.output_kind(input_kind) == "video":
+        from .io.video_write import check_encoder
+
+        check_encoder(config.codec, config.crf)
+
+
+def check_style_blend(
+    blend: Sequence[float] | None, count: int, *, weights: str = "style weights", images: str = "style images"
+) -> None:
+    """At least one style, and one blend weight per style when weights are given.
+
+    ``weights`` and ``images`` name the two lists in the message (CLI options or API terms).
+    """
+    if count < 1:
+        raise StylevidError("at least one style image is needed (--style FILE)")
+    if blend is not None and len(blend) != count:
+        raise StylevidError(f"{len(blend)} {weights} given for {count} {images}")
