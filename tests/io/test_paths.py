@@ -10,7 +10,7 @@ from media_factory import make_test_clip
 from PIL import Image
 
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.io.paths import check_not_input, check_paths, default_output, input_kind
+from stylevid.pipeline.io.paths import check_not_input, check_paths, create_output_folder, default_output, input_kind
 
 
 @pytest.fixture
@@ -53,9 +53,11 @@ def test_default_output_is_named_after_the_input(tmp_path: Path, picture: Path) 
     assert default_output(frames) == Path("stylevid-out") / "frames_in"
 
 
-def test_check_paths_creates_the_output_folder(tmp_path: Path, picture: Path, style: Path) -> None:
+def test_check_paths_changes_nothing_and_create_output_folder_makes_it(tmp_path: Path, picture: Path, style: Path) -> None:
     out = tmp_path / "results" / "run1"
     assert check_paths(picture, [style], out) == "image"
+    assert not out.exists()  # checking has no side effects
+    create_output_folder(out)
     assert out.is_dir()
     assert check_paths(picture, [style], out, init=str(style)) == "image"  # an init image file
 
