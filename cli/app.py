@@ -152,7 +152,7 @@ def stylize(
         flow_method=flow, early_stop=early_stop, start=_position(start), end=_position(end), every=every,
         fps=_fraction(fps), output=to, output_size=output_size, codec=codec, crf=crf, audio=audio, gif_frame=gif_frame,
     )
-    with VideoProgress(console, config.iters, frame_iters) as progress:
+    with VideoProgress(console) as progress:
         result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
     summary = f"{result.frames} frames"
     if result.warping_error is not None:

@@ -53,7 +53,7 @@ class ImageProgress:
 class VideoProgress(VideoCallbacks):
     """Frames done / total with an ETA, and the current frame's iterations and loss."""
 
-    def __init__(self, console: Console, first_iters: int, frame_iters: int) -> None:
+    def __init__(self, console: Console) -> None:
         self._progress = _bar(console)
         self._console = console
 

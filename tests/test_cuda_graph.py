@@ -57,7 +57,7 @@ def test_video_records_no_graphs_on_the_cpu(tmp_path):
 
 
 def test_graph_summary_counts_replays_and_groups_failures_by_reason():
-    from stylevid.pipeline.video_job import _graph_summary
+    from stylevid.pipeline.video.finalise import _graph_summary
 
     rows = [
         {"frame": 0, "iterations": 10},  # stylised by an earlier run, before graphs were asked for
