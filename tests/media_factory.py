@@ -18,6 +18,7 @@ from typing import Any
 
 import av
 import numpy as np
+from PIL import Image
 
 AUDIO_RATE = 48000
 AUDIO_CHUNK = 1024
@@ -56,6 +57,14 @@ def upright_picture(index: int, width: int, height: int) -> np.ndarray:
     # A dark marker in the top-left corner makes orientation mistakes obvious.
     image[0:6, 0:6] = (0, 0, 0)
     return np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
+
+
+def shifted_frames(count: int, size: int = 40, step: int = 2) -> list[np.ndarray]:
+    """A textured picture moving right by ``step`` pixels per frame."""
+    rng = np.random.default_rng(5)
+    wide = (rng.random((size, size + step * count, 3)) * 255).astype(np.uint8)
+    wide = np.asarray(Image.fromarray(wide).resize((size + step * count, size), Image.BILINEAR))
+    return [np.ascontiguousarray(wide[:, (count - i) * step:(count - i) * step + size]) for i in range(count)]
 
 
 def sine_samples(start: int, count: int, channels: int) -> np.ndarray:
