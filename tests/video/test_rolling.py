@@ -7,14 +7,12 @@ import threading
 import numpy as np
 import pytest
 
-from media_factory import shifted_frames
+from media_factory import prepared_frames, shifted_frames
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.optimize import EarlyStop
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.io.images import load_image
-from stylevid.pipeline.motion.flow import FlowEstimator
-from stylevid.pipeline.video.frame_pairs import PreparedFrame, pair_warping_error
-from stylevid.pipeline.video.frames import Frame
+from stylevid.pipeline.video.frame_pairs import pair_warping_error
 from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
 
 from conftest import STYLE_FILE
@@ -23,17 +21,6 @@ from conftest import STYLE_FILE
 @pytest.fixture(scope="module")
 def style_pictures():
     return [load_image(STYLE_FILE)]
-
-
-def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
-    flow = FlowEstimator("dis")
-    items = []
-    for position, picture in enumerate(pictures):
-        flow_bw = reliable = None
-        if position > 0:
-            flow_bw, reliable = flow.reliable_backward(pictures[position - 1], picture)
-        items.append(PreparedFrame(Frame(position, position, position / 25, f"{position}.png", picture), picture, flow_bw, reliable))
-    return items
 
 
 def roll(engine, items, previous, stages: list | None = None, **settings):
