@@ -1,4 +1,4 @@
-"""Generate tiny, deterministic video clips for tests (real FFmpeg encodes through PyAV).
+"""Generate tiny, deterministic video clips (real FFmpeg encodes through PyAV) and frame sequences for tests.
 
 Usage from any test module (pytest puts ``tests/`` on ``sys.path``)::
 
@@ -18,6 +18,11 @@ from typing import Any
 
 import av
 import numpy as np
+from PIL import Image
+
+from stylevid.pipeline.motion.flow import FlowEstimator
+from stylevid.pipeline.video.frame_pairs import PreparedFrame
+from stylevid.pipeline.video.frames import Frame
 
 AUDIO_RATE = 48000
 AUDIO_CHUNK = 1024
@@ -56,6 +61,26 @@ def upright_picture(index: int, width: int, height: int) -> np.ndarray:
     # A dark marker in the top-left corner makes orientation mistakes obvious.
     image[0:6, 0:6] = (0, 0, 0)
     return np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
+
+
+def shifted_frames(count: int, size: int = 40, step: int = 2) -> list[np.ndarray]:
+    """A textured picture moving right by ``step`` pixels per frame."""
+    rng = np.random.default_rng(5)
+    wide = (rng.random((size, size + step * count, 3)) * 255).astype(np.uint8)
+    wide = np.asarray(Image.fromarray(wide).resize((size + step * count, size), Image.BILINEAR))
+    return [np.ascontiguousarray(wide[:, (count - i) * step:(count - i) * step + size]) for i in range(count)]
+
+
+def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
+    """``pictures`` as the optimiser gets them: at their own size, with DIS flow back to the picture before."""
+    flow = FlowEstimator("dis")
+    items = []
+    for position, picture in enumerate(pictures):
+        flow_bw = reliable = None
+        if position > 0:
+            flow_bw, reliable = flow.reliable_backward(pictures[position - 1], picture)
+        items.append(PreparedFrame(Frame(position, position, position / 25, f"{position}.png", picture), picture, flow_bw, reliable))
+    return items
 
 
 def sine_samples(start: int, count: int, channels: int) -> np.ndarray:

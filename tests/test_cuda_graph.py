@@ -57,7 +57,7 @@ def test_video_records_no_graphs_on_the_cpu(tmp_path):
 
 
 def test_graph_summary_counts_replays_and_groups_failures_by_reason():
-    from stylevid.pipeline.video_job import _graph_summary
+    from stylevid.pipeline.video.finalise import _graph_summary
 
     rows = [
         {"frame": 0, "iterations": 10},  # stylised by an earlier run, before graphs were asked for
@@ -156,7 +156,7 @@ def test_gpu_a_loss_that_syncs_the_host_falls_back_to_eager_evaluation():
 @pytest.mark.gpu
 def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
     """One graph serves the whole batch: frames entering and leaving change only buffers it reads."""
-    from test_batching import prepared_frames, shifted_frames
+    from media_factory import prepared_frames, shifted_frames
     from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
 
     style = load_picture(STYLE_FILE, 64)

@@ -136,6 +136,28 @@ def _to_index(value: int | float | None, fps: Fraction, default: int) -> int:
     return value
 
 
+def frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> Iterator[Frame]:
+    """The source's frames up to a decoding error, which is noted in ``damage`` (not raised).
+
+    A truncated or corrupt file still yields a video of the frames before the damage; the
+    caller reports the error after writing it.
+    """
+    frames = source.frames()
+    yielded = False
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except StylevidError as error:
+            if not yielded:
+                raise  # nothing decoded at all: the reader's own message says why
+            damage.append(error)
+            return
+        yielded = True
+        yield frame
+
+
 def open_source(path: Path, *, start=None, end=None, every: int = 1, fps: Fraction | None = None) -> FrameSource:
     """A frame source for a video file or a folder of images."""
     if every < 1:

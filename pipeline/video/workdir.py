@@ -8,7 +8,8 @@ Layout (inside the output folder)::
     .work/snapshots/…png       that frame's snapshots for the progress GIF
 
 Each frame is written to a temp file and renamed into place, so a frame file either exists
-complete or not at all; a killed run resumes at the first missing frame.
+complete or not at all; a killed run resumes at the first missing frame (or at the start of the
+rolling segment it cut short, see :meth:`WorkFolder.resume_point`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ class WorkFolder:
         while self.frame_path(count).exists():
             count += 1
         return count
+
+    def resume_point(self, done: int) -> int:
+        """The first frame to stylise: ``done``, or the start of a rolling segment that a kill cut short.
+
+        The frames of a segment depend on each other while in flight, so a run that resumed in the
+        middle of one would not repeat an uninterrupted run; the whole segment is redone instead.
+        """
+        if done == 0:
+            return 0
+        first, closed = self.load_frame(done - 1)[1].get("segment", [done - 1, True])
+        return done if closed else first
 
     # --- frames -----------------------------------------------------------------------------------
     def frame_path(self, position: int) -> Path:

@@ -1,9 +1,14 @@
-"""Video and frame-folder runs end to end: real PyAV decode/encode, real weights, tiny sizes."""
+"""Video and frame-folder runs end to end: real PyAV decode/encode, real weights, tiny sizes.
+
+Single and batched (--batch-frames) runs, damaged input, changed settings, and resuming after
+kill -9 and Ctrl-C in a separate process.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,11 +23,13 @@ from PIL import Image
 
 from media_factory import make_test_clip
 from stylevid.pipeline.config import StyleConfig
+from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.probe import probe_video
 from stylevid.pipeline.io.video_read import read_frames
+from stylevid.pipeline.motion.warping_error import warping_error_sequence
 
 from conftest import STYLE_FILE
 
@@ -43,6 +50,14 @@ def audio_stream_info(path: Path) -> tuple[str, float]:
         stream = container.streams.audio[0]
         duration = float(stream.duration * stream.time_base) if stream.duration else float(container.duration / 1e6)
         return stream.codec_context.name, duration
+
+
+def saved_frames(out) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p)) for p in sorted((out / ".work" / "frames").glob("*.png"))]
+
+
+def saved_stats(out) -> list[dict]:
+    return [json.loads(Image.open(p).text["stylevid"]) for p in sorted((out / ".work" / "frames").glob("*.png"))]
 
 
 def test_video_keeps_frame_count_rate_duration_and_audio(tmp_path, style_pictures):
@@ -147,6 +162,84 @@ def test_truncated_video_keeps_frames_before_damage(tmp_path, style_pictures):
     assert str(kept) in str(caught.value)
 
 
+# --- batched video runs (--batch-frames) ---------------------------------------------------------
+
+def batched(**changes) -> VideoConfig:
+    style = StyleConfig(size=32, iters=4, device="cpu")
+    return VideoConfig(style=style, frame_iters=3, early_stop=False, **changes)
+
+
+def test_rolling_video_keeps_every_frame_and_records_its_segments(tmp_path, style_pictures):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=8, audio=False)
+    result = stylize_video(clip, style_pictures, tmp_path / "out", batched(batch_frames=3))
+    assert result.frames == 8
+    stats = saved_stats(tmp_path / "out")
+    assert [s.get("segment") for s in stats] == [None] + [[1, False]] * 6 + [[1, True]]
+    assert [s["iterations"] for s in stats] == [4] + [3] * 7  # ⌈3/3⌉ = 1 iteration per stage, 3 stages each
+    assert result.record["config"]["batch_frames"] == 3
+    assert {"waiting_for_frames", "optimising"} <= set(result.record["seconds"]["optimise_stages"])
+
+
+def test_warping_error_measured_while_stylising_matches_a_fresh_measurement(tmp_path, style_pictures):
+    """run.json's per-pair errors come from the optimiser's flows; recomputing them from scratch agrees."""
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=6, audio=False)
+    result = stylize_video(clip, style_pictures, tmp_path / "out", batched(batch_frames=2))
+    engine = StyleTransfer(batched().style, style_pictures)
+    originals = [engine.prepare_content(f.image) for f in read_frames(clip)]
+    fresh = warping_error_sequence(saved_frames(tmp_path / "out"), originals)
+    recorded = [row["warping_error"] for row in result.record["per_frame"]]
+    assert recorded[0] is None
+    assert recorded[1:] == pytest.approx(list(fresh.values), rel=1e-6, abs=1e-9)
+    assert result.warping_error == pytest.approx(fresh.mean, rel=1e-6)
+
+
+def test_a_segment_cut_short_is_redone_whole_on_resume(tmp_path, style_pictures):
+    """With --batch-frames 2 frames 1–16 form a segment and 17–19 the next. A kill inside the
+    first redoes it from frame 1; a kill inside the second keeps the first. Either way the
+    result is the uninterrupted one, bit for bit."""
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=20, audio=False)
+    config = batched(batch_frames=2)
+    stylize_video(clip, style_pictures, tmp_path / "whole", config)
+    reference = saved_frames(tmp_path / "whole")
+    assert [s.get("segment") for s in saved_stats(tmp_path / "whole")][15:] == [[1, False], [1, True], [17, False], [17, False], [17, True]]
+
+    for kept in (3, 18):  # frames on disk when the run was killed
+        cut = tmp_path / f"cut{kept}"
+        shutil.copytree(tmp_path / "whole" / ".work", cut / ".work")
+        for late in sorted((cut / ".work" / "frames").glob("*.png"))[kept:]:
+            late.unlink()
+        redone_from = 1 if kept == 3 else 17
+        marked = cut / ".work" / "frames" / f"{redone_from:06d}.png"  # a wrong picture where a redone frame was
+        Image.fromarray(np.zeros_like(reference[redone_from])).save(marked, pnginfo=_stats_info(tmp_path / "whole", redone_from))
+        kept_before = cut / ".work" / "frames" / f"{redone_from - 1:06d}.png"
+        before = kept_before.stat().st_mtime_ns
+        resumed = stylize_video(clip, style_pictures, cut, config)
+        assert resumed.frames == 20
+        assert all(np.array_equal(a, b) for a, b in zip(saved_frames(cut), reference))
+        assert kept_before.stat().st_mtime_ns == before  # frames before the segment were not redone
+
+
+def _stats_info(out, position):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("stylevid", json.dumps(saved_stats(out)[position]))
+    return info
+
+
+@pytest.mark.gpu
+def test_batched_video_frames_on_cuda(tmp_path, style_pictures):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=9, audio=False, width=160, height=90)
+    style = StyleConfig(size=160, iters=20, device="cuda")
+    single = stylize_video(clip, style_pictures, tmp_path / "one", VideoConfig(style=style, frame_iters=20))
+    batched_run = stylize_video(clip, style_pictures, tmp_path / "four", VideoConfig(style=style, frame_iters=20, batch_frames=4))
+    assert batched_run.frames == single.frames == 9
+    assert batched_run.record["precision"] == "bf16"
+    assert batched_run.warping_error < 2 * single.warping_error
+    assert batched_run.mean_style_loss < 1.5 * single.mean_style_loss
+
+
+
 # --- separate processes: kill -9, Ctrl-C, resume -------------------------------------------------
 
 CLI_TINY = ["--size", "32", "--iters", "6", "--frame-iters", "6", "--no-early-stop", "--device", "cpu", "--quiet"]
@@ -158,10 +251,6 @@ def cli(*args: str) -> list[str]:
 
 def env_one_thread() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def frames_of(out: Path) -> list[np.ndarray]:
-    return [np.asarray(Image.open(p)) for p in sorted((out / ".work" / "frames").glob("*.png"))]
 
 
 def wait_for_frames(out: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -180,7 +269,7 @@ def resume_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     done = subprocess.run(cli(str(clip), "--style", str(STYLE_FILE), "-o", str(root / "ref"), *CLI_TINY),
                           env=env_one_thread(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return clip, frames_of(root / "ref")
+    return clip, saved_frames(root / "ref")
 
 
 @pytest.mark.parametrize("kill_after", [1, 3, 5])
@@ -195,7 +284,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_frames(tmp_path, resume_clip
     assert json.loads((out / ".work" / "manifest.json").read_text())["settings"]  # never torn
     done = subprocess.run(command, env=env_one_thread(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    resumed = frames_of(out)
+    resumed = saved_frames(out)
     assert not list((out / ".work" / "frames").glob(".*.partial"))  # leftovers of the killed write are gone
     assert len(resumed) == len(reference) == 8
     for mine, theirs in zip(resumed, reference):
@@ -214,8 +303,8 @@ def test_ctrl_c_saves_the_frame_in_flight_and_resume_completes(tmp_path, resume_
     assert process.returncode == 130
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "run the same command again to resume" in lines[0], stderr
-    saved = len(frames_of(out))
+    saved = len(saved_frames(out))
     assert 2 < saved < 8 or saved == 8
     done = subprocess.run(command, env=env_one_thread(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert all(np.array_equal(a, b) for a, b in zip(frames_of(out), reference))
+    assert all(np.array_equal(a, b) for a, b in zip(saved_frames(out), reference))

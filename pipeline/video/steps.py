@@ -1,0 +1,137 @@
+"""The optimisation steps of a video run: one frame on its own, or one segment through a rolling batch.
+
+Frame 1 gets the full budget from ``style.init``; each later frame starts from the previous
+stylised frame — warped by optical flow (``prev-warped``, the default) or as is (``prev``) — and
+is pulled towards the warped previous frame by the temporal loss of Ruder et al. (2016) where
+the flow is reliable. ``independent`` stylises every frame from scratch (a baseline). Each
+finished frame goes to the writer with its statistics, and to the progress display.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..engine.optimize import EarlyStop
+from ..engine.transfer import StyleTransfer, TemporalGuide
+from ..progress import Progress
+from ..engine.snapshots import snapshot_iterations
+from .frame_pairs import PreparedFrame, pair_warping_error, warp_into
+from .rolling import RollingBatch, RollingSettings, stylize_rolling
+from .workdir import WorkFolder
+from .writer import FrameWriter
+
+if TYPE_CHECKING:
+    from ..config import VideoConfig
+
+#: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
+#: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
+#: every --size. Calibrated on the sample clip with the Caffe weights (see docs/method.md).
+DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e14
+
+
+def temporal_weight_for(config: VideoConfig, width: int, height: int) -> float:
+    """λ_t of a run at ``width``×``height``: the configured one, or the area-scaled default."""
+    if config.temporal_weight is not None:
+        return config.temporal_weight
+    return DEFAULT_TEMPORAL_WEIGHT_AT_512 * (width * height) / (512 * 512)
+
+
+class FrameSteps:
+    """Stylises the frames of one run and hands each finished one to ``writer`` and ``progress``."""
+
+    def __init__(self, engine: StyleTransfer, config: VideoConfig, work: WorkFolder, writer: FrameWriter,
+                 progress: Progress, stop_requested: Callable[[], bool]) -> None:
+        self.engine, self.config, self.work, self.writer = engine, config, work, writer
+        self.progress, self.stop_requested = progress, stop_requested
+        self.early = EarlyStop() if config.early_stop else None
+
+    def one(self, item: PreparedFrame, previous_stylised: np.ndarray | None) -> np.ndarray:
+        """Stylise one frame on its own (frame 1, the progress GIF's frame, or every frame with --batch-frames 1)."""
+        config, engine, progress = self.config, self.engine, self.progress
+        position = item.frame.position
+        first = position == 0 or config.frame_init == "independent"
+        iters = config.style.iters if first else config.frame_iters
+        init: np.ndarray | None = None
+        temporal = None
+        if not first:
+            assert previous_stylised is not None
+            warped = warp_into(previous_stylised, item.flow_bw)
+            init = warped if config.frame_init == "prev-warped" else previous_stylised
+            weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
+            if weight > 0:
+                temporal = TemporalGuide(warped, item.reliable, weight)
+        want_snapshots = position == config.gif_frame
+        progress.frame_started(position, iters)
+        result = engine.stylize(
+            item.content,
+            init=init,
+            iters=iters,
+            seed=config.style.seed + position,
+            temporal=temporal,
+            snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
+            on_report=lambda i, losses: progress.iteration(position, i, losses),
+            early_stop=None if first else self.early,
+        )
+        if want_snapshots:
+            self.work.save_history(result.history, result.snapshots)
+        stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
+        if engine.cuda_graphs:
+            stats.update(replayed=result.replayed, graph_failure=result.graph_failure)
+        self.writer.stylised(item, result.picture, stats)
+        progress.frame_done(position, stats)
+        return result.picture
+
+    def segment(self, segment: Iterator[PreparedFrame],
+                previous_stylised: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Stylise a segment of consecutive frames through one rolling batch; returns the last picture and position."""
+        config, engine, progress = self.config, self.engine, self.progress
+        independent = config.frame_init == "independent"
+        opening = next(segment)
+        height, width = opening.content.shape[:2]
+        settings = RollingSettings(
+            slots=config.batch_frames,
+            frame_iters=config.style.iters if independent else config.frame_iters,
+            temporal_weight=0.0 if independent else temporal_weight_for(config, width, height),
+            early_stop=None if independent else self.early,
+            from_previous=not independent,
+            warp_init=config.frame_init == "prev-warped",
+        )
+
+        def report(positions: list[int], iteration: int, losses: dict[str, float]) -> None:
+            progress.frame_started(positions[0], settings.frame_iters, frames=len(positions))
+            progress.iteration(positions[0], iteration, losses)
+
+        last = opening.frame.position
+        try:
+            batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
+            finished = stylize_rolling(batch, itertools.chain([opening], segment), previous_stylised,
+                                       seed_of=lambda p: config.style.seed + p, stop_admitting=self.stop_requested,
+                                       report=report)
+            for done in finished:
+                stats = _frame_stats(done.prepared, previous_stylised, done.picture, done.iterations, done.seconds,
+                                    done.final)
+                stats["segment"] = [opening.frame.position, done.closes_run]
+                if engine.cuda_graphs:
+                    stats.update(replayed=done.replayed, graph_failure=batch.graph_failure)
+                self.writer.stylised(done.prepared, done.picture, stats)
+                progress.frame_done(done.prepared.frame.position, stats)
+                previous_stylised, last = done.picture, done.prepared.frame.position
+        except torch.cuda.OutOfMemoryError:
+            raise engine.out_of_memory(opening.content, config.batch_frames) from None
+        assert previous_stylised is not None
+        return previous_stylised, last
+
+
+def _frame_stats(item: PreparedFrame, previous_stylised: np.ndarray | None, picture: np.ndarray, iterations: int,
+                seconds: float, final: dict[str, float]) -> dict[str, Any]:
+    """What the work folder keeps of a finished frame (and run.json's per-frame row)."""
+    frame = item.frame
+    error = (pair_warping_error(previous_stylised, picture, item)
+             if previous_stylised is not None and item.flow_bw is not None else None)
+    return {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
+            "iterations": iterations, "seconds": seconds, "warping_error": error, **final}
