@@ -14,6 +14,7 @@ from .engine.optimize import ReportFn
 from .io.paths import check_not_input
 from .io.record import run_record, write_json
 from .render.renders import save_loss_plot, save_progress_gif, snapshot_iterations
+from .engine.device import precision_choice
 from .engine.transfer import Stylized, StyleTransfer
 
 
@@ -60,6 +61,7 @@ def stylize_image_file(
         style_weight=beta,
         device=str(engine.device),
         precision=engine.precision,
+        precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
         cuda_graph=({"replayed_iterations": result.replayed, "failure": result.graph_failure}

@@ -45,6 +45,7 @@ from .render.renders import (
 )
 from .video.rolling import RollingBatch, RollingSettings, stylize_rolling
 from .video.schedule import segment_frames, starts_segment
+from .engine.device import precision_choice
 from .engine.transfer import StyleTransfer, TemporalGuide
 from .video.output import VideoOutput
 from .video.workdir import WorkFolder
@@ -386,6 +387,7 @@ def _finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, w
         config=_config_dict(config),
         device=str(engine.device),
         precision=engine.precision,
+        precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         processing_size=list(processing_shape[::-1]),
         style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
         temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),
