@@ -108,6 +108,40 @@ def test_average_pooling_changes_features_after_the_first_pool(extractor, caffe_
     assert relative_difference(a["relu5_1"], m["relu5_1"]) > 0.5
 
 
+# --------------------------------------------------------------------------- memory layout
+
+
+def _layout_entering_conv1_1(extractor: VGG19Features, image: torch.Tensor) -> tuple[str, dict[str, torch.Tensor]]:
+    """(layout of the tensor conv1_1 receives, relu2_1 features) for ``image``."""
+    seen = []
+    hook = extractor.features[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        features = extractor(image, ["relu2_1"])
+    finally:
+        hook.remove()
+    (x,) = seen
+    layout = "nchw" if x.is_contiguous() else "channels_last" if x.is_contiguous(memory_format=torch.channels_last) else "?"
+    return layout, features["relu2_1"]
+
+
+@pytest.mark.parametrize("weights_layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("input_layout", ["nchw", "channels_last"])
+def test_convolutions_work_in_channels_last_when_weights_or_input_are(caffe_state, photo, weights_layout, input_layout):
+    """The normalisation's index_select returns NCHW: the extractor converts after it, so a
+    channels-last input (or channels-last weights, as the engine makes them on CUDA) reaches
+    conv1_1 channels-last, and the features are those of the plain NCHW path."""
+    plain = VGG19Features(caffe_state, "caffe", last_layer="relu2_1")
+    layout, reference = _layout_entering_conv1_1(plain, photo)
+    assert layout == "nchw"
+    extractor = VGG19Features(caffe_state, "caffe", last_layer="relu2_1")
+    if weights_layout == "channels_last":
+        extractor = extractor.to(memory_format=torch.channels_last)
+    image = photo.contiguous(memory_format=torch.channels_last) if input_layout == "channels_last" else photo
+    layout, features = _layout_entering_conv1_1(extractor, image)
+    assert layout == ("nchw" if weights_layout == input_layout == "nchw" else "channels_last")
+    assert relative_difference(features, reference) < 1e-5  # other convolution kernels: rounding only
+
+
 # --------------------------------------------------------------------------- input conventions
 
 
