@@ -500,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="state-dict FILE, 'torchvision' or 'random' (default $STYLEVID_WEIGHTS, else random)")
     parser.add_argument("--weights-format", default=None, help="caffe|torchvision for a FILE (default $STYLEVID_WEIGHTS_FORMAT)")
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
-                        help="the fast path's precision; auto = the project's choice (bf16 on CUDA, fp32 on CPU)")
+                        help="the fast path's precision; auto = the project's choice (bf16 on GPUs with native bf16, else fp32)")
     parser.add_argument("--style-weight", type=float, default=None,
                         help="β for both (default: the project's default for the convention, scaled by area/512²)")
     parser.add_argument("--reference-math", default="ieee", choices=("ieee", "tf32", "torch-default"),
