@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Every GPU check of issue 6 in one call of the device tool, sized for a 15-minute device budget:
-# at most 9½ minutes of commands (about 6 expected), each step under its own `timeout`, so a slow
-# step costs only itself and what finished comes back in $OUT.
+# Every GPU check in one call of the device tool, sized for a 15-minute device budget (the
+# machine's start, 1–2 minutes, counts too): at most 8 minutes of commands, each under its own
+# `timeout`, so a slow step costs only itself and what finished comes back in $OUT.
+#
+# Budget, worst case (each step's limit + its 5 s kill-after; copying the media is instant):
+#   setup: nvidia-smi 10+5 s, PyAV wheel install + import 30+5 s, unpacking the weights 10+5 s    65 s
+#   speed: 4 sizes, the JSON rewritten after each size                                     100+5 s  105 s
+#   video: 16 frames at 854×480, 6 runs, the JSON rewritten after each run                  125+5 s  130 s
+#   gpu-tests: pytest -m gpu (60 s per test where pytest-timeout is installed)              100+5 s  105 s
+#   speed-1080p-24gb                                                                         45+5 s   50 s
+#   total                                                                                             455 s  (≤ 480 s = 8 min)
+# Expected: about 5 minutes. Call `run` with timeout_s 540: the steps' own limits end it first.
 #
 # The GPU machine has torch, torchvision, opencv, typer, rich and matplotlib but not PyAV, nor
-# ../shared. Prepare once, here, in the repository root (both folders are git-ignored):
+# ../shared. Prepare once, here, in the repository root (both folders are git-ignored; together
+# with the tracked files about 54 MB travel, under the tool's 64 MiB):
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl av
-#   mkdir -p .carry && cp ../shared/weights/vgg19-caffe-conv-fp16.pth .carry/
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#       -d .whl av==18.1.0                      # the PyAV the CPU tests use (.venv/bin/pip show av)
+#   mkdir -p .carry && cp ../shared/weights/vgg19-caffe-conv-fp16.pth.xz .carry/   # 10 MB, not the 26 MB .pth
 #
 # then call the device tool's `run` with carry [".whl", ".carry"] and the command
 #
 #   bash benchmarks/gpu_session.sh
 #
-# Results: $OUT/log.txt (all output), speed.json, speed-1080p-24gb.json, video.json, gpu-tests.log.
+# Results: $OUT/log.txt (all output), speed.json, video.json, gpu-tests.log, speed-1080p-24gb.json.
 # Outside the device tool set OUT yourself (default out/gpu-session).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,24 +34,52 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1
 
+step() {  # step SECONDS NAME COMMAND...: run with a time limit, say how it ended
+    local limit=$1 name=$2; shift 2
+    echo; echo "=== $name (limit ${limit}s): $*"
+    local began=$SECONDS
+    timeout --kill-after=5 "$limit" "$@"
+    local status=$?
+    echo "=== $name: exit $status after $((SECONDS - began)) s"
+    return $status
+}
+
+step 10 gpu nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader
+
 # PyAV from the carried wheel; stylevid importable without an install (stylevid is a namespace
 # package: stylevid.pipeline → pipeline/, stylevid.cli → cli/, as pyproject.toml maps them).
 site=/tmp/stylevid-site
 mkdir -p "$site/stylevid"
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl || exit 1
-fi
 ln -sfn "$PWD/pipeline" "$site/stylevid/pipeline"
 ln -sfn "$PWD/cli" "$site/stylevid/cli"
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+install_av() {  # (torch's versions: speed.py's header prints them)
+    if ls .whl/av-*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/av-*.whl || return 1
+    fi
+    python3 -c "import av; print('av', av.__version__)"
+}
+export -f install_av && export site
+step 30 setup-av bash -c install_av || { echo "no PyAV: put the av wheel into .whl/ (see the header)"; exit 1; }
 
 # The tests expect ../shared (weights + media); samples/ holds the same media files.
-weights=.carry/vgg19-caffe-conv-fp16.pth
-[ -f "$weights" ] || weights=../shared/weights/vgg19-caffe-conv-fp16.pth
-[ -f "$weights" ] || { echo "no VGG19 weights: copy ../shared/weights/vgg19-caffe-conv-fp16.pth into .carry/"; exit 1; }
-if [ ! -f ../shared/weights/vgg19-caffe-conv-fp16.pth ]; then
-    mkdir -p ../shared/weights ../shared/media/styles ../shared/media/content ../shared/media/video
-    cp "$weights" ../shared/weights/
+weights=../shared/weights/vgg19-caffe-conv-fp16.pth
+unpack_weights() {  # the carried .xz, with xz if the machine has it, else Python's lzma
+    local packed=.carry/vgg19-caffe-conv-fp16.pth.xz
+    [ -f "$packed" ] || { echo "no $packed: copy ../shared/weights/vgg19-caffe-conv-fp16.pth.xz into .carry/"; return 1; }
+    mkdir -p "$(dirname "$weights")"
+    if command -v xz >/dev/null; then
+        xz -dc "$packed" > "$weights.part" || return 1
+    else
+        python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
+            "$packed" "$weights.part" || return 1
+    fi
+    mv "$weights.part" "$weights" && ls -l "$weights"
+}
+export -f unpack_weights && export weights
+if [ ! -f "$weights" ]; then
+    step 10 setup-weights bash -c unpack_weights || exit 1
+    mkdir -p ../shared/media/styles ../shared/media/content ../shared/media/video
     cp samples/starry_night.jpg ../shared/media/styles/vangogh_starry_night.jpg
     cp samples/great_wave.jpg ../shared/media/styles/hokusai_great_wave.jpg
     cp samples/shipwreck_of_the_minotaur.jpg ../shared/media/styles/turner_shipwreck_of_the_minotaur.jpg
@@ -50,22 +89,13 @@ if [ ! -f ../shared/weights/vgg19-caffe-conv-fp16.pth ]; then
 fi
 export STYLEVID_WEIGHTS="$(realpath "$weights")" STYLEVID_WEIGHTS_FORMAT=caffe
 
-step() {  # step SECONDS NAME COMMAND...: run with a time limit, say how it ended
-    local limit=$1 name=$2; shift 2
-    echo; echo "=== $name (limit ${limit}s): $*"
-    local began=$SECONDS
-    timeout --kill-after=10 "$limit" "$@"
-    echo "=== $name: exit $? after $((SECONDS - began)) s"
-}
-
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 -c "import torch, av; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'av', av.__version__)"
-
 # Most telling first: a step cut by its limit costs only itself.
-step 150 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
-# The clip's first 24 frames at 854×480: reference, fast, rolling batches of 4 and 8, and with
+step 100 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
+# The clip's first 16 frames at 854×480: reference, fast, rolling batches of 4 and 8, and with
 # CUDA graphs one frame at a time and 8 in flight.
-step 250 video python3 benchmarks/video_throughput.py --end 24 --batch 1,4,8 --graphs 1,8 --out /tmp/video-throughput --json "$OUT/video.json"
-step 110 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu-tests.log"
-step 60 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 --json "$OUT/speed-1080p-24gb.json"
+step 125 video python3 benchmarks/video_throughput.py --end 16 --iters 150 --frame-iters 100 --batch 1,4,8 \
+    --graphs 1,8 --out /tmp/video-throughput --json "$OUT/video.json"
+per_test_limit=$(python3 -c "import pytest_timeout" 2>/dev/null && echo --timeout=60)
+step 100 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider $per_test_limit tests 2>&1 | tee "$OUT/gpu-tests.log"
+step 45 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 --json "$OUT/speed-1080p-24gb.json"
 echo; echo "=== done after $SECONDS s"

@@ -5,7 +5,7 @@ encoding with audio, warping error — on the same frames with the same settings
 precision and ``batch_frames`` differ:
 
   reference     --precision fp32: fp32 everywhere, torch.optim.LBFGS, one frame at a time
-  fast          --precision auto: on CUDA bf16 autocast + channels-last + the sync-free L-BFGS
+  fast          --precision auto: on a GPU with native bf16, bf16 autocast + channels-last + the sync-free L-BFGS
   fast-batchK   the fast path with --batch-frames K
   graphs, graphs-batchK   the same with --cuda-graphs (CUDA only; --graphs chooses the K)
 

@@ -114,7 +114,7 @@ def stylize(
     weights: Optional[str] = typer.Option(None, help="VGG19 weights: torchvision (download) or a state-dict file \\[env: STYLEVID_WEIGHTS].", rich_help_panel=MODEL, show_default=False),
     weights_format: Optional[str] = typer.Option(None, help="Input convention of a weights file: caffe or torchvision \\[env: STYLEVID_WEIGHTS_FORMAT].", rich_help_panel=MODEL, show_default=False),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL),
-    precision: str = typer.Option("auto", help="auto (bf16 fast path on CUDA), fp32 (reference) or bf16.", rich_help_panel=MODEL),
+    precision: str = typer.Option("auto", help="auto (bf16 fast path on GPUs with native bf16, else fp32), fp32 (reference) or bf16.", rich_help_panel=MODEL),
     cuda_graphs: bool = typer.Option(False, "--cuda-graphs/--no-cuda-graphs", help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).", rich_help_panel=MODEL),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:

@@ -16,6 +16,7 @@ from .io.record import run_record, write_json
 from .render.animation import save_progress_gif
 from .render.plots import save_loss_plot
 from .engine.snapshots import snapshot_iterations
+from .engine.device import precision_choice
 from .engine.transfer import Stylized, StyleTransfer
 from .validation import validate_run
 
@@ -69,6 +70,7 @@ def stylize_image_file(
         style_weight=beta,
         device=str(engine.device),
         precision=engine.precision,
+        precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
         cuda_graph=({"replayed_iterations": result.replayed, "failure": result.graph_failure}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
 import sys
 
+import pytest
+import torch
+
 from conftest import REPO
+from stylevid.pipeline.errors import StylevidError
 
 
 def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
@@ -36,6 +41,53 @@ def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
     assert row["speedup"] > 0
     assert row["loss_rel_diff"] == (row["fast"]["final_loss"] - row["reference"]["final_loss"]) / row["reference"]["final_loss"]
     assert abs(row["loss_rel_diff"]) < 0.2
+    assert row["loss_within_tolerance"] == (row["loss_rel_diff"] <= data["loss_tolerance"]) and data["loss_tolerance"] == 0.02
+    assert data["reference_fp32_math"] == "fp32 (CPU)" and data["complete"] is True
+
+
+def _speed_module(monkeypatch):
+    """benchmarks/speed.py imported as a module (registered, as its dataclasses need)."""
+    spec = importlib.util.spec_from_file_location("speed_benchmark", REPO / "benchmarks" / "speed.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_benchmark_writes_each_size_as_it_is_done(tmp_path, monkeypatch):
+    """A run cut short (here: at the second size) leaves the first size's figures in the JSON."""
+    speed = _speed_module(monkeypatch)
+    real = speed.benchmark_size
+
+    def first_size_only(args, device, state, convention, width, height):
+        if width != 32:
+            raise KeyboardInterrupt("the step's time limit")
+        return real(args, device, state, convention, width, height)
+
+    monkeypatch.setattr(speed, "benchmark_size", first_size_only)
+    threads = torch.get_num_threads()
+    out = tmp_path / "speed.json"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            speed.main(["--device", "cpu", "--sizes", "32x32,48x48", "--iters", "1", "--warmup", "0",
+                        "--weights", "random", "--json", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    data = json.loads(out.read_text())
+    assert data["complete"] is False
+    (row,) = data["results"]
+    assert row["size"] == "32x32" and row["fast"]["iterations"] == 1
+
+
+def test_speed_benchmark_records_the_fast_paths_out_of_memory_error_and_goes_on(monkeypatch):
+    speed = _speed_module(monkeypatch)
+
+    def out_of_memory():
+        raise StylevidError("GPU out of memory at 1920×1080 on a test GPU (24 GiB): try --size 1280")
+
+    assert speed.guarded(out_of_memory) == {"error": "GPU out of memory at 1920×1080 on a test GPU (24 GiB): try --size 1280"}
+    with pytest.raises(ValueError):  # a bug is not an out-of-memory row
+        speed.guarded(lambda: int("x"))
 
 
 def test_video_throughput_benchmark_runs_on_cpu(tmp_path):

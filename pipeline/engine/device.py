@@ -29,14 +29,39 @@ def pick_device(spec: str = "auto") -> torch.device:
     raise StylevidError(f"bad device {spec!r}; use auto, cpu, cuda or cuda:N")
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return "cpu"
+def choose_precision(asked: str, on_cuda: bool, native_bf16: bool) -> tuple[str, str]:
+    """(precision, why) for ``--precision asked`` on a device of this kind: the decision without the device.
+
+    "auto" is bf16 on a GPU with native bf16 convolutions (Ampere, compute capability 8.0, and
+    later) and fp32 elsewhere. A GPU before Ampere (T4, V100) has no bf16 convolution kernels
+    (bf16 would be emulated, slowly); its fast half type, fp16, has too little range for these
+    losses and gradients without loss scaling, so fp32 is the safe choice there. On the CPU
+    bf16 convolutions are slow on most processors.
+    """
+    if asked != "auto":
+        return asked, f"asked for (--precision {asked})"
+    if not on_cuda:
+        return "fp32", "auto on the CPU: fp32 (bf16 convolutions are slow on most CPUs)"
+    if native_bf16:
+        return "bf16", "auto on a GPU with native bf16 (compute capability >= 8.0): bf16 autocast"
+    return "fp32", "auto on a GPU without native bf16 (compute capability < 8.0): fp32 (fp16 would need loss scaling)"
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """Does this CUDA device run bf16 natively (not emulated)?"""
+    with torch.cuda.device(device):  # is_bf16_supported asks about the current device
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # a torch without the argument
+            return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def precision_choice(precision: str, device: torch.device) -> tuple[str, str]:
+    """(precision, why) for ``--precision precision`` on ``device``."""
+    on_cuda = device.type == "cuda"
+    return choose_precision(precision, on_cuda, on_cuda and precision == "auto" and has_native_bf16(device))
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" is bf16 on CUDA (the fast path) and fp32 on the CPU (bf16 convolutions are slow there)."""
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision
+    """The precision a run uses: ``precision`` unless "auto" (see :func:`choose_precision`)."""
+    return precision_choice(precision, device)[0]

@@ -11,8 +11,12 @@ Design
 * History lives in one preallocated buffer ``W`` of shape ``(B, 2m, n)`` (B independent
   problems, see :class:`LBFGS`; below, one of them): rows ``[0, m)``
   hold the steps ``s_i`` and rows ``[m, 2m)`` the gradient differences ``y_i``. It is a
-  ring buffer; pair ``k`` (0-based) lives in slot ``k % m``. One pair is written every
-  iteration, so the slot and fill level are known on the host from the step counter.
+  ring buffer of *accepted* pairs, as in ``torch.optim.LBFGS``: the newest pair
+  ``(s_k, y_k)`` waits in a separate buffer until ``y_k`` is known; then it is written into
+  the slot ``head`` (the oldest pair's, or an empty one) and ``head`` moves on, unless the
+  curvature test rejects it, in which case the slot gets its old pair back and ``head``
+  stays. ``head`` is a device tensor per item (rejections differ between items and are
+  known only on the device).
 * ``d = -H g`` uses the compact representation of Byrd, Nocedal & Schnabel (1994)::
 
       H g = γ g + [S  γY] M [Sᵀg ; γ Yᵀg],
@@ -25,16 +29,16 @@ Design
   ``Wᵀ c``; everything else is O(n) or O(m²). (The two-loop recursion is inherently a
   chain of m dependent dot/axpy pairs — 4 passes over the history plus ~4m launches.)
 * ``SᵀY`` and ``YᵀY`` (m×m) are updated incrementally: only the column of the new pair
-  (``SᵀY[:, q]``, and row+column of ``YᵀY``) changes. Entries of ``SᵀY`` below the
+  (``SᵀY[:, head]``, and row+column of ``YᵀY``) changes. Entries of ``SᵀY`` below the
   chronological diagonal go stale but are never read. Chronological order is obtained by
-  gathering the small matrices with a precomputed rotation ``perm[h]`` (a device tensor
-  indexed by a host int: no host→device copy).
-* The ``ys > 1e-10`` curvature test of torch is done on the device: the pair is written
-  anyway and a validity flag is stored. Invalid (and not-yet-filled) slots drop out
-  exactly: their rows/columns in the gathered Gram matrices and in ``Sᵀg, Yᵀg`` are set
-  to 0 and ``R`` gets a 1 on their diagonal, so ``R⁻¹`` is block-diagonal with an
-  identity 1×1 block there and their coefficients come out exactly 0. ``γ`` is only
-  updated by valid pairs.
+  gathering the small matrices with a precomputed rotation ``perm[head]`` (the oldest slot
+  first).
+* The ``ys > 1e-10`` curvature test of torch is done on the device, on ``sᵀy`` as the
+  product with the ring computes it (so the test and the algebra see one value). Empty
+  slots drop out exactly: their rows/columns in the gathered Gram matrices and in
+  ``Sᵀg, Yᵀg`` are set to 0 and ``R`` gets a 1 on their diagonal, so ``R⁻¹`` is
+  block-diagonal with an identity 1×1 block there and their coefficients come out exactly
+  0. ``γ`` is only updated by accepted pairs.
 * The k×k algebra (two triangular solves, one m×m matvec) runs in ``solve_dtype``
   (float64 by default; negligible cost). Measured on fp32 quadratics (n=3000,
   condition 1e2..1e6, m=20/100), the relative error of ``d`` against an fp64 two-loop on
@@ -43,11 +47,6 @@ Design
 
 Differences from ``torch.optim.LBFGS``
 --------------------------------------
-* A rejected pair (``sᵀy <= 1e-10``) still occupies a ring slot, so it evicts the oldest
-  pair: after a rejection the memory holds fewer than m usable pairs for the next m
-  iterations, whereas torch keeps the last m *accepted* pairs. With no rejection (the
-  normal case for our losses), or before the buffer first fills, the iterates are the
-  same up to floating-point rounding.
 * No stopping tests (``tolerance_grad`` / ``tolerance_change`` / ``gtd``): they need a
   host sync. The caller decides how many steps to run. (Equivalent to torch with both
   tolerances at -inf.) With a zero gradient the step is exactly zero.
@@ -110,8 +109,8 @@ class LBFGS:
         solve_dtype: dtype of the small m×m algebra (default float64).
         batched: dim 0 of ``param`` indexes independent problems, each with its own history.
 
-    Memory: ``2·m·numel`` elements of ``param.dtype`` (m=100, 1×3×512×512 fp32:
-    about 630 MB) plus O(B·m²).
+    Memory: ``2·(m + 1)·numel`` elements of ``param.dtype`` (m=100, 1×3×512×512 fp32:
+    about 635 MB) plus O(B·m²); a step allocates about ``6·numel`` more for a moment.
     """
 
     def __init__(
@@ -144,12 +143,14 @@ class LBFGS:
         n = param.numel() // b
         dev, dt = param.device, param.dtype
         self._n_iter = 0  # completed iterations (host int, deterministic)
-        # ring buffer per item: rows [0, m) = s_i, rows [m, 2m) = y_i
+        # ring buffer per item: rows [0, m) = s_i, rows [m, 2m) = y_i (accepted pairs only)
         self._W = torch.zeros(b, 2 * m, n, device=dev, dtype=dt)
-        self._tmp = torch.empty(b, n, device=dev, dtype=dt)  # Wᵀc of the current step
+        # the newest pair per item: [:, 0] = s_k, [:, 1] = -g_k until the next step makes it y_k
+        self._pair = torch.zeros(b, 2, n, device=dev, dtype=dt)
+        self._head = torch.zeros(b, device=dev, dtype=torch.long)  # slot of the next accepted pair
         self._sty = torch.zeros(b, m, m, device=dev, dtype=solve_dtype)  # [., i, j] = s_i·y_j
         self._yty = torch.zeros(b, m, m, device=dev, dtype=solve_dtype)  # [., i, j] = y_i·y_j
-        self._valid = torch.zeros(b, m, device=dev, dtype=torch.bool)
+        self._valid = torch.zeros(b, m, device=dev, dtype=torch.bool)  # slot holds a pair
         self._gamma = torch.ones(b, device=dev, dtype=solve_dtype)
         # _perm[h] = (h + arange(m)) % m : slots in chronological order when the
         # oldest slot is h. Its inverse is _perm[(m - h) % m].
@@ -169,23 +170,23 @@ class LBFGS:
         # (B, k, n) @ (B, n, 2m): one pass over W (faster than W @ V.T on CPU/MKL)
         return torch.bmm(torch.stack(vecs, dim=1), W.transpose(1, 2)).transpose(1, 2)
 
-    def _direction_coefs(self, q: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def _direction_coefs(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Coefficients c (B, 2m, slot order) with  -H g = -γ g + Wᵀ c  per item.
 
-        ``q`` is the slot of the newest pair; ``a = Sᵀg``, ``b = Yᵀg`` (B, m) in slot order.
+        ``a = Sᵀg``, ``b = Yᵀg`` (B, m) in slot order; ``_head`` is each item's oldest slot.
         """
         m = self.history_size
         sd = self.solve_dtype
-        h = (q + 1) % m  # oldest slot
-        P = self._perm[h]
-        invP = self._perm[(m - h) % m]
-        v = self._valid.index_select(1, P)  # (B, m)
+        P = self._perm.index_select(0, self._head)  # (B, m): slots, oldest first
+        invP = self._perm.index_select(0, (m - self._head) % m)
+        rows, cols = P[:, :, None].expand(-1, -1, m), P[:, None, :].expand(-1, m, -1)
+        v = self._valid.gather(1, P)  # (B, m)
         vv = v[:, :, None] & v[:, None, :]
         zero = self._zero
-        A = torch.where(vv, self._sty.index_select(1, P).index_select(2, P), zero)
-        B = torch.where(vv, self._yty.index_select(1, P).index_select(2, P), zero)
-        ac = torch.where(v, a.to(sd).index_select(1, P), zero)
-        bc = torch.where(v, b.to(sd).index_select(1, P), zero)
+        A = torch.where(vv, self._sty.gather(1, rows).gather(2, cols), zero)
+        B = torch.where(vv, self._yty.gather(1, rows).gather(2, cols), zero)
+        ac = torch.where(v, a.to(sd).gather(1, P), zero)
+        bc = torch.where(v, b.to(sd).gather(1, P), zero)
         gamma = self._gamma[:, None, None]
         R = torch.triu(A) + torch.diag_embed((~v).to(sd))  # 1 on masked diagonals
         Dg = torch.diagonal(A, dim1=1, dim2=2)  # 0 on masked entries
@@ -193,7 +194,7 @@ class LBFGS:
         w = Dg[:, :, None] * u + gamma * (B @ u - bc[:, :, None])
         z = torch.linalg.solve_triangular(R.mT, w, upper=False)  # R⁻ᵀ(...)
         # H g = γ g + S z - γ Y u   =>   -H g = -γ g + S(-z) + Y(γ u)
-        return torch.cat([(-z[:, :, 0]).index_select(1, invP), (gamma[:, :, 0] * u[:, :, 0]).index_select(1, invP)], dim=1)
+        return torch.cat([(-z[:, :, 0]).gather(1, invP), (gamma[:, :, 0] * u[:, :, 0]).gather(1, invP)], dim=1)
 
     # ------------------------------------------------------------------ API
     def step(self, loss_and_grad: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -215,51 +216,67 @@ class LBFGS:
         return loss.detach() if isinstance(loss, torch.Tensor) else loss
 
     def _update(self, g: torch.Tensor) -> None:
-        m, k, W = self.history_size, self._n_iter, self._W
+        W, pair = self._W, self._pair
         if g.dtype != W.dtype:
             g = g.to(W.dtype)
-        qn = k % m  # slot receiving the new step s_k
-        s_new = W[:, qn]  # (B, n)
-        if k == 0:
+        s_new = pair[:, 0]  # (B, n)
+        if self._n_iter == 0:
             # t = min(1, 1/|g|_1) * lr per item ; d = -g
             t = torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * self.lr
             torch.mul(g, -t, out=s_new)
         else:
-            q = (k - 1) % m  # slot of s_{k-1}; Y[q] currently holds -g_{k-1}
-            y = W[:, m + q]
-            y.add_(g)  # y_{k-1} = g_k - g_{k-1}
-            G = self._products([y, g])  # (B, 2m, 2)
-            sd = self.solve_dtype
-            col_sy = G[:, :m, 0].to(sd)  # s_i · y_new
-            col_yy = G[:, m:, 0].to(sd)  # y_i · y_new
-            self._sty[:, :, q] = col_sy
-            self._yty[:, :, q] = col_yy
-            self._yty[:, q, :] = col_yy
-            ys, yy = col_sy[:, q], col_yy[:, q]
-            ok = ys > _CURVATURE_EPS
-            if self._any_fresh:  # the pair spanning a restart mixes two problems: drop it
-                ok = ok & ~self._fresh
-            self._valid[:, q] = ok
-            self._gamma = torch.where(ok, ys / yy, self._gamma)
-            coef = self._direction_coefs(q, G[:, :m, 1], G[:, m:, 1])
-            lr = self.lr
-            coef = (coef * lr).to(W.dtype)
+            pair[:, 1].add_(g)  # y_{k-1} = g_k - g_{k-1}
+            y = pair[:, 1]
+            coef = (self._direction_coefs(*self._store(y, g)) * self.lr).to(W.dtype)
             # Wᵀc per item, as gemv (IEEE fp32 on CUDA, whatever the TF32 setting)
-            tmp = self._tmp
             for i in range(W.shape[0]):
-                torch.mv(W[i].t(), coef[i], out=tmp[i])
-            # s_k = lr * d_k = lr * (Wᵀc - γ g); written into the evicted slot
-            torch.addcmul(tmp, g, (self._gamma * lr).to(W.dtype)[:, None], value=-1.0, out=s_new)
+                torch.mv(W[i].t(), coef[i], out=s_new[i])
+            # s_k = lr * d_k = lr * (Wᵀc - γ g)
+            s_new.addcmul_(g, (self._gamma * self.lr).to(W.dtype)[:, None], value=-1.0)
             if self._any_fresh:  # restarted items: no history, so the first step's rule
-                first = g * (torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * -lr)
+                first = g * (torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * -self.lr)
                 s_new.copy_(torch.where(self._fresh[:, None], first, s_new))
         if self._any_fresh:
             self._fresh.zero_()
             self._any_fresh = False
-        self._valid[:, qn] = False  # slot qn now holds a half-written pair
-        W[:, m + qn].copy_(g).neg_()  # -g_k; becomes y_k = g_{k+1} - g_k next step
+        torch.neg(g, out=pair[:, 1])  # -g_k; becomes y_k = g_{k+1} - g_k next step
         self.param.view(W.shape[0], -1).add_(s_new)
-        self._n_iter = k + 1
+        self._n_iter += 1
+
+    def _store(self, y: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Put the newest pair into each item's ring unless it fails the curvature test;
+        returns ``Sᵀg, Yᵀg`` (B, m) of the ring as it then is.
+
+        The pair is written into slot ``head`` first, so that one product with the ring gives
+        its Gram column, its ``sᵀy`` for the test and ``Sᵀg, Yᵀg``. Where the test fails, the
+        slot gets back the pair it held, and that pair's products with ``g``.
+        """
+        m, W, pair, head = self.history_size, self._W, self._pair, self._head
+        sd = self.solve_dtype
+        slot = head[:, None]  # (B, 1)
+        slot_rows = torch.cat([slot, slot + m], dim=1)  # (B, 2): the slot's s row and y row
+        rows = slot_rows[:, :, None].expand(-1, -1, W.shape[2])
+        held = W.gather(1, rows)  # (B, 2, n)
+        W.scatter_(1, rows, pair)
+        G = self._products([y, g])  # (B, 2m, 2)
+        col_sy = G[:, :m, 0].to(sd)  # s_i · y_new
+        col_yy = G[:, m:, 0].to(sd)  # y_i · y_new
+        ys, yy = col_sy.gather(1, slot)[:, 0], col_yy.gather(1, slot)[:, 0]
+        ok = ys > _CURVATURE_EPS
+        if self._any_fresh:  # the pair spanning a restart mixes two problems: drop it
+            ok = ok & ~self._fresh
+        W.scatter_(1, rows, torch.where(ok[:, None, None], pair, held))
+        held_dots = (held * g[:, None, :]).sum(dim=2)  # (B, 2): s·g, y·g of the pair held (no TF32)
+        dots = G[:, :, 1].scatter(1, slot_rows, torch.where(ok[:, None], G[:, :, 1].gather(1, slot_rows), held_dots))
+        column = slot[:, :, None].expand(-1, m, 1)  # (B, m, 1): column `slot` of an m×m matrix
+        row = slot[:, :, None].expand(-1, 1, m)  # (B, 1, m): row `slot`
+        self._sty.scatter_(2, column, torch.where(ok[:, None, None], col_sy[:, :, None], self._sty.gather(2, column)))
+        self._yty.scatter_(2, column, torch.where(ok[:, None, None], col_yy[:, :, None], self._yty.gather(2, column)))
+        self._yty.scatter_(1, row, torch.where(ok[:, None, None], col_yy[:, None, :], self._yty.gather(1, row)))
+        self._valid.scatter_(1, slot, self._valid.gather(1, slot) | ok[:, None])
+        self._gamma = torch.where(ok, ys / yy, self._gamma)
+        self._head = torch.where(ok, (head + 1) % m, head)
+        return dots[:, :m], dots[:, m:]
 
     def restart(self, items: list[int]) -> None:
         """Forget the history of batch items ``items`` (``batched=True``): each starts again as
@@ -287,6 +304,8 @@ class LBFGS:
             "lr": self.lr,
             "numel": self.param.numel(),
             "W": self._W,
+            "pair": self._pair,
+            "head": self._head,
             "sty": self._sty,
             "yty": self._yty,
             "valid": self._valid,
@@ -304,7 +323,9 @@ class LBFGS:
         self._n_iter = int(d["n_iter"])
         with torch.no_grad():
             self._W.copy_(d["W"])
+            self._pair.copy_(d["pair"])
             self._sty.copy_(d["sty"])
             self._yty.copy_(d["yty"])
             self._valid.copy_(d["valid"])
             self._gamma = d["gamma"].to(device=self._W.device, dtype=self.solve_dtype).clone()
+            self._head = d["head"].to(device=self._W.device).clone()

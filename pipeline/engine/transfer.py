@@ -117,8 +117,6 @@ class StyleTransfer:
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
         """VGG responses of ``image`` (B, 3, H, W, RGB 0–1) at ``layers``, at the engine's precision."""
-        if self.device.type == "cuda":
-            image = image.contiguous(memory_format=torch.channels_last)
         autocast = (
             # no cast cache: its copies must not outlive a CUDA graph's recording
             torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)

@@ -102,6 +102,15 @@ class VGG19Features(nn.Module):
     def convention(self) -> str:
         return self.normalize.convention
 
+    def _memory_format(self, rgb01: torch.Tensor) -> torch.memory_format:
+        """The layout the convolutions work in: channels-last when the weights are (the engine
+        converts them on CUDA, where cuDNN is fastest so) or the input is, as a convolution would
+        choose. Applied after normalising, whose ``index_select`` returns NCHW."""
+        channels_last = torch.channels_last
+        input_channels_last = rgb01.is_contiguous(memory_format=channels_last) and not rgb01.is_contiguous()
+        weights_channels_last = self.features[0].weight.is_contiguous(memory_format=channels_last)
+        return channels_last if input_channels_last or weights_channels_last else torch.contiguous_format
+
     def forward(self, rgb01: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
         """Responses of ``layers`` (names) to a (B, 3, H, W) RGB image in 0–1."""
         wanted = set(layers)
@@ -112,7 +121,7 @@ class VGG19Features(nn.Module):
         if last >= len(self.features):
             raise StylevidError(f"layer {LAYER_NAMES[last]} is deeper than this extractor was built")
         out: dict[str, torch.Tensor] = {}
-        x = self.normalize(rgb01)
+        x = self.normalize(rgb01).contiguous(memory_format=self._memory_format(rgb01))
         for index, layer in enumerate(self.features[: last + 1]):
             x = layer(x)
             name = LAYER_NAMES[index]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine.device import precision_choice
 from ..engine.transfer import StyleTransfer
 from ..errors import StylevidError
 from ..io.record import run_record, write_json
@@ -45,6 +46,7 @@ def finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, wo
         config=_config_dict(config),
         device=str(engine.device),
         precision=engine.precision,
+        precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         processing_size=list(processing_shape[::-1]),
         style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
         temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),

@@ -78,9 +78,9 @@ def _two_loop(pairs, g, gamma):
     return r
 
 
-def _run_slot_reference(f, x0, m, lr, iters):
-    """Reference for *our* documented semantics: every pair takes a slot, pairs with
-    s·y <= 1e-10 are skipped, γ from the newest accepted pair."""
+def _run_two_loop_reference(f, x0, m, lr, iters):
+    """Reference for the documented semantics (torch's): the last m *accepted* pairs are kept,
+    a pair with s·y <= 1e-10 never enters the memory, γ from the newest accepted pair."""
     x = x0.clone()
     pairs, gamma, prev_g, prev_s, xs, n_rejected = [], 1.0, None, None, [], 0
     for k in range(iters):
@@ -93,12 +93,12 @@ def _run_slot_reference(f, x0, m, lr, iters):
         else:
             y = g - prev_g
             ys = (y @ prev_s).item()
-            ok = ys > 1e-10
-            n_rejected += not ok
-            pairs = (pairs + [(prev_s, y, ok)])[-m:]
-            if ok:
+            if ys > 1e-10:
+                pairs = (pairs + [(prev_s, y)])[-m:]
                 gamma = ys / (y @ y).item()
-            d = _two_loop([(s, y) for s, y, v in pairs if v], g, gamma)
+            else:
+                n_rejected += 1
+            d = _two_loop(pairs, g, gamma)
             t = lr
         prev_s, prev_g = d * t, g
         x = x + prev_s
@@ -159,21 +159,54 @@ def test_matches_torch_on_logistic(m):
 
 
 @pytest.mark.parametrize("m", [4, 6])
-def test_rejected_pairs_match_slot_reference(m):
+def test_rejected_pairs_stay_out_of_the_ring_like_torch(m):
     """A nonconvex function (quadratic + cosine ripple) produces negative-curvature
-    pairs, and the ring wraps: compare with a plain two-loop implementation of the
-    documented slot semantics (rejected pairs take a slot but are skipped)."""
+    pairs, and the ring wraps: compare with a plain two-loop implementation that keeps the
+    last m accepted pairs, and with torch.optim.LBFGS, which does the same."""
     fq, x0 = _spd_problem(n=60, seed=0)
 
     def f(x):
         return fq(x) + 0.5 * torch.cos(3 * x).sum()
 
-    ref, n_rejected = _run_slot_reference(f, x0, m, 0.5, 40)
+    ref, n_rejected = _run_two_loop_reference(f, x0, m, 0.5, 40)
     ours, opt = _run_ours(f, x0, m, 0.5, 40)
-    assert n_rejected >= 3
+    by_torch, n_hist = _run_torch(f, x0, m, 0.5, 40)
+    assert n_rejected >= 3 and 39 - n_rejected > m  # rejections, and the ring wrapped
+    assert n_hist == m and int(opt._valid.sum()) == m
     assert _max_rel(ref, ours) < 1e-9
+    assert _max_rel(by_torch, ours) < 1e-9
     assert all(torch.isfinite(x).all() for x in ours)
     assert f(ours[-1]) < f(x0) - 50
+
+
+def test_a_rejected_pair_leaves_its_items_ring_unchanged_and_the_others_go_on():
+    """Batch of 2, ring full: item 0 gets a gradient change with s·y < 0, item 1 a good one.
+    Item 0's history (pairs, Gram matrices, γ, next slot) is exactly as before; item 1's moves on."""
+    gen = torch.Generator().manual_seed(12)
+    n, m = 20, 3
+    hessian = (lambda a: a @ a.T / n + torch.eye(n, dtype=F64))(torch.randn(n, n, generator=gen, dtype=F64))
+    x = torch.randn(2, n, generator=gen, dtype=F64).requires_grad_(True)
+    opt = LBFGS(x, history_size=m, lr=0.5, batched=True)
+    gradients = []
+
+    def step(gradient):
+        gradients.append(gradient.detach().clone())
+        opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])((x * gradient).sum()))  # ∂/∂x = gradient
+
+    for _ in range(m + 3):  # past a full ring
+        before = x.detach().clone()
+        step(x.detach() @ hessian)
+    assert bool(opt._valid.all())
+    last_step = x.detach() - before
+    state = {k: v.clone() for k, v in opt.state_dict().items() if isinstance(v, torch.Tensor)}
+    bad = torch.stack([gradients[-1][0] - last_step[0], x.detach()[1] @ hessian])  # item 0: y = -s
+    step(bad)
+    after = opt.state_dict()
+    for key in ("W", "sty", "yty", "valid", "gamma", "head"):
+        assert torch.equal(after[key][0], state[key][0]), key
+    assert int(after["head"][1]) == (int(state["head"][1]) + 1) % m
+    assert not torch.equal(after["W"][1], state["W"][1]) and not torch.equal(after["gamma"][1], state["gamma"][1])
+    assert torch.isfinite(x).all()
 
 
 def test_masked_slots_contribute_exactly_zero():
@@ -195,9 +228,10 @@ def test_masked_slots_contribute_exactly_zero():
         opt._yty[0, j, :] = 1e300
         opt._yty[0, :, j] = float("nan")
     q = 3  # newest slot -> chronological order 4, 5, 0, 1, 2, 3
+    opt._head = torch.tensor([q + 1])
     opt._gamma = ((S[q] @ Y[q]) / (Y[q] @ Y[q]))[None]
     g = torch.randn(n, generator=gen, dtype=F64)
-    coef = opt._direction_coefs(q, (S @ g)[None], (Y @ g)[None])[0]
+    coef = opt._direction_coefs((S @ g)[None], (Y @ g)[None])[0]
     assert torch.isfinite(coef).all()
     assert (coef[[1, 4]] == 0).all() and (coef[[m + 1, m + 4]] == 0).all()
     d = opt._W[0].T @ coef - opt._gamma * g
@@ -216,7 +250,7 @@ def test_zero_step_pair_is_masked_and_falls_back_to_scaled_gradient():
     opt = LBFGS(x, history_size=4, lr=0.7)
     for k in range(2):
         opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(coeffs[k] @ x))
-    assert not bool(opt._valid[0, 0])  # s = 0  ->  s·y = 0 <= 1e-10
+    assert not bool(opt._valid[0, 0]) and int(opt._head[0]) == 0  # s = 0  ->  s·y = 0 <= 1e-10: not stored
     assert float(opt._gamma) == 1.0
     torch.testing.assert_close(x.detach(), x_start - 0.7 * c, rtol=0, atol=1e-15)
 
