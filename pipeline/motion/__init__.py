@@ -1,1 +1,13 @@
-"""motion"""
+"""Motion between frames: optical flow, warping, occlusion masks and the warping error (tensor maths, no I/O).
+
+Conventions shared by every module here:
+
+* Torch images are ``(B, C, H, W)`` float, RGB in ``[0, 1]``; numpy frames are ``uint8`` ``(H, W, 3)`` RGB.
+* A flow is a tensor ``(B, 2, H, W)`` float in pixels (numpy: ``(H, W, 2)`` float32); channel 0 is the
+  horizontal (x) displacement, channel 1 the vertical (y) one. Pixel centres sit at integer coordinates
+  ``x = 0 .. W-1``, ``y = 0 .. H-1``.
+* ``flow_bw`` of frame t (written ŵ): frame t-1 shows the point of pixel ``x`` of frame t at ``x + ŵ(x)``,
+  so ``warp(stylised_{t-1}, flow_bw)`` aligns frame t-1's stylisation to frame t.
+* ``flow_fw`` of frame t-1 (written w): pixel ``x`` of frame t-1 is at ``x + w(x)`` in frame t.
+* Masks are ``(B, 1, H, W)`` float in ``{0, 1}``; 1 = reliable.
+"""

@@ -1,11 +1,8 @@
 """Dense optical flow between two original RGB frames, estimated with OpenCV.
 
-Conventions (shared by ``flow``, ``warp``, ``occlusion`` and ``warping_error``):
+Conventions: see :mod:`stylevid.pipeline.motion`. Here frames are numpy ``uint8`` ``(H, W, 3)`` and flows
+numpy ``(H, W, 2)`` float32 (``flow_to_tensor`` makes them ``(B, 2, H, W)``).
 
-* Images are ``uint8`` arrays ``(H, W, 3)`` in RGB order here; torch images elsewhere
-  are ``(B, C, H, W)`` float in ``[0, 1]``.
-* A flow is an array ``(H, W, 2)`` float32 (torch: ``(B, 2, H, W)``) in pixels;
-  channel 0 is the horizontal (x) displacement, channel 1 the vertical (y) one.
 * ``compute_flow(src, dst)`` returns ``F`` such that the point seen at pixel ``x`` of
   ``src`` is seen at ``x + F(x)`` in ``dst``::
 

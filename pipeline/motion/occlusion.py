@@ -1,21 +1,14 @@
 """Reliability mask of the backward flow (Ruder, Dosovitskiy & Brox 2016, sec. 3.2).
 
-Conventions (shared by ``flow``, ``warp``, ``occlusion`` and ``warping_error``):
-
-* Flows are tensors ``(B, 2, H, W)`` float in pixels; channel 0 is the horizontal (x)
-  displacement, channel 1 the vertical (y) one.
-* ``flow_bw`` of frame t (written ``ŵ = (û, v̂)``): frame t-1 shows the point of pixel
-  ``x`` of frame t at ``x + ŵ(x)``.
-* ``flow_fw`` of frame t-1 (written ``w``): pixel ``x`` of frame t-1 is at
-  ``x + w(x)`` in frame t.
-* Masks are ``(B, 1, H, W)`` float in ``{0, 1}``; 1 = reliable.
+Conventions (flows, masks): see :mod:`stylevid.pipeline.motion`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .warp import check_flow, inside_mask, warp
+from ..checks import check_batch
+from .warp import inside_mask, warp
 
 __all__ = ["consistency_mask"]
 
@@ -56,8 +49,8 @@ def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tens
         ``(B, 1, H, W)`` tensor of ``flow_bw``'s dtype, values in ``{0, 1}``, not
         differentiable.
     """
-    check_flow(flow_fw, "flow_fw")
-    check_flow(flow_bw, "flow_bw")
+    check_batch("flow_fw", flow_fw, channels=2, floating=True)
+    check_batch("flow_bw", flow_bw, channels=2, floating=True)
     if flow_fw.shape != flow_bw.shape:
         raise ValueError(
             f"flow_fw and flow_bw must have the same shape, got {tuple(flow_fw.shape)} "

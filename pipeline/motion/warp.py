@@ -1,14 +1,6 @@
 """Backward warping of an image by a dense flow (bilinear sampling).
 
-Conventions (shared by ``flow``, ``warp``, ``occlusion`` and ``warping_error``):
-
-* Images are tensors ``(B, C, H, W)`` float, RGB in ``[0, 1]``.
-* Flows are tensors ``(B, 2, H, W)`` float in pixels; channel 0 is the horizontal (x)
-  displacement, channel 1 the vertical (y) one.  Pixel centres sit at integer
-  coordinates ``x = 0 .. W-1``, ``y = 0 .. H-1``.
-* ``flow_bw`` of frame t: frame t-1 shows the point of pixel ``x`` of frame t at
-  ``x + flow_bw(x)``.  ``flow_fw`` of frame t-1: pixel ``x`` of frame t-1 is at
-  ``x + flow_fw(x)`` in frame t.
+Conventions (images, flows, pixel centres): see :mod:`stylevid.pipeline.motion`.
 
 So ``warp(stylised_{t-1}, flow_bw)`` aligns frame t-1's stylisation to frame t.
 """
@@ -18,19 +10,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_batch
+
 __all__ = ["PADDING_MODES", "inside_mask", "warp"]
 
 PADDING_MODES: tuple[str, ...] = ("border", "zeros", "reflection")
-
-
-def check_flow(flow: torch.Tensor, name: str = "flow") -> None:
-    """ValueError unless ``flow`` is a floating-point (B, 2, H, W) tensor."""
-    if not isinstance(flow, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(flow).__name__}")
-    if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (B, 2, H, W), got {tuple(flow.shape)}")
-    if not flow.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got dtype {flow.dtype}")
 
 
 def _sample_points(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +58,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
         raise ValueError(f"image must have shape (B, C, H, W), got {tuple(image.shape)}")
     if not image.is_floating_point():
         raise ValueError(f"image must be floating point, got dtype {image.dtype}")
-    check_flow(flow)
+    check_batch("flow", flow, channels=2, floating=True)
     b, _, h, w = image.shape
     if flow.shape[2:] != image.shape[2:]:
         raise ValueError(
@@ -115,7 +99,7 @@ def inside_mask(flow: torch.Tensor) -> torch.Tensor:
         ``(B, 1, H, W)`` tensor of the flow's dtype with values in ``{0, 1}``
         (not differentiable).
     """
-    check_flow(flow)
+    check_batch("flow", flow, channels=2, floating=True)
     _, _, h, w = flow.shape
     with torch.no_grad():
         px, py = _sample_points(flow)

@@ -1,18 +1,10 @@
 """Temporal warping error of a stylised video (Lai et al. 2018, "Learning Blind
 Video Temporal Consistency", sec. 5).
 
-Conventions (shared by ``flow``, ``warp``, ``occlusion`` and ``warping_error``):
-
-* Torch images are ``(B, C, H, W)`` float, RGB in ``[0, 1]``; numpy frames are
-  ``uint8`` ``(H, W, 3)`` RGB (divided by 255 before comparing).
-* Flows are ``(B, 2, H, W)`` float in pixels, channel 0 = x, channel 1 = y.
-  ``flow_bw`` of frame t: frame t-1 shows the point of pixel ``x`` of frame t at
-  ``x + flow_bw(x)``; ``flow_fw`` of frame t-1: pixel ``x`` of t-1 is at
-  ``x + flow_fw(x)`` in frame t.
-* Masks are ``(B, 1, H, W)`` float in ``{0, 1}``, 1 = reliable.
+Conventions (images, flows, masks): see :mod:`stylevid.pipeline.motion`.
 
 For each consecutive pair (t-1, t), with ``V`` the stylised frames and ``M`` the
-reliability mask of frame t (:func:`~stylevid.pipeline.occlusion.consistency_mask`)
+reliability mask of frame t (:func:`~stylevid.pipeline.motion.occlusion.consistency_mask`)
 computed from the flows of the **original** frames:
 
 .. math::
