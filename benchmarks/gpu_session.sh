@@ -4,12 +4,12 @@
 # `timeout`, so a slow step costs only itself and what finished comes back in $OUT.
 #
 # Budget, worst case (each step's limit + its 5 s kill-after; copying the media is instant):
-#   setup: nvidia-smi 10+5 s, PyAV wheel install + import 30+5 s, unpacking the weights 10+5 s    65 s
-#   speed: 4 sizes, the JSON rewritten after each size                                     100+5 s  105 s
-#   video: 16 frames at 854×480, 6 runs, the JSON rewritten after each run                  125+5 s  130 s
-#   gpu-tests: pytest -m gpu (60 s per test where pytest-timeout is installed)              100+5 s  105 s
-#   speed-1080p-24gb                                                                         45+5 s   50 s
-#   total                                                                                             455 s  (≤ 480 s = 8 min)
+#   setup: nvidia-smi 10+5 s, PyAV wheel install + import 30+5 s, unpacking weights 10+5 s   65 s
+#   speed: 4 sizes, the JSON rewritten after each size                               100+5 s  105 s
+#   video: 16 frames at 854×480, 6 runs, the JSON rewritten after each run            125+5 s  130 s
+#   gpu-tests: pytest -m gpu (60 s per test where pytest-timeout is installed)        100+5 s  105 s
+#   speed-1080p-24gb                                                                   45+5 s   50 s
+#   total                                                                                     455 s  (≤ 480 s = 8 min)
 # Expected: about 5 minutes. Call `run` with timeout_s 540: the steps' own limits end it first.
 #
 # The GPU machine has torch, torchvision, opencv, typer, rich and matplotlib but not PyAV, nor
@@ -55,7 +55,8 @@ ln -sfn "$PWD/cli" "$site/stylevid/cli"
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 install_av() {  # (torch's versions: speed.py's header prints them)
     if ls .whl/av-*.whl >/dev/null 2>&1; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/av-*.whl || return 1
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target "$site" .whl/av-*.whl || return 1
     fi
     python3 -c "import av; print('av', av.__version__)"
 }
@@ -66,7 +67,7 @@ step 30 setup-av bash -c install_av || { echo "no PyAV: put the av wheel into .w
 weights=../shared/weights/vgg19-caffe-conv-fp16.pth
 unpack_weights() {  # the carried .xz, with xz if the machine has it, else Python's lzma
     local packed=.carry/vgg19-caffe-conv-fp16.pth.xz
-    [ -f "$packed" ] || { echo "no $packed: copy ../shared/weights/vgg19-caffe-conv-fp16.pth.xz into .carry/"; return 1; }
+    [ -f "$packed" ] || { echo "no $packed: copy it from ../shared/weights/ (see the header)"; return 1; }
     mkdir -p "$(dirname "$weights")"
     if command -v xz >/dev/null; then
         xz -dc "$packed" > "$weights.part" || return 1
@@ -96,6 +97,8 @@ step 100 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
 step 125 video python3 benchmarks/video_throughput.py --end 16 --iters 150 --frame-iters 100 --batch 1,4,8 \
     --graphs 1,8 --out /tmp/video-throughput --json "$OUT/video.json"
 per_test_limit=$(python3 -c "import pytest_timeout" 2>/dev/null && echo --timeout=60)
-step 100 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider $per_test_limit tests 2>&1 | tee "$OUT/gpu-tests.log"
-step 45 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 --json "$OUT/speed-1080p-24gb.json"
+step 100 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider $per_test_limit tests 2>&1 \
+    | tee "$OUT/gpu-tests.log"
+step 45 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 \
+    --json "$OUT/speed-1080p-24gb.json"
 echo; echo "=== done after $SECONDS s"

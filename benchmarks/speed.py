@@ -273,8 +273,9 @@ def fp32_math(device: torch.device, mode: str):
         previous_matmul = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
         try:
-            with torch.backends.cudnn.flags(enabled=True, benchmark=torch.backends.cudnn.benchmark,
-                                            deterministic=torch.backends.cudnn.deterministic, allow_tf32=mode == "tf32"):
+            cudnn = torch.backends.cudnn
+            with cudnn.flags(enabled=True, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                             allow_tf32=mode == "tf32"):
                 yield
         finally:
             torch.backends.cuda.matmul.allow_tf32 = previous_matmul
@@ -288,7 +289,7 @@ def effective_fp32_math(device: torch.device, mode: str) -> str:
         try:
             if hasattr(torch.backends.cudnn, "conv"):
                 conv, matmul = torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
-                if matmul == "none":  # inherited: cuBLAS's default is IEEE unless set_float32_matmul_precision changed it
+                if matmul == "none":  # inherited: IEEE unless set_float32_matmul_precision changed it
                     matmul = "tf32" if torch.get_float32_matmul_precision() != "highest" else "ieee"
             else:
                 conv = "tf32" if torch.backends.cudnn.allow_tf32 else "ieee"
@@ -500,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="state-dict FILE, 'torchvision' or 'random' (default $STYLEVID_WEIGHTS, else random)")
     parser.add_argument("--weights-format", default=None, help="caffe|torchvision for a FILE (default $STYLEVID_WEIGHTS_FORMAT)")
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
-                        help="the fast path's precision; auto = the project's choice (bf16 on GPUs with native bf16, else fp32)")
+                        help="the fast path's precision; auto = the project's choice "
+                             "(bf16 on GPUs with native bf16, else fp32)")
     parser.add_argument("--style-weight", type=float, default=None,
                         help="β for both (default: the project's default for the convention, scaled by area/512²)")
     parser.add_argument("--reference-math", default="ieee", choices=("ieee", "tf32", "torch-default"),

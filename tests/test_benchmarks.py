@@ -41,7 +41,8 @@ def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
     assert row["speedup"] > 0
     assert row["loss_rel_diff"] == (row["fast"]["final_loss"] - row["reference"]["final_loss"]) / row["reference"]["final_loss"]
     assert abs(row["loss_rel_diff"]) < 0.2
-    assert row["loss_within_tolerance"] == (row["loss_rel_diff"] <= data["loss_tolerance"]) and data["loss_tolerance"] == 0.02
+    assert data["loss_tolerance"] == 0.02
+    assert row["loss_within_tolerance"] == (row["loss_rel_diff"] <= data["loss_tolerance"])
     assert data["reference_fp32_math"] == "fp32 (CPU)" and data["complete"] is True
 
 
@@ -81,11 +82,12 @@ def test_speed_benchmark_writes_each_size_as_it_is_done(tmp_path, monkeypatch):
 
 def test_speed_benchmark_records_the_fast_paths_out_of_memory_error_and_goes_on(monkeypatch):
     speed = _speed_module(monkeypatch)
+    message = "GPU out of memory at 1920×1080 on a test GPU (24 GiB): try --size 1280"
 
     def out_of_memory():
-        raise StylevidError("GPU out of memory at 1920×1080 on a test GPU (24 GiB): try --size 1280")
+        raise StylevidError(message)
 
-    assert speed.guarded(out_of_memory) == {"error": "GPU out of memory at 1920×1080 on a test GPU (24 GiB): try --size 1280"}
+    assert speed.guarded(out_of_memory) == {"error": message}
     with pytest.raises(ValueError):  # a bug is not an out-of-memory row
         speed.guarded(lambda: int("x"))
 

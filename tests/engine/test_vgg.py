@@ -120,8 +120,9 @@ def _layout_entering_conv1_1(extractor: VGG19Features, image: torch.Tensor) -> t
     finally:
         hook.remove()
     (x,) = seen
-    layout = "nchw" if x.is_contiguous() else "channels_last" if x.is_contiguous(memory_format=torch.channels_last) else "?"
-    return layout, features["relu2_1"]
+    if x.is_contiguous():
+        return "nchw", features["relu2_1"]
+    return "channels_last" if x.is_contiguous(memory_format=torch.channels_last) else "other", features["relu2_1"]
 
 
 @pytest.mark.parametrize("weights_layout", ["nchw", "channels_last"])
