@@ -230,19 +230,18 @@ class StyleTransfer:
             raise ValueError(f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture")
         if len({c.shape for c in contents}) != 1:
             raise ValueError(f"pictures of one batch must share a size, got {sorted({c.shape for c in contents})}")
-        tied = temporal is not None and temporal.weight > 0
-        if tied:
-            assert temporal is not None
-            self._check_chain(temporal, count)
+        chain = temporal if temporal is not None and temporal.weight > 0 else None
+        if chain is not None:
+            self._check_chain(chain, count)
         height, width = contents[0].shape[:2]
-        objective = self.objective(count, height, width, temporal_weight=temporal.weight if tied else 0.0,
+        objective = self.objective(count, height, width, temporal_weight=chain.weight if chain is not None else 0.0,
                                    moving_targets=count > 1)
         content_rgb = self.set_contents(objective, contents)
         start = torch.cat([
             self.initial_image(content, seed, init=init) for init, seed, content in zip(inits, seeds, contents)
         ])
-        if tied:
-            self._set_chain(objective, temporal)
+        if chain is not None:
+            self._set_chain(objective, chain)
 
         began = time.perf_counter()
         try:
