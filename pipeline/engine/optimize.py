@@ -1,17 +1,24 @@
 """The optimisation loop: pixels of an image batch are optimised to minimise a loss function.
 
-It knows nothing of VGG or styles — it takes ``loss_fn(image) -> {"total": (B,), term: (B,) …}``
-— and never prints: progress goes to an ``on_report`` callback. Loss values stay on the device
-between reports, so a GPU run syncs with the host only every ``report_every`` iterations.
+It knows nothing of VGG or styles — it takes ``loss(image) -> {"total": (B,), term: (B,) …}``
+(an :class:`~.objective.Objective`, or any function) — and never prints: progress goes to an
+``on_report`` callback. Loss values stay on the device between reports, so a GPU run syncs with
+the host only every ``report_every`` iterations.
+
+:class:`Optimisation` is the one loop: :func:`optimize` runs it over a whole picture or block of
+frames, and the rolling batch of video frames steps it, restarting a batch item whenever a new
+frame takes its slot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
+from . import lbfgs
 from .cuda_graph import GraphedEvaluation
 from ..errors import StylevidError
 
@@ -35,6 +42,17 @@ class EarlyStop:
         return not (now < before * (1.0 - self.tolerance))
 
 
+@dataclass(frozen=True)
+class OptimiserSettings:
+    """How the pixels are stepped."""
+
+    method: str = "lbfgs"  # "lbfgs" or "adam"
+    lr: float | None = None  # None: 1 for L-BFGS, 0.02 for Adam
+    history_size: int = 100  # L-BFGS curvature pairs
+    fast_lbfgs: bool = False  # the sync-free L-BFGS (engine/lbfgs.py) also for a single picture
+    cuda_graphs: bool = False  # replay the loss and gradient from a CUDA graph (CUDA images only)
+
+
 @dataclass
 class OptimizeResult:
     image: torch.Tensor  # (B, 3, H, W) final image, 0–1, detached
@@ -45,6 +63,178 @@ class OptimizeResult:
     stopped_early: bool = False
     replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph
     graph_failure: str | None = None  # why the CUDA graph could not be recorded (the run went on eagerly)
+
+
+class Stepper(Protocol):
+    def step(self, closure: Callable[[], torch.Tensor]) -> object: ...
+
+
+class Optimisation:
+    """The pixels of an image batch being optimised, each batch item as if it were alone.
+
+    Every item's loss is divided by its own value at the start (see :meth:`_evaluate`) and, with
+    L-BFGS on several items, keeps its own history. :meth:`step` runs one iteration; :meth:`run`
+    a whole optimisation. With ``slots`` the items are slots that problems enter and leave (the
+    rolling batch of video frames): they start idle, :meth:`restart` puts a new problem in one
+    and :meth:`retire` idles it again; an idle item's loss counts nothing.
+
+    With ``settings.cuda_graphs`` (and a CUDA image) the loss and gradient are recorded as a CUDA
+    graph after two eager evaluations and replayed from then on (:mod:`.cuda_graph`): ``loss``
+    must then read only tensors that keep their storage, and never sync the host.
+    """
+
+    def __init__(self, image: torch.Tensor, loss: LossFn, settings: OptimiserSettings = OptimiserSettings(),
+                 *, slots: bool = False) -> None:
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
+        x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
+        self.image = x  # updated in place
+        self.loss = loss
+        self._stepper = _make_stepper(x, settings, per_item=slots)
+        items, device = x.shape[0], x.device
+        self._scale: torch.Tensor | None = None  # 1 / loss at the start, per item (made at the first evaluation)
+        self._fresh = torch.full((items,), not slots, dtype=torch.bool, device=device)  # scale due at next evaluation
+        self._active = torch.zeros(items, device=device) if slots else None  # 1: a problem is in the slot
+        graphs = settings.cuda_graphs and device.type == "cuda"
+        self._graphed = GraphedEvaluation(x, self._evaluate) if graphs else None
+        self._evaluation = self._graphed if self._graphed is not None else self._evaluate
+
+    # --- one evaluation, one step ----------------------------------------------------------------
+    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scaled objective, (TERMS, B) loss terms per item) of the image now; gradient in image.grad.
+
+        Reads and writes only buffers updated in place, so that it can be replayed from a CUDA graph.
+        """
+        # L-BFGS's first step is min(1, 1/|g|₁) and its curvature pairs come from gradient changes:
+        # with paper-scale losses (1e10–1e14) that step is so small that the change in gradient is
+        # below fp32 resolution and the curvature estimate is noise. Dividing the objective by its
+        # value at the start (a positive constant) keeps the optimum and all later iterates'
+        # geometry, and makes the first step sane. Records keep the unscaled values. Each item is
+        # divided by its own starting value, so that with per-item L-BFGS histories every item
+        # steps exactly as it would alone.
+        x = self.image
+        x.grad = None
+        terms = self.loss(x)
+        if self._active is not None:
+            terms = {name: value * self._active for name, value in terms.items()}
+        total = terms["total"]
+        if self._scale is None:
+            self._scale = torch.ones_like(total.detach())
+        self._scale.copy_(torch.where(self._fresh, 1.0 / total.detach().clamp_min(1e-30), self._scale))
+        self._fresh.zero_()
+        objective = (total * self._scale).sum()
+        objective.backward()
+        values = torch.stack([terms[t].detach() if t in terms else torch.zeros_like(total) for t in TERMS])
+        return objective.detach(), values
+
+    def step(self, record: torch.Tensor) -> None:
+        """One iteration of every item; ``record`` (TERMS, B) receives the loss terms before it."""
+
+        def closure() -> torch.Tensor:
+            objective, values = self._evaluation()
+            record.copy_(values)
+            return objective
+
+        self._stepper.step(closure)
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
+
+    def terms(self) -> dict[str, torch.Tensor]:
+        """The loss terms per item of the image now (0 for idle slots); no gradient."""
+        with torch.no_grad():
+            terms = dict(self.loss(self.image))
+        if self._active is not None:
+            terms = {name: value * self._active for name, value in terms.items()}
+        return terms
+
+    # --- items coming and going ------------------------------------------------------------------
+    def restart(self, item: int, start: torch.Tensor) -> None:
+        """Put a new problem in batch item ``item``, starting from ``start`` (1, 3, H, W): its L-BFGS
+        history is forgotten and its loss normalised afresh; the other items go on undisturbed."""
+        if not isinstance(self._stepper, lbfgs.LBFGS) or not self._stepper.batched:
+            raise ValueError("restarting one item needs per-item L-BFGS histories (slots=True)")
+        with torch.no_grad():
+            self.image[item].copy_(start[0].clamp(0, 1))
+            self._fresh[item] = True
+            if self._active is not None:
+                self._active[item] = 1.0
+        self._stepper.restart([item])
+
+    def retire(self, item: int) -> None:
+        """Idle slot ``item``: its loss counts nothing until :meth:`restart`."""
+        if self._active is None:
+            raise ValueError("only an optimisation made with slots=True has items that retire")
+        self._active[item] = 0.0
+
+    # --- CUDA graph ---------------------------------------------------------------------------------
+    @property
+    def replayed(self) -> int:
+        """Evaluations replayed from the CUDA graph (0 without one)."""
+        return self._graphed.replays if self._graphed is not None else 0
+
+    @property
+    def graph_failure(self) -> str | None:
+        """Why no CUDA graph could be recorded, if one was asked for."""
+        return self._graphed.failure if self._graphed is not None else None
+
+    def release(self) -> None:
+        """Free the CUDA graph and its memory (a later step would record it again)."""
+        if self._graphed is not None:
+            self._graphed.release()
+
+    # --- a whole run --------------------------------------------------------------------------------
+    def run(
+        self,
+        iters: int,
+        *,
+        snapshot_at: Collection[int] = (),
+        on_report: ReportFn | None = None,
+        report_every: int = 1,
+        early_stop: EarlyStop | None = None,
+    ) -> OptimizeResult:
+        """Up to ``iters`` iterations; snapshot iteration 0 is the image before them.
+
+        Reports and the early stop see the batch's summed losses. The CUDA graph is released at the end.
+        """
+        if iters < 1:
+            raise StylevidError(f"iterations must be positive, got {iters}")
+        x = self.image
+        records = torch.zeros(iters + 1, len(TERMS), x.shape[0], device=x.device)  # [k]: the loss after k steps
+        snapshots: list[tuple[int, torch.Tensor]] = []
+        wanted = set(snapshot_at)
+        if 0 in wanted:
+            snapshots.append((0, x.detach().cpu().clone()))
+        done = 0
+        stopped_early = False
+        try:
+            while done < iters:
+                self.step(records[done])
+                done += 1
+                if done in wanted:
+                    snapshots.append((done, x.detach().cpu().clone()))
+                if on_report is not None and (done % report_every == 0):
+                    on_report(done, dict(zip(TERMS, records[done - 1].sum(dim=1).tolist())))
+                if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
+                    # compare the loss now with `window` steps before
+                    now = records[done - 1, 0].sum().item()
+                    before = records[max(0, done - 1 - early_stop.window), 0].sum().item()
+                    if early_stop.stalled(now, before):
+                        stopped_early = True
+                        break
+        finally:
+            self.release()
+        final = self.terms()
+        records[done].copy_(torch.stack([final[t] if t in final else torch.zeros_like(final["total"]) for t in TERMS]))
+        history_rows = records[: done + 1].sum(dim=2).cpu().tolist()
+        history = [{"iteration": i, **dict(zip(TERMS, row))} for i, row in enumerate(history_rows)]
+        if on_report is not None:
+            on_report(done, dict(zip(TERMS, history_rows[done])))
+        final_cpu = records[done].cpu().tolist()  # (TERMS, B)
+        final_terms = [{t: final_cpu[row][b] for row, t in enumerate(TERMS)} for b in range(x.shape[0])]
+        if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
+            snapshots.append((done, x.detach().cpu().clone()))
+        return OptimizeResult(x.detach(), history, final_terms, snapshots, done, stopped_early,
+                              self.replayed, self.graph_failure)
 
 
 def optimize(
@@ -64,113 +254,35 @@ def optimize(
 ) -> OptimizeResult:
     """Minimise ``loss_fn`` over the pixels of ``image`` for up to ``iters`` iterations.
 
-    Pixels are kept in 0–1 (clamped after every step). Snapshot iteration 0 is the initial image.
-    With ``cuda_graphs`` (and ``image`` on a CUDA device), the loss and gradient are recorded as
-    a CUDA graph after two eager iterations and replayed from then on (:mod:`.cuda_graph`):
-    ``loss_fn`` must then read only tensors that keep their storage, and never sync the host.
+    Pixels are kept in 0–1 (clamped after every step). See :class:`Optimisation`.
     """
-    if image.dim() != 4 or image.shape[1] != 3:
-        raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-    if iters < 1:
-        raise StylevidError(f"iterations must be positive, got {iters}")
-    x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
-    step = _make_stepper(x, method, lr, history_size, fast_lbfgs)
-    records = torch.zeros(iters + 1, len(TERMS), device=x.device)
-    snapshots: list[tuple[int, torch.Tensor]] = []
-    wanted = set(snapshot_at)
-    if 0 in wanted:
-        snapshots.append((0, x.detach().cpu().clone()))
-
-    # L-BFGS's first step is min(1, 1/|g|₁) and its curvature pairs come from gradient changes:
-    # with paper-scale losses (1e10–1e14) that step is so small that the change in gradient is
-    # below fp32 resolution and the curvature estimate is noise. Dividing the objective by its
-    # value at the start (a positive constant) keeps the optimum and all later iterates'
-    # geometry, and makes the first step sane. Records keep the unscaled values.
-    # In a batch each item is divided by its own starting value, so that with the per-item
-    # L-BFGS histories every item steps exactly as it would alone.
-    scale: list[torch.Tensor] = []
-
-    def loss_and_grad() -> tuple[torch.Tensor, torch.Tensor]:
-        """(scaled objective, row of TERMS) of the image now; leaves the gradient in x.grad."""
-        x.grad = None
-        terms = loss_fn(x)
-        per_item = terms["total"]
-        if not scale:
-            scale.append(1.0 / per_item.detach().clamp_min(1e-30))
-        objective = (per_item * scale[0]).sum()
-        objective.backward()
-        total = per_item.detach().sum()
-        row = torch.stack([terms[t].detach().sum() if t in terms else total.new_zeros(()) for t in TERMS])
-        return objective.detach(), row
-
-    graphed = GraphedEvaluation(x, loss_and_grad) if cuda_graphs and x.device.type == "cuda" else None
-    evaluation = graphed if graphed is not None else loss_and_grad
-
-    def closure() -> torch.Tensor:
-        objective, row = evaluation()
-        records[done].copy_(row)  # the loss of the image after `done` steps
-        return objective
-
-    done = 0
-    stopped_early = False
-    try:
-        while done < iters:
-            step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)
-            done += 1
-            if done in wanted:
-                snapshots.append((done, x.detach().cpu().clone()))
-            if on_report is not None and (done % report_every == 0):
-                on_report(done, _row(records[done - 1]))
-            if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
-                # records[k] is the loss after k steps: compare now with `window` steps before.
-                now, before = records[done - 1, 0].item(), records[max(0, done - 1 - early_stop.window), 0].item()
-                if early_stop.stalled(now, before):
-                    stopped_early = True
-                    break
-    finally:
-        if graphed is not None:
-            graphed.release()
-    with torch.no_grad():
-        final = loss_fn(x)
-    records[done].copy_(torch.stack([final[t].sum() if t in final else final["total"].new_zeros(()) for t in TERMS]))
-    history_rows = records[: done + 1].cpu().tolist()
-    history = [{"iteration": i, **dict(zip(TERMS, row))} for i, row in enumerate(history_rows)]
-    if on_report is not None:
-        on_report(done, dict(zip(TERMS, history_rows[done])))
-    batch = x.shape[0]
-    final_cpu = {t: final[t].detach().float().cpu().tolist() for t in TERMS if t in final}
-    final_terms = [{t: final_cpu.get(t, [0.0] * batch)[b] for t in TERMS} for b in range(batch)]
-    if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
-        snapshots.append((done, x.detach().cpu().clone()))
-    replayed, failure = (graphed.replays, graphed.failure) if graphed is not None else (0, None)
-    return OptimizeResult(x.detach(), history, final_terms, snapshots, done, stopped_early, replayed, failure)
+    settings = OptimiserSettings(method, lr, history_size, fast_lbfgs, cuda_graphs)
+    return Optimisation(image, loss_fn, settings).run(
+        iters, snapshot_at=snapshot_at, on_report=on_report, report_every=report_every, early_stop=early_stop
+    )
 
 
-def _row(values: torch.Tensor) -> dict[str, float]:
-    return dict(zip(TERMS, values.tolist()))
+class _Adam:
+    def __init__(self, x: torch.Tensor, lr: float) -> None:
+        self.optimiser = torch.optim.Adam([x], lr=lr)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = closure()
+        self.optimiser.step()
+        return loss
 
 
-def _make_stepper(x: torch.Tensor, method: str, lr: float | None, history_size: int, fast_lbfgs: bool):
-    if method == "lbfgs":
-        if fast_lbfgs or x.shape[0] > 1:
+def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:
+    """The optimiser of ``x``; ``per_item``: L-BFGS with one history per batch item, even for one."""
+    if settings.method == "lbfgs":
+        if per_item or settings.fast_lbfgs or x.shape[0] > 1:
             # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
             # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
-            from .lbfgs import LBFGS
-
-            fast = LBFGS(x, history_size=history_size, lr=lr or 1.0, batched=True)
-            return fast.step
-        reference = torch.optim.LBFGS([x], lr=lr or 1.0, max_iter=1, history_size=history_size,
-                                      tolerance_grad=0.0, tolerance_change=0.0)
-        return reference.step
-    if method == "adam":
-        adam = torch.optim.Adam([x], lr=lr or 0.02)
-
-        def adam_step(closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-            loss = closure()
-            adam.step()
-            return loss
-
-        return adam_step
-    raise StylevidError(f"optimizer must be lbfgs or adam, got {method!r}")
+            return lbfgs.LBFGS(x, history_size=settings.history_size, lr=settings.lr or 1.0, batched=True)
+        return torch.optim.LBFGS([x], lr=settings.lr or 1.0, max_iter=1, history_size=settings.history_size,
+                                 tolerance_grad=0.0, tolerance_change=0.0)
+    if settings.method == "adam":
+        if per_item:
+            raise StylevidError("items that restart need the L-BFGS optimiser")
+        return _Adam(x, settings.lr or 0.02)
+    raise StylevidError(f"optimizer must be lbfgs or adam, got {settings.method!r}")

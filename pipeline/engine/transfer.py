@@ -2,7 +2,10 @@
 
 :class:`StyleTransfer` is built once per run (weights loaded, style Gram matrices computed) and
 then stylises any number of pictures — one image, or every frame of a video with a warm start
-and a temporal term. :func:`stylize_image` is the one-call API for a single picture.
+and a temporal term. For each optimisation it makes an :class:`~.objective.Objective` (the loss
+with its targets) and runs an :class:`~.optimize.Optimisation`; the rolling batch of video
+frames uses the same two through :meth:`StyleTransfer.objective`, :meth:`~StyleTransfer.set_contents`
+and :attr:`~StyleTransfer.optimiser`. :func:`stylize_image` is the one-call API for a single picture.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from ..config import StyleConfig
 from .device import pick_device, resolve_precision
 from ..errors import StylevidError
 from ..io.images import load_image, resize, resize_long_side, to_picture, to_tensor
-from .losses import content_loss, equal_layer_weights, normalized_gram, style_loss, temporal_loss, tv_loss
-from .optimize import EarlyStop, OptimizeResult, ReportFn, optimize
+from ..validation import check_style_blend
+from .losses import equal_layer_weights, normalized_gram
+from .objective import Objective
+from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
 from .snapshots import snapshot_iterations
 from .vgg import VGG19Features, build_extractor
-from ..motion.warp import warp
-from ..validation import check_style_blend
 from .weights import resolve_weights
 
 #: β when the config leaves it unset, per input convention, for α = 1 and a 512×512 picture.
@@ -99,7 +102,6 @@ class StyleTransfer:
             else equal_layer_weights(config.style_layers)
         )
         layers = {config.content_layer, *config.style_layers}
-        self._layers = layers  # every layer the loss reads
         if extractor is None:
             spec = resolve_weights(config.weights, config.weights_format)
             extractor = build_extractor(spec, layers, pooling=config.pooling)
@@ -113,6 +115,9 @@ class StyleTransfer:
         style_long_side = max(16, round(config.size * config.style_scale))
         self._styles = [to_tensor(resize_long_side(s, style_long_side), self.device) for s in styles]
         self._style_grams: dict[str, torch.Tensor] | None = None
+        #: how every optimisation of this engine steps its pixels
+        self.optimiser = OptimiserSettings(config.optimizer, config.lr, config.history_size,
+                                           fast_lbfgs=self.precision != "fp32", cuda_graphs=self.cuda_graphs)
 
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -126,7 +131,7 @@ class StyleTransfer:
         with autocast:
             return self.extractor(image, layers)
 
-    def _style_targets(self, content_working: torch.Tensor, content_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _style_targets(self, content_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         """Blended G/M per style layer; computed once (with colour preservation, against the first content)."""
         if self._style_grams is None:
             grams: dict[str, torch.Tensor] = {}
@@ -143,9 +148,35 @@ class StyleTransfer:
 
     def style_weight_for(self, content: np.ndarray) -> float:
         """β: the configured one, or the area-scaled default for this picture size."""
+        return self._style_weight(content.shape[0], content.shape[1])
+
+    def _style_weight(self, height: int, width: int) -> float:
         if self.config.style_weight is not None:
             return self.config.style_weight
-        return default_style_weight(self.extractor.convention, content.shape[1], content.shape[0])
+        return default_style_weight(self.extractor.convention, width, height)
+
+    def objective(self, items: int, height: int, width: int, *, temporal_weight: float = 0.0,
+                  moving_targets: bool = False) -> Objective:
+        """The loss of ``items`` pictures of height × width, with this engine's weights and network;
+        its targets are set by :meth:`set_contents` and the objective's own methods."""
+        cfg = self.config
+        return Objective(
+            self.features, items=items, height=height, width=width, device=self.device,
+            content_layer=cfg.content_layer, layer_weights=self.layer_weights, content_weight=cfg.content_weight,
+            style_weight=self._style_weight(height, width), tv_weight=cfg.tv_weight,
+            temporal_weight=temporal_weight, moving_targets=moving_targets,
+        )
+
+    def set_contents(self, objective: Objective, contents: Sequence[np.ndarray],
+                     items: Sequence[int] | None = None) -> torch.Tensor:
+        """Make same-sized pictures the content of ``items`` of ``objective`` (default: all), and give
+        it the style targets (fixed against the first content the engine sees); returns their RGB batch."""
+        content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
+        grams = self._style_targets(content_rgb[:1])
+        if not objective.has_style:
+            objective.set_style(grams)
+        objective.set_content(self.working_image(content_rgb), items)
+        return content_rgb
 
     # --- one picture ----------------------------------------------------------------------------
     def prepare_content(self, picture: np.ndarray) -> np.ndarray:
@@ -196,34 +227,23 @@ class StyleTransfer:
             raise ValueError(f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture")
         if len({c.shape for c in contents}) != 1:
             raise ValueError(f"pictures of one batch must share a size, got {sorted({c.shape for c in contents})}")
-        content_rgb, content_target = self.content_targets(contents)
+        chain = temporal if temporal is not None and temporal.weight > 0 else None
+        if chain is not None:
+            self._check_chain(chain, count)
+        height, width = contents[0].shape[:2]
+        objective = self.objective(count, height, width, temporal_weight=chain.weight if chain is not None else 0.0,
+                                   moving_targets=count > 1)
+        content_rgb = self.set_contents(objective, contents)
         start = torch.cat([
-            self.initial_image(init if init is not None else cfg.init, content, seed if seed is not None else cfg.seed)
-            for init, seed, content in zip(inits, seeds, contents)
+            self.initial_image(content, seed, init=init) for init, seed, content in zip(inits, seeds, contents)
         ])
-        temporal_term = None
-        if temporal is not None and temporal.weight > 0:
-            temporal_term = self._temporal_term(temporal, count)
-        beta = self.style_weight_for(contents[0])
-
-        def loss_fn(image: torch.Tensor) -> dict[str, torch.Tensor]:
-            terms = self.paper_terms(image, content_target, beta)
-            if temporal_term is not None:
-                terms["temporal"] = temporal_term(image)
-            terms["total"] = sum(terms.values())
-            return terms
+        if chain is not None:
+            self._set_chain(objective, chain)
 
         began = time.perf_counter()
         try:
-            result = optimize(
-                start,
-                loss_fn,
-                iters=iters or cfg.iters,
-                method=cfg.optimizer,
-                lr=cfg.lr,
-                history_size=cfg.history_size,
-                fast_lbfgs=self.precision != "fp32",
-                cuda_graphs=self.cuda_graphs,
+            result = Optimisation(start, objective, self.optimiser).run(
+                iters or cfg.iters,
                 snapshot_at=snapshot_at,
                 on_report=on_report,
                 report_every=1 if self.device.type == "cpu" else 10,
@@ -236,34 +256,14 @@ class StyleTransfer:
         seconds = time.perf_counter() - began
         return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
 
-    # --- pieces of the objective (also used by the rolling batch of video frames) ----------------
-    def content_targets(self, contents: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(RGB batch, content-layer responses) of same-sized pictures; fixes the style targets on first use."""
-        cfg = self.config
-        content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
-        working = self.working_image(content_rgb)
-        self._style_targets(working[:1], content_rgb[:1])
-        with torch.no_grad():
-            target = self.features(working, [cfg.content_layer])[cfg.content_layer].detach()
-        return content_rgb, target
-
+    # --- pictures in and out -------------------------------------------------------------------
     def working_image(self, image: torch.Tensor) -> torch.Tensor:
         """What the optimiser works on: the image itself, or its luminance with --preserve-colors."""
         return color.luminance(image) if self.config.preserve_colors else image
 
-    def paper_terms(self, image: torch.Tensor, content_target: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
-        """α·content, β·style (and the TV term if weighted) per batch item of ``image``."""
-        cfg = self.config
-        if self._style_grams is None:
-            raise RuntimeError("content_targets() fixes the style targets first")
-        feats = self.features(image, self._layers)
-        terms = {
-            "content": cfg.content_weight * content_loss(feats[cfg.content_layer], content_target),
-            "style": beta * style_loss(feats, self._style_grams, self.layer_weights),
-        }
-        if cfg.tv_weight > 0:
-            terms["tv"] = cfg.tv_weight * tv_loss(image)
-        return terms
+    def to_working(self, picture: np.ndarray) -> torch.Tensor:
+        """A picture (H×W×3 uint8) as the optimiser works on it: (1, 3, H, W) on the engine's device."""
+        return self.working_image(to_tensor(picture, self.device))
 
     def output_picture(self, image: torch.Tensor, content_rgb: torch.Tensor) -> np.ndarray:
         """One optimised image (1, 3, H, W) as a picture: colours recombined when preserved."""
@@ -272,24 +272,21 @@ class StyleTransfer:
             image = color.recombine(image, content_rgb)
         return to_picture(image)
 
-    def _temporal_term(self, chain: TemporalChain, count: int):
-        """λ_t · temporal loss per batch item, as a function of the batch being optimised."""
+    def _check_chain(self, chain: TemporalChain, count: int) -> None:
         if chain.reliable.shape[0] != count:
             raise ValueError(f"{chain.reliable.shape[0]} reliability masks for {count} frames")
         if count > 1 and (chain.flows_bw is None or chain.flows_bw.shape[0] != count - 1):
             raise ValueError(f"a batch of {count} frames needs {count - 1} backward flows (frames 2…{count})")
-        fixed = to_tensor(chain.warped_previous, self.device)
-        if self.config.preserve_colors:
-            fixed = color.luminance(fixed)
+
+    def _set_chain(self, objective: Objective, chain: TemporalChain) -> None:
+        """Item 0 follows the fixed ``chain.warped_previous``, item k > 0 item k−1 as it is optimised."""
         reliable = chain.reliable.to(self.device, torch.float32)
-        flows = chain.flows_bw.to(self.device, torch.float32) if count > 1 else None
-        weight = chain.weight
-
-        def term(image: torch.Tensor) -> torch.Tensor:
-            target = fixed if flows is None else torch.cat([fixed, warp(image[:-1], flows)])
-            return weight * temporal_loss(image, target, reliable)
-
-        return term
+        objective.set_temporal_target(0, self.to_working(chain.warped_previous), reliable[:1])
+        if objective.items > 1:
+            assert chain.flows_bw is not None
+            flows = chain.flows_bw.to(self.device, torch.float32)
+            for item in range(1, objective.items):
+                objective.follow(item, item - 1, flows[item - 1 : item], reliable[item : item + 1])
 
     def out_of_memory(self, content: np.ndarray, count: int = 1) -> StylevidError:
         """A one-line message with a size that should fit (memory grows with the pixel count)."""
@@ -326,8 +323,12 @@ class StyleTransfer:
             image=result.image[item : item + 1],
         )
 
-    def initial_image(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
-        """The starting image (1, 3, H, W) for ``content``, as the optimiser works on it (see ``working_image``)."""
+    def initial_image(self, content: np.ndarray, seed: int | None = None, *,
+                      init: np.ndarray | str | None = None) -> torch.Tensor:
+        """The starting image (1, 3, H, W) for ``content``, as the optimiser works on it (see ``working_image``);
+        ``init`` and ``seed`` default to the configured ones."""
+        init = init if init is not None else self.config.init
+        seed = seed if seed is not None else self.config.seed
         return self.working_image(self._initial_picture(init, content, seed))
 
     def _initial_picture(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
@@ -346,10 +347,6 @@ class StyleTransfer:
         else:
             picture = load_image(Path(init))
         return to_tensor(resize(picture, width, height), self.device)
-
-
-def load_styles(paths: Sequence[str | Path]) -> list[np.ndarray]:
-    return [load_image(p) for p in paths]
 
 
 def stylize_image(

@@ -13,8 +13,10 @@ oldest frame, F iterations along, leaves every stage and the next frame enters, 
 predecessor — the newest frame in flight — warped by the optical flow.
 Each frame's temporal loss (Ruder et al. 2016) pulls it towards its predecessor as that one is
 still being optimised (warped by the flow), or towards the finished picture once it has left.
-Every frame keeps its own L-BFGS history and its own loss normalisation (``LBFGS.restart`` when a
-slot is reused), so a frame steps as it would in a run of its own with the same losses.
+The batch is one :class:`~..engine.optimize.Optimisation` of one :class:`~..engine.objective.Objective`
+with K items: a frame entering a slot sets that item's targets and restarts it, so it keeps its own
+L-BFGS history and its own loss normalisation and steps as it would in a run of its own with the
+same losses.
 
 A frame may also leave early, when its loss stopped improving (:class:`~.optimize.EarlyStop`),
 but never before the frame before it: frames leave in order.
@@ -30,12 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..engine.cuda_graph import GraphedEvaluation
 from .frame_pairs import PreparedFrame, warp_into
-from ..io.images import to_tensor
-from ..engine.lbfgs import LBFGS
-from ..engine.losses import temporal_loss
-from ..engine.optimize import TERMS, EarlyStop
+from ..engine.optimize import TERMS, EarlyStop, Optimisation
 from ..engine.transfer import StyleTransfer
 from ..motion.warp import warp
 
@@ -93,71 +91,33 @@ class RollingBatch:
     """Optimises a stream of consecutive frames with up to ``settings.slots`` in flight."""
 
     def __init__(self, engine: StyleTransfer, settings: RollingSettings, height: int, width: int) -> None:
-        if engine.config.optimizer != "lbfgs":
+        if engine.optimiser.method != "lbfgs":
             raise ValueError("the rolling batch needs the L-BFGS optimiser")
         self.engine, self.settings = engine, settings
         k, dev = settings.slots, engine.device
-        self.x = torch.zeros(k, 3, height, width, device=dev, requires_grad=True)
-        self.optimiser = LBFGS(self.x, history_size=engine.config.history_size, lr=engine.config.lr or 1.0, batched=True)
+        # item k of the objective and of the optimisation is slot k; the temporal target of a frame
+        # moves with its predecessor while that one is in flight
+        self.objective = engine.objective(k, height, width, temporal_weight=settings.temporal_weight,
+                                          moving_targets=True)
+        # --cuda-graphs: the evaluation is recorded once per batch (all slots, all frames) and replayed
+        self.optimisation = Optimisation(torch.zeros(k, 3, height, width, device=dev), self.objective,
+                                         engine.optimiser, slots=True)
         self._content_rgb = torch.zeros(k, 3, height, width, device=dev)
-        self._content_target: torch.Tensor | None = None  # (K, C, h, w), made at the first admission
-        self._fixed_target = torch.zeros(k, 3, height, width, device=dev)  # finished predecessors, warped
-        self._flows = torch.zeros(k, 2, height, width, device=dev)
-        self._reliable = torch.zeros(k, 1, height, width, device=dev)
-        self._predecessor = torch.arange(k, device=dev)  # slot of the predecessor in flight (own slot if none)
-        self._live = torch.zeros(k, 1, 1, 1, dtype=torch.bool, device=dev)  # predecessor still in flight
-        self._active = torch.zeros(k, device=dev)
-        self._scale = torch.ones(k, device=dev)  # 1 / loss at admission: every frame normalised by its own start
-        self._fresh = torch.zeros(k, dtype=torch.bool, device=dev)
-        self._beta: float | None = None
         self._in_flight: list[_Flight] = []  # in frame order, oldest first
-        # --cuda-graphs: the objective replayed from a graph recorded once per batch (all slots, all frames)
-        self._graphed = GraphedEvaluation(self.x, self._evaluate) if engine.cuda_graphs else None
-
-    # --- the objective -----------------------------------------------------------------------------
-    def _terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        assert self._content_target is not None and self._beta is not None
-        terms = self.engine.paper_terms(image, self._content_target, self._beta)
-        if self.settings.temporal_weight > 0:
-            moving = warp(image[self._predecessor], self._flows)
-            target = torch.where(self._live, moving, self._fixed_target)
-            terms["temporal"] = self.settings.temporal_weight * temporal_loss(image, target, self._reliable)
-        terms = {name: value * self._active for name, value in terms.items()}
-        terms["total"] = sum(terms.values())
-        return terms
-
-    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scaled objective, (TERMS, K) loss terms per slot) of the batch now; gradient in x.grad.
-
-        Reads and writes only buffers updated in place, so that it can be replayed from a CUDA graph."""
-        terms = self._terms(self.x)
-        total = terms["total"]
-        self._scale.copy_(torch.where(self._fresh, 1.0 / total.detach().clamp_min(1e-30), self._scale))
-        self._fresh.zero_()
-        objective = (total * self._scale).sum()
-        objective.backward()
-        values = torch.stack([terms[t].detach() if t in terms else torch.zeros_like(total) for t in TERMS])
-        return objective.detach(), values
-
-    def _objective(self, log: torch.Tensor, row: int) -> torch.Tensor:
-        objective, values = self._graphed() if self._graphed is not None else self._evaluate()
-        log[row].copy_(values)
-        return objective
 
     @property
     def replayed(self) -> int:
         """Evaluations replayed from the CUDA graph (0 without --cuda-graphs)."""
-        return self._graphed.replays if self._graphed is not None else 0
+        return self.optimisation.replayed
 
     @property
     def graph_failure(self) -> str | None:
         """Why no CUDA graph could be recorded, if one was asked for."""
-        return self._graphed.failure if self._graphed is not None else None
+        return self.optimisation.graph_failure
 
     def release(self) -> None:
         """Free the CUDA graph of the objective and its memory (a later step would record it again)."""
-        if self._graphed is not None:
-            self._graphed.release()
+        self.optimisation.release()
 
     # --- frames in and out -----------------------------------------------------------------------
     def admit(self, prepared: PreparedFrame, previous: np.ndarray | None, seed: int) -> None:
@@ -167,43 +127,35 @@ class RollingBatch:
         used = {f.slot for f in self._in_flight}
         slot = next(s for s in range(settings.slots) if s not in used)
         newest = self._in_flight[-1] if self._in_flight else None
-        content_rgb, content_target = engine.content_targets([prepared.content])
-        if self._content_target is None:
-            self._content_target = torch.zeros(settings.slots, *content_target.shape[1:], device=engine.device)
-            self._beta = engine.style_weight_for(prepared.content)
+        content_rgb = engine.set_contents(self.objective, [prepared.content], items=[slot])
         flow = prepared.flow_bw
         tied = settings.temporal_weight > 0 and settings.from_previous  # a temporal term towards its predecessor
         with torch.no_grad():
             if not settings.from_previous:
-                start = engine.initial_image(engine.config.init, prepared.content, seed)
+                start = engine.initial_image(prepared.content, seed)
             elif newest is not None:  # the predecessor is in flight: start from it as it is now
-                start = self.x[newest.slot : newest.slot + 1].detach()
+                start = self.optimisation.image[newest.slot : newest.slot + 1].detach()
                 start = warp(start, flow.to(start.device)) if settings.warp_init else start.clone()
             else:
                 assert previous is not None, "a frame that follows another needs the stylised frame before it"
-                start = engine.initial_image(warp_into(previous, flow) if settings.warp_init else previous, prepared.content, seed)
-            self.x[slot].copy_(start[0].clamp(0, 1))
+                start = engine.initial_image(prepared.content, seed,
+                                             init=warp_into(previous, flow) if settings.warp_init else previous)
             self._content_rgb[slot].copy_(content_rgb[0])
-            self._content_target[slot].copy_(content_target[0])
-            if tied:
-                self._flows[slot].copy_(flow[0])
-                self._reliable[slot].copy_(prepared.reliable[0])
-                if newest is not None:
-                    self._predecessor[slot] = newest.slot
-                    self._live[slot] = True
-                else:
-                    self._fix_target(slot, previous, flow)
-            self._active[slot] = 1.0
-            self._fresh[slot] = True
-        self.optimiser.restart([slot])
+        if tied:
+            if newest is not None:
+                self.objective.follow(slot, newest.slot, flow, prepared.reliable)
+            else:
+                assert previous is not None
+                self._fix_target(slot, previous, flow, prepared.reliable)
+        self.optimisation.restart(slot, start)
         follows = newest.slot if tied and newest is not None else None
         self._in_flight.append(_Flight(prepared, slot, follows))
 
-    def _fix_target(self, slot: int, picture: np.ndarray, flow: torch.Tensor) -> None:
-        fixed = to_tensor(warp_into(picture, flow), self.engine.device)
-        self._fixed_target[slot].copy_(self.engine.working_image(fixed)[0])
-        self._live[slot] = False
-        self._predecessor[slot] = slot
+    def _fix_target(self, slot: int, picture: np.ndarray, flow: torch.Tensor,
+                    reliable: torch.Tensor | None = None) -> None:
+        """The frame in ``slot`` follows a finished ``picture``, warped into it by ``flow`` (and now
+        compared where ``reliable``, if given)."""
+        self.objective.set_temporal_target(slot, self.engine.to_working(warp_into(picture, flow)), reliable)
 
     @property
     def in_flight(self) -> list[int]:
@@ -215,11 +167,9 @@ class RollingBatch:
         if not self._in_flight:
             raise RuntimeError("no frame in flight")
         steps, began, replayed_before = self.settings.step, time.perf_counter(), self.replayed
-        log = torch.zeros(steps, len(TERMS), self.settings.slots, device=self.x.device)
+        log = torch.zeros(steps, len(TERMS), self.settings.slots, device=self.optimisation.image.device)
         for row in range(steps):
-            self.optimiser.step(lambda row=row: self._objective(log, row))
-            with torch.no_grad():
-                self.x.clamp_(0, 1)
+            self.optimisation.step(log[row])
         totals = log[:, 0].cpu()  # one wait for the device per step
         seconds = (time.perf_counter() - began) / len(self._in_flight)
         replayed = self.replayed - replayed_before
@@ -252,22 +202,21 @@ class RollingBatch:
             leaving.append((flight, early))
         if not leaving:
             return []
-        with torch.no_grad():
-            final = {name: value.float().cpu().tolist() for name, value in self._terms(self.x).items()}
+        final = {name: value.float().cpu().tolist() for name, value in self.optimisation.terms().items()}
         finished = []
         for flight, early in leaving:
             slot = flight.slot
-            picture = self.engine.output_picture(self.x[slot : slot + 1], self._content_rgb[slot : slot + 1])
+            image = self.optimisation.image[slot : slot + 1]
+            picture = self.engine.output_picture(image, self._content_rgb[slot : slot + 1])
             terms = {t: final[t][slot] if t in final else 0.0 for t in TERMS}
             finished.append(Finished(flight.prepared, picture, terms, flight.age, flight.seconds, early,
                                      replayed=flight.replayed))
             self._in_flight.remove(flight)
-            with torch.no_grad():
-                self._active[slot] = 0.0
-                for successor in self._in_flight:  # its successor now follows a finished picture
-                    if successor.follows == slot:
-                        self._fix_target(successor.slot, picture, successor.prepared.flow_bw)
-                        successor.follows = None
+            self.optimisation.retire(slot)
+            for successor in self._in_flight:  # its successor now follows a finished picture
+                if successor.follows == slot:
+                    self._fix_target(successor.slot, picture, successor.prepared.flow_bw)
+                    successor.follows = None
         return finished
 
     def free_slots(self) -> int:

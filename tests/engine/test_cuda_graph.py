@@ -92,7 +92,7 @@ def _assert_same_run(graphed, eager, iters: int) -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["bf16", "fp32"])  # pipeline/lbfgs.py and torch.optim.LBFGS
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])  # pipeline/engine/lbfgs.py and torch.optim.LBFGS
 def test_gpu_graphed_image_matches_the_eager_run_and_frees_its_memory(caffe_state, precision):
     content, style = load_picture(CONTENT_FILE, 128), load_picture(STYLE_FILE, 128)
     iters = 12

@@ -1,4 +1,4 @@
-"""The fast path is correct: precision "bf16" (autocast + the sync-free L-BFGS of pipeline/lbfgs.py).
+"""The fast path is correct: precision "bf16" (autocast + the sync-free L-BFGS of pipeline/engine/lbfgs.py).
 
 CPU tests run at 32 px for a few iterations (bf16 convolutions are slow on a CPU, but not
 unreasonably so at this size: ≈0.3 s per iteration here). The ``gpu`` tests check on CUDA what
@@ -77,7 +77,7 @@ def totals(history: list[dict[str, float]]) -> list[float]:
 class Run:
     history: list[dict[str, float]]
     image: torch.Tensor  # float result, (1, 3, H, W)
-    fast_lbfgs_made: int  # how many pipeline.lbfgs.LBFGS were built during the run
+    fast_lbfgs_made: int  # how many engine.lbfgs.LBFGS were built during the run
     conv_dtypes: set  # dtypes of conv1_1's output during the run
     loss_at_start: float  # fp32 evaluation of the initial image (the content)
     final_loss: float  # fp32 evaluation of the float result
@@ -116,7 +116,7 @@ def cpu_runs(extractor) -> dict[str, Run]:
 
 
 def test_bf16_precision_runs_autocast_and_the_sync_free_lbfgs(cpu_runs):
-    # stylize() passes fast_lbfgs=self.precision != "fp32": bf16 → pipeline.lbfgs.LBFGS, fp32 → torch.optim.LBFGS
+    # the engine's optimiser has fast_lbfgs = precision != "fp32": bf16 → engine.lbfgs.LBFGS, fp32 → torch.optim.LBFGS
     assert cpu_runs["bf16"].fast_lbfgs_made == 1
     assert cpu_runs["fp32"].fast_lbfgs_made == 0
     assert torch.bfloat16 in cpu_runs["bf16"].conv_dtypes
