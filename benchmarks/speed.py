@@ -125,7 +125,9 @@ def ref_gram(feature: torch.Tensor) -> torch.Tensor:
 class ReferenceLoss:
     """L = α·½Σ(F−P)² (relu4_2) + β·Σ_l (1/5)·Σ(G−A)²/(4N²M²) (relu1_1 … relu5_1), in fp32."""
 
-    def __init__(self, model: ReferenceVGG, content: torch.Tensor, style: torch.Tensor, alpha: float, beta: float) -> None:
+    def __init__(
+        self, model: ReferenceVGG, content: torch.Tensor, style: torch.Tensor, alpha: float, beta: float
+    ) -> None:
         self.model, self.alpha, self.beta = model, alpha, beta
         with torch.no_grad():
             self.P = model(content)[REF_CONTENT_LAYER].detach()
@@ -139,7 +141,9 @@ class ReferenceLoss:
         for layer in REF_STYLE_LAYERS:
             f = feats[layer]
             n, m = f.shape[1], f.shape[2] * f.shape[3]
-            style = style + (1.0 / len(REF_STYLE_LAYERS)) * (ref_gram(f) - self.A[layer]).pow(2).sum() / (4.0 * n * n * m * m)
+            style = style + (1.0 / len(REF_STYLE_LAYERS)) * (ref_gram(f) - self.A[layer]).pow(2).sum() / (
+                4.0 * n * n * m * m
+            )
         return self.alpha * content + self.beta * style
 
 
@@ -148,8 +152,9 @@ def reference_stylize(loss_fn: ReferenceLoss, start: torch.Tensor, iters: int) -
     x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     # tolerance_grad/change = 0: with torch's defaults (1e-7, 1e-9) a step whose max|g| falls
     # below 1e-7 returns without moving, and the reference would look faster by doing less.
-    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=HISTORY_SIZE,
-                                  tolerance_grad=0.0, tolerance_change=0.0)
+    optimizer = torch.optim.LBFGS(
+        [x], lr=1.0, max_iter=1, history_size=HISTORY_SIZE, tolerance_grad=0.0, tolerance_change=0.0
+    )
     # The objective is divided by its value at the start. L-BFGS's first step is
     # t = min(1, 1/|g|₁)·lr along −g: with paper-scale losses (1e10–1e14 with the Caffe weights)
     # |g|₁ is huge, that step is tiny, the gradient change it produces is below fp32 resolution
@@ -176,7 +181,13 @@ def reference_stylize(loss_fn: ReferenceLoss, start: torch.Tensor, iters: int) -
 
 def ref_to_tensor(picture: np.ndarray, device: torch.device) -> torch.Tensor:
     """H×W×3 uint8 → (1, 3, H, W) float32 in 0–1."""
-    return torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1)[None].to(device, torch.float32).div(255.0).contiguous()
+    return (
+        torch.from_numpy(np.ascontiguousarray(picture))
+        .permute(2, 0, 1)[None]
+        .to(device, torch.float32)
+        .div(255.0)
+        .contiguous()
+    )
 
 
 def ref_round_to_uint8(image: torch.Tensor) -> torch.Tensor:
@@ -213,8 +224,10 @@ def load_weights(choice: str, weights_format: str | None) -> tuple[dict[str, tor
         convention = "torchvision"
     else:
         if not weights_format:
-            raise SystemExit(f"say which input convention {choice} uses: --weights-format caffe|torchvision "
-                             "(or $STYLEVID_WEIGHTS_FORMAT)")
+            raise SystemExit(
+                f"say which input convention {choice} uses: --weights-format caffe|torchvision "
+                "(or $STYLEVID_WEIGHTS_FORMAT)"
+            )
         state = torch.load(choice, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
@@ -242,7 +255,9 @@ def picture(path: Path | None, width: int, height: int, seed: int) -> np.ndarray
 
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})"
+        return (
+            f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})"
+        )
     name = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -274,8 +289,9 @@ def fp32_math(device: torch.device, mode: str):
         torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
         try:
             cudnn = torch.backends.cudnn
-            with cudnn.flags(enabled=True, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
-                             allow_tf32=mode == "tf32"):
+            with cudnn.flags(
+                enabled=True, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=mode == "tf32"
+            ):
                 yield
         finally:
             torch.backends.cuda.matmul.allow_tf32 = previous_matmul
@@ -337,8 +353,13 @@ class Evaluator:
     def __init__(self, model: ReferenceVGG, inputs: Inputs, device: torch.device) -> None:
         self.device = device
         with fp32_math(device, "ieee"):
-            self.loss = ReferenceLoss(model, ref_to_tensor(inputs.content, device), ref_to_tensor(inputs.style, device),
-                                      alpha=1.0, beta=inputs.beta)
+            self.loss = ReferenceLoss(
+                model,
+                ref_to_tensor(inputs.content, device),
+                ref_to_tensor(inputs.style, device),
+                alpha=1.0,
+                beta=inputs.beta,
+            )
 
     def __call__(self, image: torch.Tensor) -> float:
         with fp32_math(self.device, "ieee"), torch.no_grad():
@@ -363,9 +384,15 @@ def run_reference(args, device, state, convention, inputs: Inputs, evaluate: Eva
     memory = peak(device)
     loss = evaluate(final)
     loss_uint8 = evaluate(ref_round_to_uint8(final))
-    return {"ms_per_iter": 1e3 * seconds / args.iters, "iterations": args.iters, "final_loss": loss,
-            "final_loss_uint8": loss_uint8, "peak_memory_bytes": memory, "precision": "fp32",
-            "fp32_math": effective_fp32_math(device, args.reference_math)}
+    return {
+        "ms_per_iter": 1e3 * seconds / args.iters,
+        "iterations": args.iters,
+        "final_loss": loss,
+        "final_loss_uint8": loss_uint8,
+        "peak_memory_bytes": memory,
+        "precision": "fp32",
+        "fp32_math": effective_fp32_math(device, args.reference_math),
+    }
 
 
 def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluator, cuda_graphs: bool = False) -> dict:
@@ -375,9 +402,18 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
     from stylevid.pipeline.engine.vgg import VGG19Features
 
     config = StyleConfig(
-        size=max(inputs.width, inputs.height), iters=args.iters, style_weight=inputs.beta, content_weight=1.0,
-        tv_weight=0.0, init="content", optimizer="lbfgs", history_size=HISTORY_SIZE, pooling="max",
-        device=str(device), precision=args.precision, cuda_graphs=cuda_graphs,
+        size=max(inputs.width, inputs.height),
+        iters=args.iters,
+        style_weight=inputs.beta,
+        content_weight=1.0,
+        tv_weight=0.0,
+        init="content",
+        optimizer="lbfgs",
+        history_size=HISTORY_SIZE,
+        pooling="max",
+        device=str(device),
+        precision=args.precision,
+        cuda_graphs=cuda_graphs,
         weights=None if args.weights == "random" else args.weights,
         weights_format=None if args.weights in ("random", "torchvision") else args.weights_format,
     )
@@ -398,11 +434,18 @@ def run_fast(args, device, state, convention, inputs: Inputs, evaluate: Evaluato
     saved = ref_to_tensor(result.picture, device)
     loss = evaluate(image)
     loss_uint8 = evaluate(saved)
-    return {"ms_per_iter": 1e3 * result.seconds / result.iterations, "iterations": result.iterations,
-            "final_loss": loss, "final_loss_uint8": loss_uint8, "final_loss_is_float_result": float_result,
-            "self_reported_loss": result.final["total"], "peak_memory_bytes": memory,
-            "precision": engine.precision + ("+graphs" if cuda_graphs else ""),
-            "replayed_iterations": result.replayed, "graph_failure": result.graph_failure}
+    return {
+        "ms_per_iter": 1e3 * result.seconds / result.iterations,
+        "iterations": result.iterations,
+        "final_loss": loss,
+        "final_loss_uint8": loss_uint8,
+        "final_loss_is_float_result": float_result,
+        "self_reported_loss": result.final["total"],
+        "peak_memory_bytes": memory,
+        "precision": engine.precision + ("+graphs" if cuda_graphs else ""),
+        "replayed_iterations": result.replayed,
+        "graph_failure": result.graph_failure,
+    }
 
 
 def guarded(run, *args) -> dict:
@@ -423,7 +466,9 @@ def benchmark_size(args, device, state, convention, width: int, height: int) -> 
     content_path = None if args.random_images else args.content
     style_path = None if args.random_images else args.style
     beta = args.style_weight if args.style_weight is not None else default_style_weight(convention, width, height)
-    inputs = Inputs(width, height, picture(content_path, width, height, seed=1), picture(style_path, width, height, seed=2), beta)
+    inputs = Inputs(
+        width, height, picture(content_path, width, height, seed=1), picture(style_path, width, height, seed=2), beta
+    )
 
     evaluate = Evaluator(ReferenceVGG(state, convention).to(device), inputs, device)
     initial = evaluate(ref_to_tensor(inputs.content, device))
@@ -439,23 +484,39 @@ def benchmark_size(args, device, state, convention, width: int, height: int) -> 
     ok = "error" not in reference and "error" not in fast
     ok_graphs = graphs is not None and "error" not in reference and "error" not in graphs
     return {
-        "size": f"{width}x{height}", "width": width, "height": height, "iters": args.iters, "warmup": args.warmup,
-        "style_weight": beta, "initial_loss": initial, "reference": reference, "fast": fast,
+        "size": f"{width}x{height}",
+        "width": width,
+        "height": height,
+        "iters": args.iters,
+        "warmup": args.warmup,
+        "style_weight": beta,
+        "initial_loss": initial,
+        "reference": reference,
+        "fast": fast,
         "speedup": reference["ms_per_iter"] / fast["ms_per_iter"] if ok else None,
         "loss_rel_diff": (fast["final_loss"] - reference["final_loss"]) / reference["final_loss"] if ok else None,
         "loss_within_tolerance": fast["final_loss"] <= (1 + LOSS_TOLERANCE) * reference["final_loss"] if ok else None,
-        "loss_rel_diff_uint8": (fast["final_loss_uint8"] - reference["final_loss_uint8"]) / reference["final_loss_uint8"] if ok else None,
+        "loss_rel_diff_uint8": (fast["final_loss_uint8"] - reference["final_loss_uint8"])
+        / reference["final_loss_uint8"]
+        if ok
+        else None,
         "graphs": graphs,
         "speedup_graphs": reference["ms_per_iter"] / graphs["ms_per_iter"] if ok_graphs else None,
-        "loss_rel_diff_graphs": (graphs["final_loss"] - reference["final_loss"]) / reference["final_loss"] if ok_graphs else None,
+        "loss_rel_diff_graphs": (graphs["final_loss"] - reference["final_loss"]) / reference["final_loss"]
+        if ok_graphs
+        else None,
     }
 
 
 def print_size(row: dict) -> None:
-    print(f"\n== {row['size']}: {row['iters']} iterations (after {row['warmup']} warm-up), "
-          f"α=1, β={row['style_weight']:.4g}, loss at start {row['initial_loss']:.5g} ==")
-    print(f"{'path':<11}{'precision':<11}{'ms/iter':>10}{'final loss (fp32 ref.)':>24}{'of start':>10}"
-          f"{'uint8 result':>15}{'peak GPU mem':>15}")
+    print(
+        f"\n== {row['size']}: {row['iters']} iterations (after {row['warmup']} warm-up), "
+        f"α=1, β={row['style_weight']:.4g}, loss at start {row['initial_loss']:.5g} =="
+    )
+    print(
+        f"{'path':<11}{'precision':<11}{'ms/iter':>10}{'final loss (fp32 ref.)':>24}{'of start':>10}"
+        f"{'uint8 result':>15}{'peak GPU mem':>15}"
+    )
     for name in ("reference", "fast", "graphs"):
         r = row[name]
         if r is None:
@@ -463,63 +524,104 @@ def print_size(row: dict) -> None:
         if "error" in r:
             print(f"{name:<11}{'':<11}{r['error']}")
             continue
-        print(f"{name:<11}{r['precision']:<11}{r['ms_per_iter']:>10.2f}{r['final_loss']:>24.6g}"
-              f"{r['final_loss'] / row['initial_loss']:>10.4f}{r['final_loss_uint8']:>15.6g}{fmt_bytes(r['peak_memory_bytes']):>15}")
+        print(
+            f"{name:<11}{r['precision']:<11}{r['ms_per_iter']:>10.2f}{r['final_loss']:>24.6g}"
+            f"{r['final_loss'] / row['initial_loss']:>10.4f}{r['final_loss_uint8']:>15.6g}"
+            f"{fmt_bytes(r['peak_memory_bytes']):>15}"
+        )
     if row["speedup"] is not None:
         verdict = "within" if row["loss_within_tolerance"] else "NOT within"
-        print(f"speed-up {row['speedup']:.2f}x   final loss fast vs reference {100 * row['loss_rel_diff']:+.3f}% "
-              f"({verdict} +{100 * LOSS_TOLERANCE:g}%; uint8 results: {100 * row['loss_rel_diff_uint8']:+.3f}%)")
+        print(
+            f"speed-up {row['speedup']:.2f}x   final loss fast vs reference {100 * row['loss_rel_diff']:+.3f}% "
+            f"({verdict} +{100 * LOSS_TOLERANCE:g}%; uint8 results: {100 * row['loss_rel_diff_uint8']:+.3f}%)"
+        )
     if row.get("speedup_graphs") is not None:
-        print(f"with CUDA graphs: speed-up {row['speedup_graphs']:.2f}x   final loss vs reference "
-              f"{100 * row['loss_rel_diff_graphs']:+.3f}%   ({row['graphs']['replayed_iterations']} iterations replayed)")
+        print(
+            f"with CUDA graphs: speed-up {row['speedup_graphs']:.2f}x   final loss vs reference "
+            f"{100 * row['loss_rel_diff_graphs']:+.3f}%   ({row['graphs']['replayed_iterations']} iterations replayed)"
+        )
     fast = row["fast"]
     if "error" not in fast and not fast["final_loss_is_float_result"]:
         print("note: the fast path's float result could not be captured; its loss is that of the uint8 picture")
 
 
 def print_summary(rows: list[dict]) -> None:
-    print(f"\n{'size':<11}{'ref ms/it':>11}{'fast ms/it':>12}{'speed-up':>10}{'Δ loss':>10}{'ref mem':>12}{'fast mem':>12}"
-          f"{'graphs ms/it':>14}{'speed-up':>10}{'Δ loss':>10}")
+    print(
+        f"\n{'size':<11}{'ref ms/it':>11}{'fast ms/it':>12}{'speed-up':>10}{'Δ loss':>10}"
+        f"{'ref mem':>12}{'fast mem':>12}"
+        f"{'graphs ms/it':>14}{'speed-up':>10}{'Δ loss':>10}"
+    )
     for row in rows:
         ref, fast, graphs = row["reference"], row["fast"], row.get("graphs") or {}
-        print(f"{row['size']:<11}{fmt_ratio(ref.get('ms_per_iter'), '.2f') or '-':>11}{fmt_ratio(fast.get('ms_per_iter'), '.2f') or '-':>12}"
-              f"{fmt_ratio(row['speedup'], '.2f') + 'x' if row['speedup'] is not None else '-':>10}"
-              f"{fmt_ratio(100 * row['loss_rel_diff'], '+.2f') + '%' if row['loss_rel_diff'] is not None else '-':>10}"
-              f"{fmt_bytes(ref.get('peak_memory_bytes')):>12}{fmt_bytes(fast.get('peak_memory_bytes')):>12}"
-              f"{fmt_ratio(graphs.get('ms_per_iter'), '.2f') or '-':>14}"
-              f"{fmt_ratio(row.get('speedup_graphs'), '.2f') + 'x' if row.get('speedup_graphs') is not None else '-':>10}"
-              f"{fmt_ratio(100 * row['loss_rel_diff_graphs'], '+.2f') + '%' if row.get('loss_rel_diff_graphs') is not None else '-':>10}")
+        graphs_diff = row.get("loss_rel_diff_graphs")
+        graphs_diff = "-" if graphs_diff is None else fmt_ratio(100 * graphs_diff, "+.2f") + "%"
+        print(
+            f"{row['size']:<11}{fmt_ratio(ref.get('ms_per_iter'), '.2f') or '-':>11}"
+            f"{fmt_ratio(fast.get('ms_per_iter'), '.2f') or '-':>12}"
+            f"{fmt_ratio(row['speedup'], '.2f') + 'x' if row['speedup'] is not None else '-':>10}"
+            f"{fmt_ratio(100 * row['loss_rel_diff'], '+.2f') + '%' if row['loss_rel_diff'] is not None else '-':>10}"
+            f"{fmt_bytes(ref.get('peak_memory_bytes')):>12}{fmt_bytes(fast.get('peak_memory_bytes')):>12}"
+            f"{fmt_ratio(graphs.get('ms_per_iter'), '.2f') or '-':>14}"
+            f"{fmt_ratio(row.get('speedup_graphs'), '.2f') + 'x' if row.get('speedup_graphs') is not None else '-':>10}"
+            f"{graphs_diff:>10}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--sizes", default=None, help=f"WxH list; default {CUDA_SIZES} on CUDA, {CPU_SIZES} on CPU")
-    parser.add_argument("--iters", type=int, default=None, help="timed iterations per run (default 50 on CUDA, 10 on CPU)")
-    parser.add_argument("--warmup", type=int, default=None, help="iterations of the discarded warm-up run (default 5 on CUDA, 2 on CPU)")
-    parser.add_argument("--weights", default=None,
-                        help="state-dict FILE, 'torchvision' or 'random' (default $STYLEVID_WEIGHTS, else random)")
-    parser.add_argument("--weights-format", default=None, help="caffe|torchvision for a FILE (default $STYLEVID_WEIGHTS_FORMAT)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
-                        help="the fast path's precision; auto = the project's choice "
-                             "(bf16 on GPUs with native bf16, else fp32)")
-    parser.add_argument("--style-weight", type=float, default=None,
-                        help="β for both (default: the project's default for the convention, scaled by area/512²)")
-    parser.add_argument("--reference-math", default="ieee", choices=("ieee", "tf32", "torch-default"),
-                        help="fp32 convolutions and matmuls of the reference on CUDA: ieee (true fp32, the default), "
-                             "tf32, or torch-default (TF32 convolutions, IEEE matmuls unless changed)")
+    parser.add_argument(
+        "--iters", type=int, default=None, help="timed iterations per run (default 50 on CUDA, 10 on CPU)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="iterations of the discarded warm-up run (default 5 on CUDA, 2 on CPU)"
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="state-dict FILE, 'torchvision' or 'random' (default $STYLEVID_WEIGHTS, else random)",
+    )
+    parser.add_argument(
+        "--weights-format", default=None, help="caffe|torchvision for a FILE (default $STYLEVID_WEIGHTS_FORMAT)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "bf16", "fp32"),
+        help="the fast path's precision; auto = the project's choice (bf16 on GPUs with native bf16, else fp32)",
+    )
+    parser.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        help="β for both (default: the project's default for the convention, scaled by area/512²)",
+    )
+    parser.add_argument(
+        "--reference-math",
+        default="ieee",
+        choices=("ieee", "tf32", "torch-default"),
+        help="fp32 convolutions and matmuls of the reference on CUDA: ieee (true fp32, the default), "
+        "tf32, or torch-default (TF32 convolutions, IEEE matmuls unless changed)",
+    )
     parser.add_argument("--content", type=Path, default=DEFAULT_CONTENT)
     parser.add_argument("--style", type=Path, default=DEFAULT_STYLE)
     parser.add_argument("--random-images", action="store_true", help="seeded random pixels instead of the pictures")
-    parser.add_argument("--memory-cap-gb", type=float, default=None,
-                        help="CUDA: cap this process's GPU memory at this many GB (1e9 bytes), e.g. 24 to act as a 24 GB card")
+    parser.add_argument(
+        "--memory-cap-gb",
+        type=float,
+        default=None,
+        help="CUDA: cap this process's GPU memory at this many GB (1e9 bytes), e.g. 24 to act as a 24 GB card",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared CPU)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(max(1, args.threads))
     spec = args.device.strip().lower()
-    device = torch.device("cuda" if spec == "auto" and torch.cuda.is_available() else ("cpu" if spec == "auto" else spec))
+    device = torch.device(
+        "cuda" if spec == "auto" and torch.cuda.is_available() else ("cpu" if spec == "auto" else spec)
+    )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda asked for, but CUDA is not available")
     on_cuda = device.type == "cuda"
@@ -544,15 +646,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from stylevid.pipeline.engine.device import resolve_precision
 
-    command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benchmarks/speed.py", *argv])
+    command = (
+        shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benchmarks/speed.py", *argv])
+    )
     header = {
-        "machine": machine(device), "device": str(device), "torch": torch.__version__, "command": command,
-        "weights": args.weights, "convention": convention,
+        "machine": machine(device),
+        "device": str(device),
+        "torch": torch.__version__,
+        "command": command,
+        "weights": args.weights,
+        "convention": convention,
         "fast_precision": resolve_precision(args.precision, device),
         "reference_fp32_math": effective_fp32_math(device, args.reference_math),
         "loss_tolerance": LOSS_TOLERANCE,
-        "threads": torch.get_num_threads(), "images": "random" if args.random_images else f"{args.content.name} × {args.style.name}",
-        "history_size": HISTORY_SIZE, "cudnn_benchmark": bool(torch.backends.cudnn.benchmark) if on_cuda else None,
+        "threads": torch.get_num_threads(),
+        "images": "random" if args.random_images else f"{args.content.name} × {args.style.name}",
+        "history_size": HISTORY_SIZE,
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark) if on_cuda else None,
         "memory_cap_gb": args.memory_cap_gb if memory_cap is not None else None,
     }
     print(f"machine: {header['machine']}")
@@ -561,8 +671,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"weights: {args.weights} ({convention} convention)   images: {header['images']}   init: content")
     if memory_cap is not None:
         print(f"GPU memory capped at {args.memory_cap_gb:g} GB ({100 * memory_cap:.1f}% of the card)")
-    print(f"reference: own VGG19, fp32 ({header['reference_fp32_math']}), torch.optim.LBFGS(history {HISTORY_SIZE})"
-          f"   fast: stylevid StyleTransfer, precision {header['fast_precision']}")
+    print(
+        f"reference: own VGG19, fp32 ({header['reference_fp32_math']}), torch.optim.LBFGS(history {HISTORY_SIZE})"
+        f"   fast: stylevid StyleTransfer, precision {header['fast_precision']}"
+    )
     rows = []
     for width, height in sizes:
         row = benchmark_size(args, device, state, convention, width, height)

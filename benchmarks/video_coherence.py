@@ -19,10 +19,10 @@ import json
 import time
 from pathlib import Path
 
-from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.io.images import load_image
-from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline import VideoConfig, stylize_video
+from stylevid.pipeline.config import StyleConfig
+from stylevid.pipeline.engine.transfer import StyleTransfer
+from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.io.timecode import parse_time_or_index
 
 
@@ -45,24 +45,45 @@ def main() -> None:
     engine = StyleTransfer(base, styles)
     common = dict(end=parse_time_or_index(args.end), every=args.every, frame_iters=args.frame_iters)
     runs = {
-        "a_independent_noise": (VideoConfig(style=base.replace(init="noise"), frame_init="independent", temporal_weight=0, **common), True),
+        "a_independent_noise": (
+            VideoConfig(style=base.replace(init="noise"), frame_init="independent", temporal_weight=0, **common),
+            True,
+        ),
         "b_prev": (VideoConfig(style=base, frame_init="prev", temporal_weight=0, **common), False),
         "c_prev_warped_temporal": (VideoConfig(style=base, frame_init="prev-warped", **common), False),
     }
     table = {}
-    print(f"{'run':<26}{'frames':>7}{'warping error':>15}{'mean style':>13}{'mean content':>14}{'iters/frame':>13}{'s/frame':>9}")
+    print(
+        f"{'run':<26}{'frames':>7}{'warping error':>15}{'mean style':>13}{'mean content':>14}"
+        f"{'iters/frame':>13}{'s/frame':>9}"
+    )
     for name, (config, own_engine) in runs.items():
         began = time.perf_counter()
-        result = stylize_video(args.clip, styles, args.out / name, config, restart=True,
-                               engine=StyleTransfer(config.style, styles) if own_engine else engine)
+        result = stylize_video(
+            args.clip,
+            styles,
+            args.out / name,
+            config,
+            restart=True,
+            engine=StyleTransfer(config.style, styles) if own_engine else engine,
+        )
         seconds = time.perf_counter() - began
         record = result.record
-        table[name] = {"frames": result.frames, "warping_error": result.warping_error, "mean_style_loss": result.mean_style_loss,
-                       "mean_content_loss": record["mean_content_loss"], "mean_iterations": record["mean_iterations"],
-                       "seconds_per_frame": seconds / result.frames, "temporal_weight": record["temporal_weight"]}
+        table[name] = {
+            "frames": result.frames,
+            "warping_error": result.warping_error,
+            "mean_style_loss": result.mean_style_loss,
+            "mean_content_loss": record["mean_content_loss"],
+            "mean_iterations": record["mean_iterations"],
+            "seconds_per_frame": seconds / result.frames,
+            "temporal_weight": record["temporal_weight"],
+        }
         row = table[name]
-        print(f"{name:<26}{row['frames']:>7}{row['warping_error']:>15.6f}{row['mean_style_loss']:>13.4g}"
-              f"{row['mean_content_loss']:>14.4g}{row['mean_iterations']:>13.1f}{row['seconds_per_frame']:>9.2f}", flush=True)
+        print(
+            f"{name:<26}{row['frames']:>7}{row['warping_error']:>15.6f}{row['mean_style_loss']:>13.4g}"
+            f"{row['mean_content_loss']:>14.4g}{row['mean_iterations']:>13.1f}{row['seconds_per_frame']:>9.2f}",
+            flush=True,
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(table, indent=2))

@@ -28,14 +28,14 @@ import sys
 import time
 from pathlib import Path
 
+import speed  # benchmarks/speed.py, beside this script
 import torch
 
-import speed  # benchmarks/speed.py, beside this script
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.device import pick_device
-from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.engine.transfer import StyleTransfer
-from stylevid.pipeline import VideoConfig, stylize_video
+from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.io.timecode import parse_time_or_index
 from stylevid.pipeline.io.video_read import read_frames
 
@@ -62,13 +62,22 @@ def main() -> int:
     parser.add_argument("--clip", type=Path, default=ROOT / "samples" / "cockatoo.mp4")
     parser.add_argument("--style", type=Path, default=ROOT / "samples" / "starry_night.jpg")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--size", type=int, default=None, help="long side [854 on CUDA (854×480 for the sample), 128 on CPU]")
-    parser.add_argument("--end", default=None, help="stop before this frame or time [the whole clip on CUDA, 12 on CPU]")
+    parser.add_argument(
+        "--size", type=int, default=None, help="long side [854 on CUDA (854×480 for the sample), 128 on CPU]"
+    )
+    parser.add_argument(
+        "--end", default=None, help="stop before this frame or time [the whole clip on CUDA, 12 on CPU]"
+    )
     parser.add_argument("--iters", type=int, default=None, help="frame 1's budget [500 on CUDA, 30 on CPU]")
     parser.add_argument("--frame-iters", type=int, default=None, help="later frames' budget [150 on CUDA, 20 on CPU]")
-    parser.add_argument("--batch", default=None, help="batch sizes of the fast runs, e.g. 1,4,8 [1,4,8 on CUDA, 1,4 on CPU]")
-    parser.add_argument("--graphs", default=None,
-                        help="batch sizes to run again with --cuda-graphs, e.g. 1,8 [1,8 on CUDA; none on CPU]; '' for none")
+    parser.add_argument(
+        "--batch", default=None, help="batch sizes of the fast runs, e.g. 1,4,8 [1,4,8 on CUDA, 1,4 on CPU]"
+    )
+    parser.add_argument(
+        "--graphs",
+        default=None,
+        help="batch sizes to run again with --cuda-graphs, e.g. 1,8 [1,8 on CUDA; none on CPU]; '' for none",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip the (slow) reference run")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "video-throughput")
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
@@ -88,20 +97,27 @@ def main() -> int:
 
     print(f"machine: {machine_line(device)}   torch {torch.__version__}")
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"clip: {args.clip.name}, long side {size}, end {end if end is not None else 'whole clip'}, "
-          f"iterations {iters} (frame 1) / {frame_iters} (later, early stop on)")
+    print(
+        f"clip: {args.clip.name}, long side {size}, end {end if end is not None else 'whole clip'}, "
+        f"iterations {iters} (frame 1) / {frame_iters} (later, early stop on)"
+    )
     styles = [load_image(args.style)]
     base = StyleConfig(size=size, iters=iters, device=str(device))
     runs: list[tuple[str, StyleConfig, int]] = []
     if not args.no_reference:
         runs.append(("reference", base.replace(precision="fp32"), 1))
     runs += [("fast" if k == 1 else f"fast-batch{k}", base.replace(precision="auto"), k) for k in batches]
-    runs += [("graphs" if k == 1 else f"graphs-batch{k}", base.replace(precision="auto", cuda_graphs=True), k) for k in graphed]
+    runs += [
+        ("graphs" if k == 1 else f"graphs-batch{k}", base.replace(precision="auto", cuda_graphs=True), k)
+        for k in graphed
+    ]
 
     engines: dict[tuple[str, bool], StyleTransfer] = {}
     table: dict[str, dict] = {}
-    header = (f"{'run':<14}{'frames':>7}{'frames/s':>10}{'frame-it/s':>12}{'warp err':>11}{'Δ':>8}"
-              f"{'style':>11}{'Δ':>8}{'wait s':>8}{'opt s':>8}{'final s':>9}")
+    header = (
+        f"{'run':<14}{'frames':>7}{'frames/s':>10}{'frame-it/s':>12}{'warp err':>11}{'Δ':>8}"
+        f"{'style':>11}{'Δ':>8}{'wait s':>8}{'opt s':>8}{'final s':>9}"
+    )
     print(header)
     for name, style, batch_frames in runs:
         key = (style.precision, style.cuda_graphs)
@@ -117,17 +133,23 @@ def main() -> int:
         stages = record["seconds"]["optimise_stages"]
         frame_iterations = sum(row["iterations"] for row in record["per_frame"])
         row = {
-            "frames": result.frames, "wall_seconds": wall, "frames_per_second": result.frames / wall,
+            "frames": result.frames,
+            "wall_seconds": wall,
+            "frames_per_second": result.frames / wall,
             "frame_iterations_per_second": frame_iterations / max(stages["optimising"], 1e-9),
-            "warping_error": result.warping_error, "mean_style_loss": result.mean_style_loss,
-            "mean_iterations": record["mean_iterations"], "precision": engine.precision, "batch_frames": batch_frames,
+            "warping_error": result.warping_error,
+            "mean_style_loss": result.mean_style_loss,
+            "mean_iterations": record["mean_iterations"],
+            "precision": engine.precision,
+            "batch_frames": batch_frames,
             "cuda_graphs": style.cuda_graphs,
             "seconds": {**stages, "finalise": record["seconds"]["finalise"]},
         }
         reference = table.get("reference")
         if reference:
             row["vs_reference"] = {
-                "frame_iterations_per_second": row["frame_iterations_per_second"] / reference["frame_iterations_per_second"],
+                "frame_iterations_per_second": row["frame_iterations_per_second"]
+                / reference["frame_iterations_per_second"],
                 "warping_error": row["warping_error"] / reference["warping_error"] - 1,
                 "mean_style_loss": row["mean_style_loss"] / reference["mean_style_loss"] - 1,
             }
@@ -135,13 +157,27 @@ def main() -> int:
         delta = row.get("vs_reference")
         warp_delta = f"{delta['warping_error'] * 100:>+7.1f}%" if delta else f"{'-':>8}"
         style_delta = f"{delta['mean_style_loss'] * 100:>+7.1f}%" if delta else f"{'-':>8}"
-        print(f"{name:<14}{row['frames']:>7}{row['frames_per_second']:>10.3f}{row['frame_iterations_per_second']:>12.1f}"
-              f"{row['warping_error']:>11.5f}{warp_delta}{row['mean_style_loss']:>11.4g}{style_delta}"
-              f"{stages['waiting_for_frames']:>8.1f}{stages['optimising']:>8.1f}{row['seconds']['finalise']:>9.1f}", flush=True)
+        print(
+            f"{name:<14}{row['frames']:>7}{row['frames_per_second']:>10.3f}{row['frame_iterations_per_second']:>12.1f}"
+            f"{row['warping_error']:>11.5f}{warp_delta}{row['mean_style_loss']:>11.4g}{style_delta}"
+            f"{stages['waiting_for_frames']:>8.1f}{stages['optimising']:>8.1f}{row['seconds']['finalise']:>9.1f}",
+            flush=True,
+        )
         if args.json:  # after every run: a run cut short by a time limit keeps the ones before it
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps({"machine": machine_line(device), "size": size, "end": str(end), "iters": iters,
-                                             "frame_iters": frame_iters, "runs": table}, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "machine": machine_line(device),
+                        "size": size,
+                        "end": str(end),
+                        "iters": iters,
+                        "frame_iters": frame_iters,
+                        "runs": table,
+                    },
+                    indent=2,
+                )
+            )
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -46,10 +45,12 @@ VIDEO = "Video and frame folders"
 MODEL = "Model, device and speed"
 OUTPUT = "Output"
 
-app = typer.Typer(add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]}
+)
 
 
-def _floats(text: Optional[str], what: str) -> Optional[tuple[float, ...]]:
+def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
@@ -58,13 +59,13 @@ def _floats(text: Optional[str], what: str) -> Optional[tuple[float, ...]]:
         raise StylevidError(f"{what} must be comma-separated numbers like 0.7,0.3; got {text!r}") from None
 
 
-def _names(text: Optional[str]) -> Optional[tuple[str, ...]]:
+def _names(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _position(text: Optional[str]):
+def _position(text: str | None):
     if text is None:
         return None
     from stylevid.pipeline.io.timecode import parse_time_or_index
@@ -75,47 +76,139 @@ def _position(text: Optional[str]):
 @app.command(help=HELP, no_args_is_help=True)
 def stylize(
     input: Path = typer.Argument(..., help="Image, video, or folder of frames to stylise.", show_default=False),
-    style: list[Path] = typer.Option(..., "--style", "-s", help="Style image; repeat for several styles.", rich_help_panel=IMAGES, show_default=False),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder \\[default: stylevid-out/INPUT-NAME].", rich_help_panel=OUTPUT, show_default=False),
+    style: list[Path] = typer.Option(
+        ..., "--style", "-s", help="Style image; repeat for several styles.", rich_help_panel=IMAGES, show_default=False
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output folder \\[default: stylevid-out/INPUT-NAME].",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
     size: int = typer.Option(512, help="Long side of the processed picture in pixels.", rich_help_panel=IMAGES),
     style_scale: float = typer.Option(1.0, help="Style image long side = size × this.", rich_help_panel=IMAGES),
-    style_weights: Optional[str] = typer.Option(None, help="Blend weights of several styles, e.g. 0.7,0.3.", rich_help_panel=IMAGES),
-    content_weight: float = typer.Option(1.0, "--content-weight", "--alpha", help="α: weight of the content loss.", rich_help_panel=IMAGES),
-    style_weight: Optional[float] = typer.Option(None, "--style-weight", "--beta", help="β: weight of the style loss \\[default: scaled to the picture's area].", rich_help_panel=IMAGES, show_default=False),
+    style_weights: str | None = typer.Option(
+        None, help="Blend weights of several styles, e.g. 0.7,0.3.", rich_help_panel=IMAGES
+    ),
+    content_weight: float = typer.Option(
+        1.0, "--content-weight", "--alpha", help="α: weight of the content loss.", rich_help_panel=IMAGES
+    ),
+    style_weight: float | None = typer.Option(
+        None,
+        "--style-weight",
+        "--beta",
+        help="β: weight of the style loss \\[default: scaled to the picture's area].",
+        rich_help_panel=IMAGES,
+        show_default=False,
+    ),
     tv_weight: float = typer.Option(0.0, help="Weight of the total-variation smoothness term.", rich_help_panel=IMAGES),
     content_layer: str = typer.Option("relu4_2", help="VGG layer of the content loss.", rich_help_panel=IMAGES),
-    style_layers: str = typer.Option("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", help="VGG layers of the style loss (comma-separated).", rich_help_panel=IMAGES),
-    layer_weights: Optional[str] = typer.Option(None, help="Weights of the style layers \\[default: equal].", rich_help_panel=IMAGES, show_default=False),
-    pooling: str = typer.Option("max", help="VGG pooling: max or avg (the paper's suggestion).", rich_help_panel=IMAGES),
-    preserve_colors: bool = typer.Option(False, "--preserve-colors", help="Keep the content's colours (luminance-only transfer).", rich_help_panel=IMAGES),
-    iters: int = typer.Option(500, "--iters", "-n", help="Iterations (for a video: of the first frame).", rich_help_panel=OPTIM),
+    style_layers: str = typer.Option(
+        "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
+        help="VGG layers of the style loss (comma-separated).",
+        rich_help_panel=IMAGES,
+    ),
+    layer_weights: str | None = typer.Option(
+        None, help="Weights of the style layers \\[default: equal].", rich_help_panel=IMAGES, show_default=False
+    ),
+    pooling: str = typer.Option(
+        "max", help="VGG pooling: max or avg (the paper's suggestion).", rich_help_panel=IMAGES
+    ),
+    preserve_colors: bool = typer.Option(
+        False, "--preserve-colors", help="Keep the content's colours (luminance-only transfer).", rich_help_panel=IMAGES
+    ),
+    iters: int = typer.Option(
+        500, "--iters", "-n", help="Iterations (for a video: of the first frame).", rich_help_panel=OPTIM
+    ),
     optimizer: str = typer.Option("lbfgs", help="lbfgs (the paper's) or adam.", rich_help_panel=OPTIM),
-    lr: Optional[float] = typer.Option(None, help="Step size \\[default: 1 for L-BFGS, 0.02 for Adam].", rich_help_panel=OPTIM, show_default=False),
+    lr: float | None = typer.Option(
+        None, help="Step size \\[default: 1 for L-BFGS, 0.02 for Adam].", rich_help_panel=OPTIM, show_default=False
+    ),
     history: int = typer.Option(100, help="L-BFGS history size.", rich_help_panel=OPTIM),
-    init: str = typer.Option("content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM),
+    init: str = typer.Option(
+        "content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM
+    ),
     seed: int = typer.Option(0, help="Seed of the noise; a CPU run repeats bit for bit.", rich_help_panel=OPTIM),
-    frame_iters: int = typer.Option(150, help="Iterations of each later frame (early stop may use fewer).", rich_help_panel=VIDEO),
-    batch_frames: int = typer.Option(1, help="Keep this many later frames in flight together as a rolling batch (faster on a GPU; see docs/performance.md).", rich_help_panel=VIDEO),
-    frame_init: str = typer.Option("prev-warped", help="Later frames start from: prev-warped, prev or independent.", rich_help_panel=VIDEO),
-    temporal_weight: Optional[float] = typer.Option(None, help="λ_t of the temporal loss; 0 disables \\[default: scaled to the frame's area].", rich_help_panel=VIDEO, show_default=False),
+    frame_iters: int = typer.Option(
+        150, help="Iterations of each later frame (early stop may use fewer).", rich_help_panel=VIDEO
+    ),
+    batch_frames: int = typer.Option(
+        1,
+        help="Keep this many later frames in flight together as a rolling batch "
+        "(faster on a GPU; see docs/performance.md).",
+        rich_help_panel=VIDEO,
+    ),
+    frame_init: str = typer.Option(
+        "prev-warped", help="Later frames start from: prev-warped, prev or independent.", rich_help_panel=VIDEO
+    ),
+    temporal_weight: float | None = typer.Option(
+        None,
+        help="λ_t of the temporal loss; 0 disables \\[default: scaled to the frame's area].",
+        rich_help_panel=VIDEO,
+        show_default=False,
+    ),
     flow: str = typer.Option("dis", help="Optical flow: dis or farneback.", rich_help_panel=VIDEO),
-    early_stop: bool = typer.Option(True, "--early-stop/--no-early-stop", help="Stop a later frame when its loss stops improving.", rich_help_panel=VIDEO),
-    start: Optional[str] = typer.Option(None, help="First frame: an index (0 = first) or a time like 1.5s.", rich_help_panel=VIDEO, show_default=False),
-    end: Optional[str] = typer.Option(None, help="Stop before this frame index or time (16 keeps frames 0–15).", rich_help_panel=VIDEO, show_default=False),
+    early_stop: bool = typer.Option(
+        True,
+        "--early-stop/--no-early-stop",
+        help="Stop a later frame when its loss stops improving.",
+        rich_help_panel=VIDEO,
+    ),
+    start: str | None = typer.Option(
+        None, help="First frame: an index (0 = first) or a time like 1.5s.", rich_help_panel=VIDEO, show_default=False
+    ),
+    end: str | None = typer.Option(
+        None,
+        help="Stop before this frame index or time (16 keeps frames 0–15).",
+        rich_help_panel=VIDEO,
+        show_default=False,
+    ),
     every: int = typer.Option(1, help="Keep every N-th frame (quick previews).", rich_help_panel=VIDEO),
-    fps: Optional[str] = typer.Option(None, help="Frame rate of a frame-folder input, e.g. 24 or 30000/1001 \\[default: 25].", rich_help_panel=VIDEO, show_default=False),
+    fps: str | None = typer.Option(
+        None,
+        help="Frame rate of a frame-folder input, e.g. 24 or 30000/1001 \\[default: 25].",
+        rich_help_panel=VIDEO,
+        show_default=False,
+    ),
     to: str = typer.Option("auto", help="Output kind: video, frames, or auto (like the input).", rich_help_panel=VIDEO),
-    output_size: str = typer.Option("processing", help="Video/frames size: processing (--size) or original.", rich_help_panel=VIDEO),
-    codec: str = typer.Option("libx264", help="Video encoder: libx264, libx265, mpeg4, libvpx-vp9.", rich_help_panel=VIDEO),
+    output_size: str = typer.Option(
+        "processing", help="Video/frames size: processing (--size) or original.", rich_help_panel=VIDEO
+    ),
+    codec: str = typer.Option(
+        "libx264", help="Video encoder: libx264, libx265, mpeg4, libvpx-vp9.", rich_help_panel=VIDEO
+    ),
     crf: int = typer.Option(18, help="Encoder quality (lower is better).", rich_help_panel=VIDEO),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
     gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
-    restart: bool = typer.Option(False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO),
-    weights: Optional[str] = typer.Option(None, help="VGG19 weights: torchvision (download) or a state-dict file \\[env: STYLEVID_WEIGHTS].", rich_help_panel=MODEL, show_default=False),
-    weights_format: Optional[str] = typer.Option(None, help="Input convention of a weights file: caffe or torchvision \\[env: STYLEVID_WEIGHTS_FORMAT].", rich_help_panel=MODEL, show_default=False),
+    restart: bool = typer.Option(
+        False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO
+    ),
+    weights: str | None = typer.Option(
+        None,
+        help="VGG19 weights: torchvision (download) or a state-dict file \\[env: STYLEVID_WEIGHTS].",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+    weights_format: str | None = typer.Option(
+        None,
+        help="Input convention of a weights file: caffe or torchvision \\[env: STYLEVID_WEIGHTS_FORMAT].",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N.", rich_help_panel=MODEL),
-    precision: str = typer.Option("auto", help="auto (bf16 fast path on GPUs with native bf16, else fp32), fp32 (reference) or bf16.", rich_help_panel=MODEL),
-    cuda_graphs: bool = typer.Option(False, "--cuda-graphs/--no-cuda-graphs", help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).", rich_help_panel=MODEL),
+    precision: str = typer.Option(
+        "auto",
+        help="auto (bf16 fast path on GPUs with native bf16, else fp32), fp32 (reference) or bf16.",
+        rich_help_panel=MODEL,
+    ),
+    cuda_graphs: bool = typer.Option(
+        False,
+        "--cuda-graphs/--no-cuda-graphs",
+        help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).",
+        rich_help_panel=MODEL,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig, VideoConfig
@@ -124,21 +217,50 @@ def stylize(
 
     style_list = _names(style_layers) or ()
     config = StyleConfig(
-        size=size, style_scale=style_scale, content_layer=content_layer, style_layers=style_list,
-        style_layer_weights=_floats(layer_weights, "--layer-weights"), content_weight=content_weight,
-        style_weight=style_weight, tv_weight=tv_weight, style_blend=_floats(style_weights, "--style-weights"),
-        optimizer=optimizer, iters=iters, lr=lr, history_size=history, init=init, seed=seed, pooling=pooling,
-        preserve_colors=preserve_colors, weights=weights or "", weights_format=weights_format, device=device,
-        precision=precision, cuda_graphs=cuda_graphs,
+        size=size,
+        style_scale=style_scale,
+        content_layer=content_layer,
+        style_layers=style_list,
+        style_layer_weights=_floats(layer_weights, "--layer-weights"),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_blend=_floats(style_weights, "--style-weights"),
+        optimizer=optimizer,
+        iters=iters,
+        lr=lr,
+        history_size=history,
+        init=init,
+        seed=seed,
+        pooling=pooling,
+        preserve_colors=preserve_colors,
+        weights=weights or "",
+        weights_format=weights_format,
+        device=device,
+        precision=precision,
+        cuda_graphs=cuda_graphs,
     )
     out_dir = output if output is not None else default_output(input)
     kind = validate_run(input, style, out_dir, config)
     if kind != "image":
         video_config = VideoConfig(
-            style=config, frame_iters=frame_iters, batch_frames=batch_frames, frame_init=frame_init,
-            temporal_weight=temporal_weight, flow_method=flow, early_stop=early_stop, start=_position(start),
-            end=_position(end), every=every, fps=_fraction(fps), output=to, output_size=output_size, codec=codec,
-            crf=crf, audio=audio, gif_frame=gif_frame,
+            style=config,
+            frame_iters=frame_iters,
+            batch_frames=batch_frames,
+            frame_init=frame_init,
+            temporal_weight=temporal_weight,
+            flow_method=flow,
+            early_stop=early_stop,
+            start=_position(start),
+            end=_position(end),
+            every=every,
+            fps=_fraction(fps),
+            output=to,
+            output_size=output_size,
+            codec=codec,
+            crf=crf,
+            audio=audio,
+            gif_frame=gif_frame,
         )
         check_video_settings(kind, video_config)
     # Validated: from here on the run decodes, loads weights and writes.
@@ -166,7 +288,7 @@ def stylize(
     _done(console, quiet, result.output, result.files, summary)
 
 
-def _fraction(text: Optional[str]) -> Optional[Fraction]:
+def _fraction(text: str | None) -> Fraction | None:
     if text is None:
         return None
     try:
@@ -188,11 +310,16 @@ def _done(console, quiet: bool, main: Path, files: dict, summary: str) -> None:
             console.print(f"  {name.replace('_', ' ')}: {path}")
 
 
-eval_app = typer.Typer(add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+eval_app = typer.Typer(
+    add_completion=False, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]}
+)
 
 
-@eval_app.command(help="Warping error (Lai et al. 2018) of a stylised clip or frame folder against its original.\n\n"
-                  "  stylevid eval out/clip_stylised.mp4 clip.mp4", no_args_is_help=True)
+@eval_app.command(
+    help="Warping error (Lai et al. 2018) of a stylised clip or frame folder against its original.\n\n"
+    "  stylevid eval out/clip_stylised.mp4 clip.mp4",
+    no_args_is_help=True,
+)
 def evaluate(
     stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
     original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
@@ -237,7 +364,7 @@ def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> in
     return code if isinstance(code, int) else 0
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["eval"]:
         sys.exit(_run(eval_app, args[1:], prog_name="stylevid eval"))

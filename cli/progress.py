@@ -22,9 +22,14 @@ def _losses(losses: dict[str, float]) -> str:
 
 def _bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-        console=console, disable=console.quiet,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        disable=console.quiet,
     )
 
 
@@ -35,7 +40,7 @@ class ImageProgress:
         self._progress = _bar(console)
         self._iters = iters
 
-    def __enter__(self) -> "ImageProgress":
+    def __enter__(self) -> ImageProgress:
         self._task = None  # the bar appears with the first iteration, after inputs and weights loaded
         return self
 
@@ -57,7 +62,7 @@ class VideoProgress(VideoCallbacks):
         self._progress = _bar(console)
         self._console = console
 
-    def __enter__(self) -> "VideoProgress":
+    def __enter__(self) -> VideoProgress:
         self._task = None  # the bar appears once the source is open and the weights loaded
         return self
 

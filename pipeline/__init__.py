@@ -33,7 +33,22 @@ _EXPORTS = {
     "evaluate_pair": ".evaluate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ImageResult",
+    "Progress",
+    "StyleConfig",
+    "StyleTransfer",
+    "StylevidError",
+    "Stylized",
+    "VideoConfig",
+    "VideoResult",
+    "evaluate_pair",
+    "load_image",
+    "save_image",
+    "stylize_image",
+    "stylize_image_file",
+    "stylize_video",
+]
 
 if TYPE_CHECKING:
     from .config import StyleConfig, VideoConfig

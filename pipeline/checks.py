@@ -18,7 +18,12 @@ from .errors import StylevidError
 
 def positive_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
     """StylevidError unless ``value`` is a whole number (not a bool) in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
         if maximum is not None:
             raise StylevidError(f"{name} must be a whole number from {minimum} to {maximum}, got {value!r}")
         what = "a positive whole number" if minimum == 1 else f"a whole number of at least {minimum}"

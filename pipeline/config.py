@@ -65,7 +65,8 @@ class StyleConfig:
     preserve_colors: bool = False  # luminance-only transfer: keep the content's colours
 
     # --- model and machine -------------------------------------------------------------------------
-    weights: str | None = None  # None → $STYLEVID_WEIGHTS, else "torchvision" (download on first use); or a state-dict file path
+    # None → $STYLEVID_WEIGHTS, else "torchvision" (download on first use); or a state-dict file path
+    weights: str | None = None
     weights_format: str | None = None  # input convention of `weights`: "caffe" or "torchvision"
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "fp32" (reference), "bf16" (fast path on CUDA), "auto" picks per device
@@ -74,7 +75,7 @@ class StyleConfig:
     def __post_init__(self) -> None:
         validate(self)
 
-    def replace(self, **changes: Any) -> "StyleConfig":
+    def replace(self, **changes: Any) -> StyleConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -82,7 +83,7 @@ class StyleConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StyleConfig":
+    def from_dict(cls, data: dict[str, Any]) -> StyleConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**values)
@@ -106,7 +107,8 @@ def validate(config: StyleConfig) -> None:
     if config.style_layer_weights is not None:
         if len(config.style_layer_weights) != len(config.style_layers):
             raise StylevidError(
-                f"{len(config.style_layer_weights)} style layer weights given for {len(config.style_layers)} style layers"
+                f"{len(config.style_layer_weights)} style layer weights given "
+                f"for {len(config.style_layers)} style layers"
             )
         for w in config.style_layer_weights:
             finite("style layer weight", w)
@@ -162,7 +164,9 @@ class VideoConfig:
         positive_int("frame iterations", self.frame_iters)
         positive_int("--batch-frames", self.batch_frames, maximum=64)
         if self.batch_frames > 1 and self.style.optimizer != "lbfgs":
-            raise StylevidError("--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)")
+            raise StylevidError(
+                "--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)"
+            )
         one_of("frame init", self.frame_init, FRAME_INITS)
         if self.temporal_weight is not None:
             finite("temporal weight", self.temporal_weight)
@@ -177,12 +181,12 @@ class VideoConfig:
         if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
 
-    def replace(self, **changes: Any) -> "VideoConfig":
+    def replace(self, **changes: Any) -> VideoConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def output_kind(self, input_kind: str) -> str:
-        """"video" or "frames": what a run on an input of ``input_kind`` ("video" or "folder") writes."""
+        """ "video" or "frames": what a run on an input of ``input_kind`` ("video" or "folder") writes."""
         if self.output != "auto":
             return self.output
         return "video" if input_kind == "video" else "frames"

@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 
 from .config import StyleConfig
-from .io.images import load_image, save_image
+from .engine.device import precision_choice
 from .engine.optimize import ReportFn
+from .engine.snapshots import snapshot_iterations
+from .engine.transfer import StyleTransfer, Stylized
+from .io.images import load_image, save_image
 from .io.paths import check_not_input, create_output_folder
 from .io.record import run_record, write_json
 from .render.animation import save_progress_gif
 from .render.plots import save_loss_plot
-from .engine.snapshots import snapshot_iterations
-from .engine.device import precision_choice
-from .engine.transfer import Stylized, StyleTransfer
 from .validation import validate_run
 
 
@@ -53,9 +53,12 @@ def stylize_image_file(
     result = engine.stylize(prepared, snapshot_at=[0, *snapshot_iterations(config.iters)], on_report=on_report)
     create_output_folder(out_dir)
     beta = engine.style_weight_for(prepared)
-    title = (f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — {prepared.shape[1]}×{prepared.shape[0]}, "
-             f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
-             f"pooling {config.pooling}, {engine.device.type}")
+    title = (
+        f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — "
+        f"{prepared.shape[1]}×{prepared.shape[0]}, "
+        f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
+        f"pooling {config.pooling}, {engine.device.type}"
+    )
     files = {
         "image": save_image(image_path, result.picture),
         "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
@@ -63,8 +66,11 @@ def stylize_image_file(
     }
     record = run_record(
         kind="image",
-        input={"content": str(content_path), "styles": [str(p) for p in style_paths],
-               "content_size": [content.shape[1], content.shape[0]]},
+        input={
+            "content": str(content_path),
+            "styles": [str(p) for p in style_paths],
+            "content_size": [content.shape[1], content.shape[0]],
+        },
         processing_size=[prepared.shape[1], prepared.shape[0]],
         config=config.to_dict(),
         style_weight=beta,
@@ -73,8 +79,9 @@ def stylize_image_file(
         precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
-        cuda_graph=({"replayed_iterations": result.replayed, "failure": result.graph_failure}
-                    if engine.cuda_graphs else None),
+        cuda_graph=(
+            {"replayed_iterations": result.replayed, "failure": result.graph_failure} if engine.cuda_graphs else None
+        ),
         final_losses=result.final,
         initial_losses=result.history[0],
         outputs={k: str(v) for k, v in files.items()},

@@ -26,7 +26,7 @@ from .validation import validate_run
 from .video.finalise import finalise
 from .video.fingerprint import settings_fingerprint
 from .video.frame_pairs import PreparedFrame, prepare_frames
-from .video.frames import Frame, FrameSource, frames_until_damage, open_source
+from .video.frames import Frame, frames_until_damage, open_source
 from .video.lookahead import Lookahead
 from .video.output import VideoOutput
 from .video.prefetch import prefetch
@@ -95,16 +95,24 @@ def stylize_video(
         output.abort()
         raise
     record, files = finalise(output, source, engine, work, config, out_dir, stages)
-    result = VideoResult(output.output, record["frames"], record["warping_error"], record["mean_style_loss"],
-                         record, files)
+    result = VideoResult(
+        output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
+    )
     if damage:
         raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
     return result
 
 
-def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkFolder, output: VideoOutput,
-                     config: VideoConfig, done: int, progress: Progress,
-                     stop_requested: Callable[[], bool]) -> dict[str, float]:
+def _optimise_frames(
+    frames: Iterator[Frame],
+    engine: StyleTransfer,
+    work: WorkFolder,
+    output: VideoOutput,
+    config: VideoConfig,
+    done: int,
+    progress: Progress,
+    stop_requested: Callable[[], bool],
+) -> dict[str, float]:
     """Stylise the frames from ``done`` on into ``work`` and send every frame to ``output``.
 
     Returns seconds spent per stage. Decoding, resizing and optical flow run on a background
@@ -128,7 +136,9 @@ def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkF
                 previous_stylised, last = steps.one(item, previous_stylised), position
             else:
                 every = segment_frames(config.batch_frames)
-                segment = items.take_while(lambda p: p == position or not starts_segment(p, every, config.gif_frame))
+                segment = items.take_while(
+                    lambda p, first=position, every=every: p == first or not starts_segment(p, every, config.gif_frame)
+                )
                 previous_stylised, last = steps.segment(segment, previous_stylised)
             seconds["optimising"] += time.perf_counter() - began - (seconds["waiting_for_frames"] - waited_before)
             if stop_requested():
@@ -142,8 +152,9 @@ def _optimise_frames(frames: Iterator[Frame], engine: StyleTransfer, work: WorkF
     return seconds
 
 
-def _frames_to_stylise(prepared: Iterator[PreparedFrame], resume_at: int, writer: FrameWriter,
-                       seconds: dict[str, float]) -> Iterator[PreparedFrame]:
+def _frames_to_stylise(
+    prepared: Iterator[PreparedFrame], resume_at: int, writer: FrameWriter, seconds: dict[str, float]
+) -> Iterator[PreparedFrame]:
     """The frames from ``resume_at`` on; earlier ones (finished by an earlier run) go to the writer."""
     while True:
         waited = time.perf_counter()

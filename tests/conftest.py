@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from stylevid.pipeline.io import images
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.vgg import VGG19Features
 from stylevid.pipeline.engine.weights import ENV_WEIGHTS, ENV_WEIGHTS_FORMAT, WeightsSpec, load_state_dict
+from stylevid.pipeline.io import images
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

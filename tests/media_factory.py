@@ -68,7 +68,7 @@ def shifted_frames(count: int, size: int = 40, step: int = 2) -> list[np.ndarray
     rng = np.random.default_rng(5)
     wide = (rng.random((size, size + step * count, 3)) * 255).astype(np.uint8)
     wide = np.asarray(Image.fromarray(wide).resize((size + step * count, size), Image.BILINEAR))
-    return [np.ascontiguousarray(wide[:, (count - i) * step:(count - i) * step + size]) for i in range(count)]
+    return [np.ascontiguousarray(wide[:, (count - i) * step : (count - i) * step + size]) for i in range(count)]
 
 
 def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
@@ -79,7 +79,11 @@ def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
         flow_bw = reliable = None
         if position > 0:
             flow_bw, reliable = flow.reliable_backward(pictures[position - 1], picture)
-        items.append(PreparedFrame(Frame(position, position, position / 25, f"{position}.png", picture), picture, flow_bw, reliable))
+        items.append(
+            PreparedFrame(
+                Frame(position, position, position / 25, f"{position}.png", picture), picture, flow_bw, reliable
+            )
+        )
     return items
 
 

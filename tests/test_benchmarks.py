@@ -10,15 +10,31 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from stylevid.pipeline.errors import StylevidError
 
 
 def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
     out = tmp_path / "speed.json"
-    command = [sys.executable, str(REPO / "benchmarks" / "speed.py"), "--device", "cpu", "--sizes", "32x32",
-               "--iters", "2", "--warmup", "1", "--weights", "random", "--precision", "bf16", "--json", str(out)]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "speed.py"),
+        "--device",
+        "cpu",
+        "--sizes",
+        "32x32",
+        "--iters",
+        "2",
+        "--warmup",
+        "1",
+        "--weights",
+        "random",
+        "--precision",
+        "bf16",
+        "--json",
+        str(out),
+    ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "speed-up" in done.stdout and "reference" in done.stdout and "fast" in done.stdout
@@ -39,7 +55,10 @@ def test_speed_benchmark_runs_on_cpu_and_writes_both_paths(tmp_path):
         assert result["peak_memory_bytes"] is None  # CPU: no GPU memory
     assert row["fast"]["final_loss_is_float_result"] is True
     assert row["speedup"] > 0
-    assert row["loss_rel_diff"] == (row["fast"]["final_loss"] - row["reference"]["final_loss"]) / row["reference"]["final_loss"]
+    assert (
+        row["loss_rel_diff"]
+        == (row["fast"]["final_loss"] - row["reference"]["final_loss"]) / row["reference"]["final_loss"]
+    )
     assert abs(row["loss_rel_diff"]) < 0.2
     assert data["loss_tolerance"] == 0.02
     assert row["loss_within_tolerance"] == (row["loss_rel_diff"] <= data["loss_tolerance"])
@@ -70,8 +89,22 @@ def test_speed_benchmark_writes_each_size_as_it_is_done(tmp_path, monkeypatch):
     out = tmp_path / "speed.json"
     try:
         with pytest.raises(KeyboardInterrupt):
-            speed.main(["--device", "cpu", "--sizes", "32x32,48x48", "--iters", "1", "--warmup", "0",
-                        "--weights", "random", "--json", str(out)])
+            speed.main(
+                [
+                    "--device",
+                    "cpu",
+                    "--sizes",
+                    "32x32,48x48",
+                    "--iters",
+                    "1",
+                    "--warmup",
+                    "0",
+                    "--weights",
+                    "random",
+                    "--json",
+                    str(out),
+                ]
+            )
     finally:
         torch.set_num_threads(threads)
     data = json.loads(out.read_text())
@@ -94,9 +127,26 @@ def test_speed_benchmark_records_the_fast_paths_out_of_memory_error_and_goes_on(
 
 def test_video_throughput_benchmark_runs_on_cpu(tmp_path):
     out = tmp_path / "video.json"
-    command = [sys.executable, str(REPO / "benchmarks" / "video_throughput.py"), "--device", "cpu", "--size", "32",
-               "--end", "4", "--iters", "2", "--frame-iters", "2", "--batch", "1,2", "--out", str(tmp_path / "runs"),
-               "--json", str(out)]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "video_throughput.py"),
+        "--device",
+        "cpu",
+        "--size",
+        "32",
+        "--end",
+        "4",
+        "--iters",
+        "2",
+        "--frame-iters",
+        "2",
+        "--batch",
+        "1,2",
+        "--out",
+        str(tmp_path / "runs"),
+        "--json",
+        str(out),
+    ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     runs = json.loads(out.read_text())["runs"]

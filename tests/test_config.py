@@ -13,4 +13,3 @@ def test_batch_frames_is_checked(tmp_path):
         VideoConfig(batch_frames=0)
     with pytest.raises(StylevidError, match="--batch-frames needs --optimizer lbfgs"):
         VideoConfig(style=StyleConfig(optimizer="adam"), batch_frames=2)
-

@@ -15,17 +15,16 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
+from media_factory import make_test_clip
 from PIL import Image
 
-from media_factory import make_test_clip
-from stylevid.pipeline.io import images as images_module
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.io import images as images_module
 from stylevid.pipeline.io.images import load_image
-from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.probe import probe_video
-
-from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 FAST = ["--size", "32", "--iters", "2", "--device", "cpu", "--quiet"]
 
@@ -36,10 +35,13 @@ def no_partials(folder: Path) -> bool:
 
 # --- paths ----------------------------------------------------------------------------------------
 
+
 def test_folder_without_images(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("x")
-    assert "holds no images" in cli_error_line(capsys, tmp_path / "empty", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    assert "holds no images" in cli_error_line(
+        capsys, tmp_path / "empty", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST
+    )
 
 
 def test_missing_output_folder_is_created_and_odd_names_work(capsys, tmp_path):
@@ -76,7 +78,9 @@ def test_unreadable_input(nobody_dir):
     Image.open(CONTENT_FILE).resize((40, 30)).save(secret)
     secret.chmod(0o000)
     done = as_unprivileged(secret, "--style", STYLE_FILE, "-o", nobody_dir / "out", *FAST)
-    assert done.returncode == 2 and "not readable" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.returncode == 2 and "not readable" in done.stderr and len(done.stderr.strip().splitlines()) == 1, (
+        done.stderr
+    )
 
 
 def test_unwritable_output(nobody_dir):
@@ -87,11 +91,14 @@ def test_unwritable_output(nobody_dir):
     locked.mkdir()
     locked.chmod(0o555)
     done = as_unprivileged(content, "--style", STYLE_FILE, "-o", locked, *FAST)
-    assert done.returncode == 2 and "permission denied" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.returncode == 2 and "permission denied" in done.stderr and len(done.stderr.strip().splitlines()) == 1, (
+        done.stderr
+    )
     assert list(locked.iterdir()) == []
 
 
 # --- images ---------------------------------------------------------------------------------------
+
 
 def test_exif_rotated_jpeg_is_upright(tmp_path):
     upright = np.zeros((30, 40, 3), np.uint8)
@@ -114,7 +121,9 @@ def test_one_pixel_image_runs(capsys, tmp_path):
 
 def test_too_thin_image_is_refused(capsys, tmp_path):
     Image.new("RGB", (400, 2)).save(tmp_path / "line.png")
-    assert "at least 16 px" in cli_error_line(capsys, tmp_path / "line.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST)
+    assert "at least 16 px" in cli_error_line(
+        capsys, tmp_path / "line.png", "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST
+    )
 
 
 def test_decompression_bomb_refused_before_decoding(capsys, tmp_path, monkeypatch):
@@ -137,6 +146,7 @@ def test_truncated_image(capsys, tmp_path):
 
 
 # --- videos ---------------------------------------------------------------------------------------
+
 
 def test_truncated_mp4_keeps_frames_and_names_the_place(capsys, tmp_path):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=30, faststart=True, audio=False)
@@ -162,7 +172,9 @@ def test_video_with_zero_frames(capsys, tmp_path):
 def test_rotated_video_comes_out_upright(tmp_path):
     clip = make_test_clip(tmp_path / "turned.mp4", frames=3, rotation=90, audio=False)
     style = [load_image(STYLE_FILE)]
-    result = stylize_video(clip, style, tmp_path / "o", VideoConfig(style=StyleConfig(size=32, iters=1, device="cpu"), frame_iters=1))
+    result = stylize_video(
+        clip, style, tmp_path / "o", VideoConfig(style=StyleConfig(size=32, iters=1, device="cpu"), frame_iters=1)
+    )
     source, output = probe_video(clip), probe_video(result.output)
     assert source.rotation == 90 and (source.width, source.height) == (65, 47)  # stored portrait, shown landscape
     assert (output.width, output.height, output.rotation) == (32, 24, 0)  # written upright
@@ -170,23 +182,40 @@ def test_rotated_video_comes_out_upright(tmp_path):
 
 # --- settings -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, words", [
-    (["--frame-iters", "0"], "frame iterations"),
-    (["--temporal-weight", "nan"], "temporal weight"),
-    (["--every", "0"], "--every"),
-    (["--style-scale", "0"], "style scale"),
-])
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--frame-iters", "0"], "frame iterations"),
+        (["--temporal-weight", "nan"], "temporal weight"),
+        (["--every", "0"], "--every"),
+        (["--style-scale", "0"], "style scale"),
+    ],
+)
 def test_bad_video_settings(capsys, tmp_path, args, words):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     assert words in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, *args)
 
 
 def test_style_list_and_weight_list_of_different_lengths(capsys, tmp_path):
-    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "--style", STYLE_FILE, "--style-weights", "1,2,3", "-o", tmp_path / "o", *FAST)
+    message = cli_error_line(
+        capsys,
+        CONTENT_FILE,
+        "--style",
+        STYLE_FILE,
+        "--style",
+        STYLE_FILE,
+        "--style-weights",
+        "1,2,3",
+        "-o",
+        tmp_path / "o",
+        *FAST,
+    )
     assert "3 --style-weights given for 2 --style images" in message
 
 
 # --- faults ---------------------------------------------------------------------------------------
+
 
 def test_disk_full_while_writing_frames_keeps_earlier_frames(tmp_path, monkeypatch):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
@@ -216,6 +245,7 @@ def test_disk_full_while_writing_frames_keeps_earlier_frames(tmp_path, monkeypat
 
 # --- resources ------------------------------------------------------------------------------------
 
+
 @pytest.mark.gpu
 def test_cuda_out_of_memory_gives_a_size_that_fits(tmp_path):
     torch.cuda.set_per_process_memory_fraction(0.02)
@@ -236,8 +266,19 @@ def test_junk_weights_files_give_one_line(capsys, tmp_path):
     junk = tmp_path / "junk.pth"
     with zipfile.ZipFile(junk, "w") as archive:  # a zip, as torch.save writes, but not a checkpoint
         archive.writestr("archive/notes.txt", "hello")
-    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST,
-                         "--weights", junk, "--weights-format", "caffe")
+    message = cli_error_line(
+        capsys,
+        CONTENT_FILE,
+        "--style",
+        STYLE_FILE,
+        "-o",
+        tmp_path / "o",
+        *FAST,
+        "--weights",
+        junk,
+        "--weights-format",
+        "caffe",
+    )
     assert "junk.pth" in message
 
 
@@ -248,7 +289,9 @@ def test_start_past_the_end_says_so(capsys, tmp_path):
 
 
 def test_mistyped_init_is_caught_before_any_work(capsys, tmp_path):
-    message = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy")
+    message = cli_error_line(
+        capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *FAST, "--init", "noisy"
+    )
     assert "'noisy'" in message and "--init" in message
 
 
@@ -259,7 +302,12 @@ def test_output_names_stay_inside_the_output_folder(tmp_path):
     for name in names:
         Image.open(CONTENT_FILE).resize((40, 30)).save(folder / name)
     out = tmp_path / "out"
-    result = stylize_video(folder, [load_image(STYLE_FILE)], out, VideoConfig(style=StyleConfig(size=32, iters=1, device="cpu"), frame_iters=1))
+    result = stylize_video(
+        folder,
+        [load_image(STYLE_FILE)],
+        out,
+        VideoConfig(style=StyleConfig(size=32, iters=1, device="cpu"), frame_iters=1),
+    )
     written = sorted(p.relative_to(out) for p in out.rglob("*.png") if ".work" not in p.parts)
     assert all(p.parent == Path("frames") for p in written if p.name in names)
     assert sorted(p.name for p in result.output.iterdir()) == sorted(n for n in names if not n.startswith("."))

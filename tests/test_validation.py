@@ -7,15 +7,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
+from conftest import CONTENT_FILE, STYLE_FILE
 from media_factory import make_test_clip
+
 from stylevid.pipeline import StyleConfig, StylevidError, VideoConfig, stylize_image_file, stylize_video
 from stylevid.pipeline.config import VIDEO_CODECS
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.io.paths import check_paths, create_output_folder
 from stylevid.pipeline.validation import check_style_blend, check_video_settings, validate_run
-
-from conftest import CONTENT_FILE, STYLE_FILE
 
 #: Settings no run could get past: the weights file does not exist. An error about anything else
 #: shows that the validation pass ran before the engine was built.

@@ -11,9 +11,7 @@ from __future__ import annotations
 import torch
 
 # NTSC YIQ: rows give Y, I, Q from R, G, B.
-_RGB_TO_YIQ = torch.tensor(
-    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
-)
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
 
 
 def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:

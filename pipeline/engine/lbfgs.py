@@ -63,7 +63,8 @@ Differences from ``torch.optim.LBFGS``
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -85,10 +86,10 @@ def _reduced_precision_matmul(device: torch.device, dtype: torch.dtype) -> bool:
         if prec in ("ieee", "none"):
             return False
         return True
-    except Exception:  # older torch / mixed legacy+new API: be conservative
+    except (AttributeError, RuntimeError):  # older torch / mixed legacy+new API: be conservative
         try:
             return bool(torch.backends.cuda.matmul.allow_tf32)
-        except Exception:
+        except (AttributeError, RuntimeError):
             return True
 
 
@@ -131,7 +132,9 @@ class LBFGS:
         if not param.requires_grad:
             raise ValueError("param must require grad")
         if param.numel() == 0 or (batched and param.dim() < 1):
-            raise ValueError(f"param must be non-empty (with a batch dimension if batched), got shape {tuple(param.shape)}")
+            raise ValueError(
+                f"param must be non-empty (with a batch dimension if batched), got shape {tuple(param.shape)}"
+            )
         if int(history_size) < 1:
             raise ValueError(f"history_size must be >= 1, got {history_size}")
         self.param = param
@@ -314,9 +317,7 @@ class LBFGS:
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         if int(d["history_size"]) != self.history_size:
-            raise ValueError(
-                f"state has history_size={d['history_size']}, optimiser has {self.history_size}"
-            )
+            raise ValueError(f"state has history_size={d['history_size']}, optimiser has {self.history_size}")
         if int(d["numel"]) != self.param.numel() or tuple(d["W"].shape) != tuple(self._W.shape):
             raise ValueError(f"state is for {d['numel']} elements, param has {self.param.numel()}")
         self.lr = float(d["lr"])

@@ -18,9 +18,9 @@ from typing import Protocol
 
 import torch
 
+from ..errors import StylevidError
 from . import lbfgs
 from .cuda_graph import GraphedEvaluation
-from ..errors import StylevidError
 
 #: Loss terms the loop records, in this order (weighted contributions; total = their sum).
 TERMS = ("total", "content", "style", "tv", "temporal")
@@ -83,8 +83,14 @@ class Optimisation:
     must then read only tensors that keep their storage, and never sync the host.
     """
 
-    def __init__(self, image: torch.Tensor, loss: LossFn, settings: OptimiserSettings = OptimiserSettings(),
-                 *, slots: bool = False) -> None:
+    def __init__(
+        self,
+        image: torch.Tensor,
+        loss: LossFn,
+        settings: OptimiserSettings = OptimiserSettings(),
+        *,
+        slots: bool = False,
+    ) -> None:
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
         x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
@@ -233,8 +239,9 @@ class Optimisation:
         final_terms = [{t: final_cpu[row][b] for row, t in enumerate(TERMS)} for b in range(x.shape[0])]
         if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
             snapshots.append((done, x.detach().cpu().clone()))
-        return OptimizeResult(x.detach(), history, final_terms, snapshots, done, stopped_early,
-                              self.replayed, self.graph_failure)
+        return OptimizeResult(
+            x.detach(), history, final_terms, snapshots, done, stopped_early, self.replayed, self.graph_failure
+        )
 
 
 def optimize(
@@ -279,8 +286,14 @@ def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: boo
             # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
             # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
             return lbfgs.LBFGS(x, history_size=settings.history_size, lr=settings.lr or 1.0, batched=True)
-        return torch.optim.LBFGS([x], lr=settings.lr or 1.0, max_iter=1, history_size=settings.history_size,
-                                 tolerance_grad=0.0, tolerance_change=0.0)
+        return torch.optim.LBFGS(
+            [x],
+            lr=settings.lr or 1.0,
+            max_iter=1,
+            history_size=settings.history_size,
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+        )
     if settings.method == "adam":
         if per_item:
             raise StylevidError("items that restart need the L-BFGS optimiser")

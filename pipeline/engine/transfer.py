@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import color
 from ..config import StyleConfig
-from .device import pick_device, resolve_precision
 from ..errors import StylevidError
 from ..io.images import load_image, resize, resize_long_side, to_picture, to_tensor
 from ..validation import check_style_blend
+from . import color
+from .device import pick_device, resolve_precision
 from .losses import equal_layer_weights, normalized_gram
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
@@ -84,13 +84,17 @@ class Stylized:
     seconds: float = 0.0  # wall time of the optimisation
     replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph (--cuda-graphs)
     graph_failure: str | None = None  # why no CUDA graph could be recorded, if one was asked for
-    image: torch.Tensor | None = None  # the optimised image as it left the optimiser: (1, 3, H, W) float 0–1, on the device, before rounding (and before colours are recombined)
+    # the optimised image as it left the optimiser: (1, 3, H, W) float 0–1, on the device, before
+    # rounding (and before colours are recombined)
+    image: torch.Tensor | None = None
 
 
 class StyleTransfer:
     """Holds the network and the style targets; stylises pictures one call at a time."""
 
-    def __init__(self, config: StyleConfig, styles: Sequence[np.ndarray], *, extractor: VGG19Features | None = None) -> None:
+    def __init__(
+        self, config: StyleConfig, styles: Sequence[np.ndarray], *, extractor: VGG19Features | None = None
+    ) -> None:
         check_style_blend(config.style_blend, len(styles))
         self.config = config
         self.device = pick_device(config.device)
@@ -116,8 +120,13 @@ class StyleTransfer:
         self._styles = [to_tensor(resize_long_side(s, style_long_side), self.device) for s in styles]
         self._style_grams: dict[str, torch.Tensor] | None = None
         #: how every optimisation of this engine steps its pixels
-        self.optimiser = OptimiserSettings(config.optimizer, config.lr, config.history_size,
-                                           fast_lbfgs=self.precision != "fp32", cuda_graphs=self.cuda_graphs)
+        self.optimiser = OptimiserSettings(
+            config.optimizer,
+            config.lr,
+            config.history_size,
+            fast_lbfgs=self.precision != "fp32",
+            cuda_graphs=self.cuda_graphs,
+        )
 
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -155,20 +164,30 @@ class StyleTransfer:
             return self.config.style_weight
         return default_style_weight(self.extractor.convention, width, height)
 
-    def objective(self, items: int, height: int, width: int, *, temporal_weight: float = 0.0,
-                  moving_targets: bool = False) -> Objective:
+    def objective(
+        self, items: int, height: int, width: int, *, temporal_weight: float = 0.0, moving_targets: bool = False
+    ) -> Objective:
         """The loss of ``items`` pictures of height × width, with this engine's weights and network;
         its targets are set by :meth:`set_contents` and the objective's own methods."""
         cfg = self.config
         return Objective(
-            self.features, items=items, height=height, width=width, device=self.device,
-            content_layer=cfg.content_layer, layer_weights=self.layer_weights, content_weight=cfg.content_weight,
-            style_weight=self._style_weight(height, width), tv_weight=cfg.tv_weight,
-            temporal_weight=temporal_weight, moving_targets=moving_targets,
+            self.features,
+            items=items,
+            height=height,
+            width=width,
+            device=self.device,
+            content_layer=cfg.content_layer,
+            layer_weights=self.layer_weights,
+            content_weight=cfg.content_weight,
+            style_weight=self._style_weight(height, width),
+            tv_weight=cfg.tv_weight,
+            temporal_weight=temporal_weight,
+            moving_targets=moving_targets,
         )
 
-    def set_contents(self, objective: Objective, contents: Sequence[np.ndarray],
-                     items: Sequence[int] | None = None) -> torch.Tensor:
+    def set_contents(
+        self, objective: Objective, contents: Sequence[np.ndarray], items: Sequence[int] | None = None
+    ) -> torch.Tensor:
         """Make same-sized pictures the content of ``items`` of ``objective`` (default: all), and give
         it the style targets (fixed against the first content the engine sees); returns their RGB batch."""
         content_rgb = torch.cat([to_tensor(c, self.device) for c in contents])
@@ -196,10 +215,18 @@ class StyleTransfer:
         early_stop: EarlyStop | None = None,
     ) -> Stylized:
         """Stylise ``content`` (already at processing size, see :meth:`prepare_content`)."""
-        chain = None if temporal is None else TemporalChain(temporal.warped_previous, temporal.reliable, temporal.weight)
+        chain = (
+            None if temporal is None else TemporalChain(temporal.warped_previous, temporal.reliable, temporal.weight)
+        )
         return self.stylize_batch(
-            [content], inits=[init], iters=iters, seeds=[seed], temporal=chain,
-            snapshot_at=snapshot_at, on_report=on_report, early_stop=early_stop,
+            [content],
+            inits=[init],
+            iters=iters,
+            seeds=[seed],
+            temporal=chain,
+            snapshot_at=snapshot_at,
+            on_report=on_report,
+            early_stop=early_stop,
         )[0]
 
     def stylize_batch(
@@ -224,19 +251,22 @@ class StyleTransfer:
         inits = list(inits) if inits is not None else [None] * count
         seeds = list(seeds) if seeds is not None else [None] * count
         if count < 1 or len(inits) != count or len(seeds) != count:
-            raise ValueError(f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture")
+            raise ValueError(
+                f"{count} contents, {len(inits)} inits and {len(seeds)} seeds: give one of each per picture"
+            )
         if len({c.shape for c in contents}) != 1:
             raise ValueError(f"pictures of one batch must share a size, got {sorted({c.shape for c in contents})}")
         chain = temporal if temporal is not None and temporal.weight > 0 else None
         if chain is not None:
             self._check_chain(chain, count)
         height, width = contents[0].shape[:2]
-        objective = self.objective(count, height, width, temporal_weight=chain.weight if chain is not None else 0.0,
-                                   moving_targets=count > 1)
+        objective = self.objective(
+            count, height, width, temporal_weight=chain.weight if chain is not None else 0.0, moving_targets=count > 1
+        )
         content_rgb = self.set_contents(objective, contents)
-        start = torch.cat([
-            self.initial_image(content, seed, init=init) for init, seed, content in zip(inits, seeds, contents)
-        ])
+        start = torch.cat(
+            [self.initial_image(content, seed, init=init) for init, seed, content in zip(inits, seeds, contents)]
+        )
         if chain is not None:
             self._set_chain(objective, chain)
 
@@ -323,8 +353,9 @@ class StyleTransfer:
             image=result.image[item : item + 1],
         )
 
-    def initial_image(self, content: np.ndarray, seed: int | None = None, *,
-                      init: np.ndarray | str | None = None) -> torch.Tensor:
+    def initial_image(
+        self, content: np.ndarray, seed: int | None = None, *, init: np.ndarray | str | None = None
+    ) -> torch.Tensor:
         """The starting image (1, 3, H, W) for ``content``, as the optimiser works on it (see ``working_image``);
         ``init`` and ``seed`` default to the configured ones."""
         init = init if init is not None else self.config.init
@@ -352,7 +383,7 @@ class StyleTransfer:
 def stylize_image(
     content: str | Path | np.ndarray,
     styles: Sequence[str | Path | np.ndarray],
-    config: StyleConfig = StyleConfig(),
+    config: StyleConfig | None = None,
     *,
     on_report: ReportFn | None = None,
     snapshot_at: Collection[int] | None = None,
@@ -362,6 +393,7 @@ def stylize_image(
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
     paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).
     """
+    config = config if config is not None else StyleConfig()
     content_picture = content if isinstance(content, np.ndarray) else load_image(content)
     style_pictures = [s if isinstance(s, np.ndarray) else load_image(s) for s in styles]
     engine = StyleTransfer(config, style_pictures)

@@ -26,7 +26,7 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 def channels_of(layer: str) -> int:
     """Number of feature channels (N_l in the paper) of a named layer."""
-    block = int(layer.lstrip("convrelupol")[0])  # conv4_2 → 4, pool3 → 3
+    block = int(next(c for c in layer if c.isdigit()))  # conv4_2 → 4, pool3 → 3
     return BLOCK_CHANNELS[block - 1][0]
 
 
@@ -57,7 +57,9 @@ class InputConvention(nn.Module):
 class VGG19Features(nn.Module):
     """VGG19 convolution stack up to ``last_layer``, returning the named layers asked for."""
 
-    def __init__(self, state_dict: dict[str, torch.Tensor], convention: str, *, last_layer: str, pooling: str = "max") -> None:
+    def __init__(
+        self, state_dict: dict[str, torch.Tensor], convention: str, *, last_layer: str, pooling: str = "max"
+    ) -> None:
         super().__init__()
         if last_layer not in _INDEX:
             raise StylevidError(f"unknown VGG layer {last_layer!r}")

@@ -71,9 +71,7 @@ def load_state_dict(spec: WeightsSpec) -> dict[str, torch.Tensor]:
         state = _load_file(Path(spec.source))
     features = {k: v.float() for k, v in state.items() if k.startswith("features.")}
     if not features:
-        raise StylevidError(
-            f"{spec.source} holds no VGG19 convolution weights (expected keys like features.0.weight)"
-        )
+        raise StylevidError(f"{spec.source} holds no VGG19 convolution weights (expected keys like features.0.weight)")
     return features
 
 
@@ -91,7 +89,9 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
             "only weights loadable with weights_only=True are accepted"
         ) from None
     except Exception as error:  # noqa: BLE001 - any failure of the safe loader means: not a usable file
-        raise StylevidError(f"cannot read weights file {path}: it is corrupt or not a PyTorch file ({type(error).__name__})") from None
+        raise StylevidError(
+            f"cannot read weights file {path}: it is corrupt or not a PyTorch file ({type(error).__name__})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -119,7 +119,7 @@ def _download_torchvision_state() -> dict[str, torch.Tensor]:
         pass
     try:
         return torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True, weights_only=True)
-    except Exception as error:  # urllib/HTTP/SSL/OS errors all mean: no weights reachable
+    except (OSError, RuntimeError, ValueError) as error:  # URL/HTTP/SSL/OS errors, a bad hash: no weights
         raise StylevidError(
             "torchvision's VGG19 weights are not cached and could not be downloaded "
             f"({type(error).__name__}); connect once to the internet, or use a local file with "

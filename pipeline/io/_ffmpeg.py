@@ -42,11 +42,7 @@ def open_input(path: Path) -> av.container.InputContainer:
 
 def real_video_streams(container: av.container.InputContainer) -> list[Any]:
     """Video streams that are moving pictures (cover art / attached pictures excluded)."""
-    return [
-        s
-        for s in container.streams.video
-        if not (s.disposition & av.stream.Disposition.attached_pic)
-    ]
+    return [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> Any:

@@ -41,9 +41,7 @@ class AudioTrack:
     ``start``. Packets / samples outside ``[start, end)`` are dropped.
     """
 
-    def __init__(
-        self, source: Any, output: Any, *, copy: bool, origin: float, start: float, end: float
-    ) -> None:
+    def __init__(self, source: Any, output: Any, *, copy: bool, origin: float, start: float, end: float) -> None:
         self.source, self.output, self.copy = source, output, copy
         self.origin, self.start, self.end = origin, start, end
         self.done = False
@@ -166,9 +164,7 @@ class AudioCarrier:
     ``start``/``end`` use the source's :attr:`DecodedFrame.time` clock.
     """
 
-    def __init__(
-        self, source: Path, output: av.container.OutputContainer, start: float, end: float | None
-    ) -> None:
+    def __init__(self, source: Path, output: av.container.OutputContainer, start: float, end: float | None) -> None:
         if start < 0 or (end is not None and end <= start):
             raise StylevidError(f"audio range [{start}, {end}) is empty or negative")
         self.start = float(start)
@@ -209,8 +205,7 @@ class AudioCarrier:
         name = next((c for c in ("aac", "libopus", "opus") if c in supported), None)
         if name is None:
             raise StylevidError(
-                f"{output.format.name} files cannot hold audio; "
-                "write a .mp4 or .mkv file or drop the audio"
+                f"{output.format.name} files cannot hold audio; write a .mp4 or .mkv file or drop the audio"
             )
         rate = stream.codec_context.sample_rate
         if rate not in (av.Codec(name, "w").audio_rates or (rate,)):

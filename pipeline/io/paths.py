@@ -19,7 +19,7 @@ def is_image_path(path: Path) -> bool:
 
 
 def input_kind(path: Path) -> str:
-    """"image", "video" or "folder" — or a StylevidError saying why the path is unusable."""
+    """ "image", "video" or "folder" — or a StylevidError saying why the path is unusable."""
     if not path.exists():
         raise StylevidError(f"{path} does not exist")
     if path.is_dir():

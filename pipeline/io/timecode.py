@@ -35,6 +35,5 @@ def parse_time_or_index(text: str) -> int | float:
         return float(sum(p * 60**i for i, p in enumerate(reversed(parts))))
     hint = " (add 's' for seconds, e.g. '1.5s')" if re.fullmatch(_NUMBER, text) else ""
     raise StylevidError(
-        f"cannot read {raw!r} as a frame index or time{hint}; use e.g. '16' (frame), "
-        "'1.5s', '250ms' or '1:30'"
+        f"cannot read {raw!r} as a frame index or time{hint}; use e.g. '16' (frame), '1.5s', '250ms' or '1:30'"
     )

@@ -194,9 +194,7 @@ def _check_complete(
     """
     decoded = index + 1
     if decoded == 0:
-        raise StylevidError(
-            f"{path} has no video frames that FFmpeg can decode; the file is damaged or empty"
-        )
+        raise StylevidError(f"{path} has no video frames that FFmpeg can decode; the file is damaged or empty")
     truncated = (
         declared is not None
         and time < declared - 2 * interval

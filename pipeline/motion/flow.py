@@ -70,9 +70,7 @@ _FARNEBACK_PARAMS = dict(
 
 def _check_method(method: str) -> str:
     if method not in FLOW_METHODS:
-        raise StylevidError(
-            f"unknown optical flow method {method!r}; choose one of: {', '.join(FLOW_METHODS)}"
-        )
+        raise StylevidError(f"unknown optical flow method {method!r}; choose one of: {', '.join(FLOW_METHODS)}")
     return method
 
 
@@ -102,9 +100,7 @@ class FlowEstimator:
 
     def __init__(self, method: str = "dis") -> None:
         self.method = _check_method(method)
-        self._dis = (
-            cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
-        )
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
 
     def _flow_gray(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         if self._dis is not None:
@@ -150,9 +146,7 @@ def compute_flow(src: np.ndarray, dst: np.ndarray, method: str = "dis") -> np.nd
     return FlowEstimator(method).compute(src, dst)
 
 
-def flow_pair(
-    prev_rgb: np.ndarray, cur_rgb: np.ndarray, method: str = "dis"
-) -> tuple[np.ndarray, np.ndarray]:
+def flow_pair(prev_rgb: np.ndarray, cur_rgb: np.ndarray, method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
     """``(flow_fw, flow_bw)`` for frames t-1 (``prev_rgb``) and t (``cur_rgb``).
 
     ``flow_fw = compute_flow(prev, cur)``: ``prev(x) ≈ cur(x + flow_fw(x))``.

@@ -53,8 +53,7 @@ def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tens
     check_batch("flow_bw", flow_bw, channels=2, floating=True)
     if flow_fw.shape != flow_bw.shape:
         raise ValueError(
-            f"flow_fw and flow_bw must have the same shape, got {tuple(flow_fw.shape)} "
-            f"and {tuple(flow_bw.shape)}"
+            f"flow_fw and flow_bw must have the same shape, got {tuple(flow_fw.shape)} and {tuple(flow_bw.shape)}"
         )
     if flow_fw.device != flow_bw.device:
         raise ValueError(f"flow_fw is on {flow_fw.device} but flow_bw is on {flow_bw.device}")

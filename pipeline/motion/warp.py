@@ -61,9 +61,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
     check_batch("flow", flow, channels=2, floating=True)
     b, _, h, w = image.shape
     if flow.shape[2:] != image.shape[2:]:
-        raise ValueError(
-            f"flow spatial size {tuple(flow.shape[2:])} does not match image {tuple(image.shape[2:])}"
-        )
+        raise ValueError(f"flow spatial size {tuple(flow.shape[2:])} does not match image {tuple(image.shape[2:])}")
     if flow.shape[0] not in (b, 1):
         raise ValueError(f"flow batch {flow.shape[0]} must be 1 or match image batch {b}")
     if flow.device != image.device:

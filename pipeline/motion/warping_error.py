@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-from .flow import FlowEstimator
 from ..io.images import check_picture, to_tensor
+from .flow import FlowEstimator
 from .warp import warp
 
 __all__ = [
@@ -62,14 +62,16 @@ def warping_error_pair(
     Returns:
         ``(B,)`` tensor; 0 for an item whose mask is empty.
     """
-    for name, t in (("prev_stylised", prev_stylised), ("cur_stylised", cur_stylised),
-                    ("flow_bw", flow_bw), ("mask", mask)):
+    for name, t in (
+        ("prev_stylised", prev_stylised),
+        ("cur_stylised", cur_stylised),
+        ("flow_bw", flow_bw),
+        ("mask", mask),
+    ):
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.ndim != 4 or not t.is_floating_point():
-            raise ValueError(
-                f"{name} must be a 4-D floating tensor, got shape {tuple(t.shape)} dtype {t.dtype}"
-            )
+            raise ValueError(f"{name} must be a 4-D floating tensor, got shape {tuple(t.shape)} dtype {t.dtype}")
     if prev_stylised.shape != cur_stylised.shape:
         raise ValueError(
             f"prev_stylised {tuple(prev_stylised.shape)} and cur_stylised "
@@ -157,9 +159,7 @@ class WarpingErrorMeter:
 
         prev_orig, prev_styl = self._prev_original, self._prev_stylised
         if prev_styl is not None and prev_styl.shape != cur.shape:
-            raise ValueError(
-                f"stylised frames changed size from {tuple(prev_styl.shape[2:])} to {(h, w)}"
-            )
+            raise ValueError(f"stylised frames changed size from {tuple(prev_styl.shape[2:])} to {(h, w)}")
         self._prev_original, self._prev_stylised = np.ascontiguousarray(original), cur
         if prev_orig is None or prev_styl is None:
             return None
@@ -192,9 +192,7 @@ def warping_error_sequence(
         :class:`WarpingErrorResult` with ``len(stylised) - 1`` values.
     """
     if len(stylised) != len(originals):
-        raise ValueError(
-            f"got {len(stylised)} stylised frames but {len(originals)} originals"
-        )
+        raise ValueError(f"got {len(stylised)} stylised frames but {len(originals)} originals")
     meter = WarpingErrorMeter(method)
     for orig, styl in zip(originals, stylised):
         meter.update(orig, styl)

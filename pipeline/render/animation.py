@@ -117,8 +117,16 @@ def _write_webp(frames: Sequence[Image.Image], durations: Sequence[int], path) -
     """Animated WebP (lossy, quality 80), looping forever."""
 
     def write(fh: BinaryIO) -> None:
-        frames[0].save(fh, format="WEBP", save_all=True, append_images=list(frames[1:]), duration=list(durations),
-                       loop=0, quality=80, method=4)
+        frames[0].save(
+            fh,
+            format="WEBP",
+            save_all=True,
+            append_images=list(frames[1:]),
+            duration=list(durations),
+            loop=0,
+            quality=80,
+            method=4,
+        )
 
     return write_file(path, write)
 
@@ -242,8 +250,16 @@ def save_side_by_side_gif(
     """Before/after GIF: each frame is original | stylised (each panel's long side <= ``max_side``)."""
     if labels is not None and (len(labels) != 2 or not all(isinstance(s, str) for s in labels)):
         raise ValueError(f"labels must be None or two strings, got {labels!r}")
-    return save_mosaic_gif([originals, stylised], path, fps=fps, columns=2, max_side=max_side, labels=labels,
-                           max_frames=max_frames, names=("original", "stylised"))
+    return save_mosaic_gif(
+        [originals, stylised],
+        path,
+        fps=fps,
+        columns=2,
+        max_side=max_side,
+        labels=labels,
+        max_frames=max_frames,
+        names=("original", "stylised"),
+    )
 
 
 def save_mosaic_gif(
@@ -273,8 +289,10 @@ def save_mosaic_gif(
     if labels is not None and len(labels) != len(clips):
         raise ValueError(f"{len(labels)} labels for {len(clips)} clips")
     names = names or [f"clip {k}" for k in range(len(clips))]
-    readers = [_indexable(clip, lambda a, i, name=name: _downscale(to_image(a, f"{name} frame {i}"), max_side))
-               for clip, name in zip(clips, names)]
+    readers = [
+        _indexable(clip, lambda a, i, name=name: _downscale(to_image(a, f"{name} frame {i}"), max_side))
+        for clip, name in zip(clips, names)
+    ]
     counts = {n for n, _ in readers}
     if len(counts) != 1:
         raise ValueError(f"clips have {' and '.join(str(n) for n, _ in readers)} frames; they must pair up")
@@ -288,8 +306,14 @@ def save_mosaic_gif(
         fitted = []
         for row in rows:
             h = min(p.height for p in row)
-            fitted.append([p if p.height == h else p.resize((max(1, round(p.width * h / p.height)), h),
-                                                            Image.Resampling.LANCZOS) for p in row])
+            fitted.append(
+                [
+                    p
+                    if p.height == h
+                    else p.resize((max(1, round(p.width * h / p.height)), h), Image.Resampling.LANCZOS)
+                    for p in row
+                ]
+            )
         width = max(sum(p.width for p in row) + gap * (len(row) - 1) for row in fitted)
         height = sum(row[0].height for row in fitted) + gap * (len(fitted) - 1)
         out = Image.new("RGB", (width, height), (24, 24, 24))

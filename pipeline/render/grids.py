@@ -51,8 +51,10 @@ def save_image_grid(
         raise ValueError(f"{len(row_labels)} row labels for {n_rows} rows")
     if col_labels is not None and len(col_labels) != n_cols:
         raise ValueError(f"{len(col_labels)} column labels for {n_cols} columns")
-    cells = [[None if a is None else to_image(a, f"image [{r}][{c}]") for c, a in enumerate(row)]
-             for r, row in enumerate(images)]
+    cells = [
+        [None if a is None else to_image(a, f"image [{r}][{c}]") for c, a in enumerate(row)]
+        for r, row in enumerate(images)
+    ]
 
     cell = int(cell_side)
     pad = max(4, cell // 32)

@@ -85,14 +85,23 @@ def _plot_terms(ax, x: np.ndarray, rows: Sequence[Mapping], terms: list[str]) ->
         v = _term_values(rows, key)
         v[~(np.isfinite(v) & (v > 0))] = np.nan
         bold = key == "total"
-        ax.plot(x, v, label=name, color=colour, lw=2.6 if bold else 1.6, marker=marker,
-                ms=4 if marker else None, zorder=3 if bold else 2)
+        ax.plot(
+            x,
+            v,
+            label=name,
+            color=colour,
+            lw=2.6 if bold else 1.6,
+            marker=marker,
+            ms=4 if marker else None,
+            zorder=3 if bold else 2,
+        )
     if terms:
         ax.set_yscale("log")
         ax.legend(loc="best", fontsize=10, framealpha=0.85)
     else:
-        ax.text(0.5, 0.5, "no positive loss values recorded", transform=ax.transAxes,
-                ha="center", va="center", color="0.4")
+        ax.text(
+            0.5, 0.5, "no positive loss values recorded", transform=ax.transAxes, ha="center", va="center", color="0.4"
+        )
     ax.set_ylabel("loss")
     ax.grid(True, which="major", alpha=0.4)
     ax.grid(True, which="minor", alpha=0.12)
@@ -124,8 +133,9 @@ def save_per_frame_plot(rows: Sequence[Mapping[str, float]], path, *, title: str
     panels = _per_frame_panels(rows)
     heights = {"losses": 2.0, "iterations": 1.0, "warping_error": 1.2}
     fig = _new_figure(10, 1.0 + 2.3 * sum(heights[p] for p in panels), title)
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False,
-                        gridspec_kw={"height_ratios": [heights[p] for p in panels]})[:, 0]
+    axes = fig.subplots(
+        len(panels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": [heights[p] for p in panels]}
+    )[:, 0]
     for ax, panel in zip(axes, panels):
         if panel == "losses":
             _plot_terms(ax, x, rows, _plottable_terms(rows))

@@ -25,8 +25,15 @@ if TYPE_CHECKING:
     from ..config import VideoConfig
 
 
-def finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, work: WorkFolder, config: VideoConfig,
-             out_dir: Path, stages: dict[str, float]) -> tuple[dict[str, Any], dict[str, Path]]:
+def finalise(
+    output: VideoOutput,
+    source: FrameSource,
+    engine: StyleTransfer,
+    work: WorkFolder,
+    config: VideoConfig,
+    out_dir: Path,
+    stages: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the renders and run.json; return the record and every file written (name → path).
 
     ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``.
@@ -51,9 +58,12 @@ def finalise(output: VideoOutput, source: FrameSource, engine: StyleTransfer, wo
         style_weight=engine.style_weight_for(np.empty((*processing_shape, 3), np.uint8)),
         temporal_weight=temporal_weight_for(config, processing_shape[1], processing_shape[0]),
         frames=len(rows),
-        seconds={"optimise": stages["total"], "optimise_stages": optimise_stages,
-                 "finalise": stages["closing_output"] + time.perf_counter() - began,
-                 "per_frame_mean": float(np.mean([r["seconds"] for r in rows]))},
+        seconds={
+            "optimise": stages["total"],
+            "optimise_stages": optimise_stages,
+            "finalise": stages["closing_output"] + time.perf_counter() - began,
+            "per_frame_mean": float(np.mean([r["seconds"] for r in rows])),
+        },
         warping_error=math.fsum(pair_errors) / len(pair_errors) if pair_errors else None,
         mean_style_loss=float(np.mean([r["style"] for r in rows])),
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
@@ -80,8 +90,14 @@ def _graph_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir: Path, rows: list[dict[str, Any]],
-             preview: list[np.ndarray]) -> dict[str, Path]:
+def _renders(
+    work: WorkFolder,
+    config: VideoConfig,
+    source: FrameSource,
+    out_dir: Path,
+    rows: list[dict[str, Any]],
+    preview: list[np.ndarray],
+) -> dict[str, Path]:
     """progress.gif and losses.png (of the progress-GIF frame), frame_losses.png and preview.gif."""
     files: dict[str, Path] = {}
     title = _title(config)
@@ -89,8 +105,9 @@ def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir
     if snapshots:
         files["progress_gif"] = save_progress_gif(snapshots, out_dir / "progress.gif")
     if history:
-        files["loss_plot"] = save_loss_plot(history, out_dir / "losses.png",
-                                            title=f"frame {config.gif_frame + 1} — {title}")
+        files["loss_plot"] = save_loss_plot(
+            history, out_dir / "losses.png", title=f"frame {config.gif_frame + 1} — {title}"
+        )
     plotted = ("frame", "total", "content", "style", "tv", "temporal", "iterations", "warping_error")
     files["frame_plot"] = save_per_frame_plot(
         [{k: r.get(k) for k in plotted} for r in rows],
@@ -104,10 +121,12 @@ def _renders(work: WorkFolder, config: VideoConfig, source: FrameSource, out_dir
 def _title(config: VideoConfig) -> str:
     """The settings that shape the result, for the plots' titles."""
     s = config.style
-    return (f"{s.size}px, {s.optimizer} {s.iters}/{config.frame_iters} it, init {config.frame_init}, "
-            f"α={s.content_weight:g}, β={'auto' if s.style_weight is None else f'{s.style_weight:g}'}, "
-            f"λt={'auto' if config.temporal_weight is None else f'{config.temporal_weight:g}'}, pooling {s.pooling}"
-            + (f", {config.batch_frames} frames in flight" if config.batch_frames > 1 else ""))
+    return (
+        f"{s.size}px, {s.optimizer} {s.iters}/{config.frame_iters} it, init {config.frame_init}, "
+        f"α={s.content_weight:g}, β={'auto' if s.style_weight is None else f'{s.style_weight:g}'}, "
+        f"λt={'auto' if config.temporal_weight is None else f'{config.temporal_weight:g}'}, pooling {s.pooling}"
+        + (f", {config.batch_frames} frames in flight" if config.batch_frames > 1 else "")
+    )
 
 
 def _config_dict(config: VideoConfig) -> dict[str, Any]:

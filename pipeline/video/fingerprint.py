@@ -30,20 +30,22 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
         files = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}" for p in source.files).encode())
         identity = f"frames sha256 {files.hexdigest()}"
     flat = {f"style.{k}": v for k, v in style.items()}
-    flat.update({
-        "input": str(source.path.resolve()),
-        "input_identity": identity,
-        "fps": None if config.fps is None else str(config.fps),
-        "styles_sha256": digest.hexdigest(),
-        "frame_iters": config.frame_iters,
-        "batch_frames": config.batch_frames,
-        "frame_init": config.frame_init,
-        "temporal_weight": config.temporal_weight,
-        "flow_method": config.flow_method,
-        "early_stop": config.early_stop,
-        "start": config.start,
-        "end": config.end,
-        "every": config.every,
-        "gif_frame": config.gif_frame,
-    })
+    flat.update(
+        {
+            "input": str(source.path.resolve()),
+            "input_identity": identity,
+            "fps": None if config.fps is None else str(config.fps),
+            "styles_sha256": digest.hexdigest(),
+            "frame_iters": config.frame_iters,
+            "batch_frames": config.batch_frames,
+            "frame_init": config.frame_init,
+            "temporal_weight": config.temporal_weight,
+            "flow_method": config.flow_method,
+            "early_stop": config.early_stop,
+            "start": config.start,
+            "end": config.end,
+            "every": config.every,
+            "gif_frame": config.gif_frame,
+        }
+    )
     return flat

@@ -14,19 +14,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..motion.flow import FlowEstimator
-from .frames import Frame
 from ..io.images import to_picture, to_tensor
+from ..motion.flow import FlowEstimator
 from ..motion.warp import warp
 from ..motion.warping_error import warping_error_pair
+from .frames import Frame
 
 
 @dataclass
 class PreparedFrame:
     frame: Frame  # the decoded frame as the source gave it
     content: np.ndarray  # the frame at processing size, H×W×3 uint8 RGB
-    flow_bw: torch.Tensor | None  # (1, 2, H, W): this frame's pixel x was at x + flow_bw(x) in the frame before; None for the first
-    reliable: torch.Tensor | None  # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
+    flow_bw: (
+        torch.Tensor | None
+    )  # (1, 2, H, W): this frame's pixel x was at x + flow_bw(x) in the frame before; None for the first
+    reliable: (
+        torch.Tensor | None
+    )  # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
 
 
 def prepare_frames(
@@ -62,4 +66,8 @@ def pair_warping_error(previous_stylised: np.ndarray, stylised: np.ndarray, prep
     if prepared.flow_bw is None or prepared.reliable is None:
         raise ValueError(f"frame {prepared.frame.position} has no frame before it")
     with torch.no_grad():
-        return float(warping_error_pair(to_tensor(previous_stylised), to_tensor(stylised), prepared.flow_bw, prepared.reliable)[0])
+        return float(
+            warping_error_pair(to_tensor(previous_stylised), to_tensor(stylised), prepared.flow_bw, prepared.reliable)[
+                0
+            ]
+        )

@@ -84,19 +84,37 @@ class VideoSource(FrameSource):
 
     def describe(self) -> dict:
         info = self.info
-        return {**super().describe(), "width": info.width, "height": info.height, "rotation": info.rotation,
-                "frame_count": info.frame_count, "duration": info.duration, "audio_streams": info.audio_streams,
-                "codec": info.codec, "start": self.start, "end": self.end, "every": self.every}
+        return {
+            **super().describe(),
+            "width": info.width,
+            "height": info.height,
+            "rotation": info.rotation,
+            "frame_count": info.frame_count,
+            "duration": info.duration,
+            "audio_streams": info.audio_streams,
+            "codec": info.codec,
+            "start": self.start,
+            "end": self.end,
+            "every": self.every,
+        }
 
 
 class FolderSource(FrameSource):
     kind = "folder"
 
-    def __init__(self, path: Path, *, start: int | float | None, end: int | float | None, every: int, fps: Fraction) -> None:
+    def __init__(
+        self, path: Path, *, start: int | float | None, end: int | float | None, every: int, fps: Fraction
+    ) -> None:
         self.path = path
         self.fps = fps
-        files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-                       key=lambda p: natural_key(p.name))
+        files = sorted(
+            (
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            ),
+            key=lambda p: natural_key(p.name),
+        )
         if not files:
             raise StylevidError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         first = _to_index(start, fps, 0)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import StylevidError
-from .frames import Frame, FrameSource, VideoSource
 from ..io.images import resize, save_image
 from ..io.video_write import VideoWriter
 from ..motion.warping_error import warping_error_sequence
+from .frames import Frame, FrameSource, VideoSource
 
 if TYPE_CHECKING:
     from ..config import VideoConfig
@@ -49,7 +49,9 @@ class VideoOutput:
         error = stats.get("warping_error")
         if error is None and self._previous is not None:  # measured while stylising, except by older versions
             previous_content, previous_stylised = self._previous
-            error = warping_error_sequence([previous_stylised, stylised], [previous_content, content], self.config.flow_method).values[0]
+            error = warping_error_sequence(
+                [previous_stylised, stylised], [previous_content, content], self.config.flow_method
+            ).values[0]
         self._previous = (content, stylised)
         self.rows.append({**stats, "warping_error": error})
         picture = stylised

@@ -51,7 +51,7 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
                 if not offer(item):
                     return
             offer(_DONE)
-        except BaseException as error:  # handed to the consumer, raised there
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
             offer(_Failed(error))
         finally:
             close = getattr(iterator, "close", None)

@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .frame_pairs import PreparedFrame, warp_into
 from ..engine.optimize import TERMS, EarlyStop, Optimisation
 from ..engine.transfer import StyleTransfer
 from ..motion.warp import warp
+from .frame_pairs import PreparedFrame, warp_into
 
-StageReport = Callable[[list[int], int, dict[str, float]], None]  # (positions in flight, iterations of the oldest, summed losses)
+StageReport = Callable[
+    [list[int], int, dict[str, float]], None
+]  # (positions in flight, iterations of the oldest, summed losses)
 
 
 @dataclass
@@ -97,11 +99,13 @@ class RollingBatch:
         k, dev = settings.slots, engine.device
         # item k of the objective and of the optimisation is slot k; the temporal target of a frame
         # moves with its predecessor while that one is in flight
-        self.objective = engine.objective(k, height, width, temporal_weight=settings.temporal_weight,
-                                          moving_targets=True)
+        self.objective = engine.objective(
+            k, height, width, temporal_weight=settings.temporal_weight, moving_targets=True
+        )
         # --cuda-graphs: the evaluation is recorded once per batch (all slots, all frames) and replayed
-        self.optimisation = Optimisation(torch.zeros(k, 3, height, width, device=dev), self.objective,
-                                         engine.optimiser, slots=True)
+        self.optimisation = Optimisation(
+            torch.zeros(k, 3, height, width, device=dev), self.objective, engine.optimiser, slots=True
+        )
         self._content_rgb = torch.zeros(k, 3, height, width, device=dev)
         self._in_flight: list[_Flight] = []  # in frame order, oldest first
 
@@ -138,8 +142,9 @@ class RollingBatch:
                 start = warp(start, flow.to(start.device)) if settings.warp_init else start.clone()
             else:
                 assert previous is not None, "a frame that follows another needs the stylised frame before it"
-                start = engine.initial_image(prepared.content, seed,
-                                             init=warp_into(previous, flow) if settings.warp_init else previous)
+                start = engine.initial_image(
+                    prepared.content, seed, init=warp_into(previous, flow) if settings.warp_init else previous
+                )
             self._content_rgb[slot].copy_(content_rgb[0])
         if tied:
             if newest is not None:
@@ -151,8 +156,9 @@ class RollingBatch:
         follows = newest.slot if tied and newest is not None else None
         self._in_flight.append(_Flight(prepared, slot, follows))
 
-    def _fix_target(self, slot: int, picture: np.ndarray, flow: torch.Tensor,
-                    reliable: torch.Tensor | None = None) -> None:
+    def _fix_target(
+        self, slot: int, picture: np.ndarray, flow: torch.Tensor, reliable: torch.Tensor | None = None
+    ) -> None:
         """The frame in ``slot`` follows a finished ``picture``, warped into it by ``flow`` (and now
         compared where ``reliable``, if given)."""
         self.objective.set_temporal_target(slot, self.engine.to_working(warp_into(picture, flow)), reliable)
@@ -209,8 +215,9 @@ class RollingBatch:
             image = self.optimisation.image[slot : slot + 1]
             picture = self.engine.output_picture(image, self._content_rgb[slot : slot + 1])
             terms = {t: final[t][slot] if t in final else 0.0 for t in TERMS}
-            finished.append(Finished(flight.prepared, picture, terms, flight.age, flight.seconds, early,
-                                     replayed=flight.replayed))
+            finished.append(
+                Finished(flight.prepared, picture, terms, flight.age, flight.seconds, early, replayed=flight.replayed)
+            )
             self._in_flight.remove(flight)
             self.optimisation.retire(slot)
             for successor in self._in_flight:  # its successor now follows a finished picture
@@ -241,8 +248,12 @@ def stylize_rolling(
         upcoming = next(frames, None)
         since_entry, filled = settings.stage, False
         while True:
-            while (batch.free_slots() and upcoming is not None and not stop_admitting()
-                   and (filled or since_entry >= settings.stage or not batch.in_flight)):
+            while (
+                batch.free_slots()
+                and upcoming is not None
+                and not stop_admitting()
+                and (filled or since_entry >= settings.stage or not batch.in_flight)
+            ):
                 batch.admit(upcoming, None if batch.in_flight else previous, seed_of(upcoming.frame.position))
                 upcoming, since_entry = next(frames, None), 0
                 filled = filled or not batch.free_slots()

@@ -30,4 +30,3 @@ def starts_segment(position: int, length: int, gif_frame: int = 0) -> bool:
         return True
     anchor = 1 if position < gif_frame else gif_frame + 1
     return (position - anchor) % length == 0
-

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from ..engine.optimize import EarlyStop
+from ..engine.snapshots import snapshot_iterations
 from ..engine.transfer import StyleTransfer, TemporalGuide
 from ..progress import Progress
-from ..engine.snapshots import snapshot_iterations
 from .frame_pairs import PreparedFrame, pair_warping_error, warp_into
 from .rolling import RollingBatch, RollingSettings, stylize_rolling
 from .workdir import WorkFolder
@@ -44,8 +44,15 @@ def temporal_weight_for(config: VideoConfig, width: int, height: int) -> float:
 class FrameSteps:
     """Stylises the frames of one run and hands each finished one to ``writer`` and ``progress``."""
 
-    def __init__(self, engine: StyleTransfer, config: VideoConfig, work: WorkFolder, writer: FrameWriter,
-                 progress: Progress, stop_requested: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        engine: StyleTransfer,
+        config: VideoConfig,
+        work: WorkFolder,
+        writer: FrameWriter,
+        progress: Progress,
+        stop_requested: Callable[[], bool],
+    ) -> None:
         self.engine, self.config, self.work, self.writer = engine, config, work, writer
         self.progress, self.stop_requested = progress, stop_requested
         self.early = EarlyStop() if config.early_stop else None
@@ -86,8 +93,7 @@ class FrameSteps:
         progress.frame_done(position, stats)
         return result.picture
 
-    def segment(self, segment: Iterator[PreparedFrame],
-                previous_stylised: np.ndarray | None) -> tuple[np.ndarray, int]:
+    def segment(self, segment: Iterator[PreparedFrame], previous_stylised: np.ndarray | None) -> tuple[np.ndarray, int]:
         """Stylise a segment of consecutive frames through one rolling batch; returns the last picture and position."""
         config, engine, progress = self.config, self.engine, self.progress
         independent = config.frame_init == "independent"
@@ -109,12 +115,18 @@ class FrameSteps:
         last = opening.frame.position
         try:
             batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
-            finished = stylize_rolling(batch, itertools.chain([opening], segment), previous_stylised,
-                                       seed_of=lambda p: config.style.seed + p, stop_admitting=self.stop_requested,
-                                       report=report)
+            finished = stylize_rolling(
+                batch,
+                itertools.chain([opening], segment),
+                previous_stylised,
+                seed_of=lambda p: config.style.seed + p,
+                stop_admitting=self.stop_requested,
+                report=report,
+            )
             for done in finished:
-                stats = _frame_stats(done.prepared, previous_stylised, done.picture, done.iterations, done.seconds,
-                                    done.final)
+                stats = _frame_stats(
+                    done.prepared, previous_stylised, done.picture, done.iterations, done.seconds, done.final
+                )
                 stats["segment"] = [opening.frame.position, done.closes_run]
                 if engine.cuda_graphs:
                     stats.update(replayed=done.replayed, graph_failure=batch.graph_failure)
@@ -127,11 +139,28 @@ class FrameSteps:
         return previous_stylised, last
 
 
-def _frame_stats(item: PreparedFrame, previous_stylised: np.ndarray | None, picture: np.ndarray, iterations: int,
-                seconds: float, final: dict[str, float]) -> dict[str, Any]:
+def _frame_stats(
+    item: PreparedFrame,
+    previous_stylised: np.ndarray | None,
+    picture: np.ndarray,
+    iterations: int,
+    seconds: float,
+    final: dict[str, float],
+) -> dict[str, Any]:
     """What the work folder keeps of a finished frame (and run.json's per-frame row)."""
     frame = item.frame
-    error = (pair_warping_error(previous_stylised, picture, item)
-             if previous_stylised is not None and item.flow_bw is not None else None)
-    return {"frame": frame.position, "source_index": frame.index, "time": frame.time, "name": frame.name,
-            "iterations": iterations, "seconds": seconds, "warping_error": error, **final}
+    error = (
+        pair_warping_error(previous_stylised, picture, item)
+        if previous_stylised is not None and item.flow_bw is not None
+        else None
+    )
+    return {
+        "frame": frame.position,
+        "source_index": frame.index,
+        "time": frame.time,
+        "name": frame.name,
+        "iterations": iterations,
+        "seconds": seconds,
+        "warping_error": error,
+        **final,
+    }

@@ -28,6 +28,7 @@ class FrameWriter:
 
     def stylised(self, item: PreparedFrame, picture: np.ndarray, stats: dict[str, Any]) -> None:
         """A frame just stylised: save it for resuming, then write it out."""
+
         def write() -> None:
             self._work.save_frame(item.frame.position, picture, stats)
             self._output.add(item.frame, item.content, picture, stats)
@@ -36,6 +37,7 @@ class FrameWriter:
 
     def finished_earlier(self, item: PreparedFrame) -> None:
         """A frame stylised by an earlier run: load it from the work folder and write it out."""
+
         def write() -> None:
             stylised, stats = self._work.load_frame(item.frame.position)
             self._output.add(item.frame, item.content, stylised, stats)

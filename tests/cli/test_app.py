@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from media_factory import make_test_clip
-
 from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
+from media_factory import make_test_clip
+from PIL import Image
 
 FAST = ["--size", "32", "--iters", "3", "--device", "cpu"]
 
@@ -50,7 +48,7 @@ def test_unusual_image_modes_are_handled(capsys, tmp_path, mode):
     picture = Image.open(CONTENT_FILE).convert("RGB").resize((40, 30))
     if mode == "I;16":
         path = tmp_path / "deep.png"
-        array = (np.asarray(picture.convert("L"), dtype=np.uint16) * 257)
+        array = np.asarray(picture.convert("L"), dtype=np.uint16) * 257
         Image.fromarray(array).save(path)
         assert Image.open(path).mode.startswith("I")
     elif mode == "CMYK":

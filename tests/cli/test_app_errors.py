@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
-
-from media_factory import make_test_clip
-
 from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line
+from media_factory import make_test_clip
+from PIL import Image
 
 FAST = ["--size", "32", "--iters", "3", "--device", "cpu"]
 
@@ -70,8 +68,6 @@ def test_output_never_overwrites_an_input(capsys, tmp_path):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     assert "is a file" in cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", a_file, *FAST)
-
-
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,10 @@ from stylevid.cli import app as cli
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_LANGS = {"bash", "sh", "shell", "console", "zsh"}
-FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)\s*$",
-                   re.MULTILINE | re.DOTALL)
+FENCE = re.compile(
+    r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)\s*$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def _rel(path: Path) -> str:
@@ -86,6 +88,7 @@ SHELL_KEYWORDS = {"do", "then", "else", "time", "!"}
 
 def _expand(word: str, variables: dict[str, str]) -> str:
     """``$x`` and ``${x…}`` from the snippet's own loops and assignments (others left as they are)."""
+
     def value(match: re.Match) -> str:
         name = match[1] or match[2]
         return variables.get(name, match[0])
@@ -210,7 +213,10 @@ def local_links(path: Path) -> list[tuple[str, str]]:
     """(kind, target) of Markdown links/images and <img src>/<a href> outside code blocks."""
     text = prose(path)
     text = re.sub(r"`[^`\n]*`", "", text)  # inline code is not a link
-    found = [("image" if m[1] else "link", m[2]) for m in re.finditer(r"(!?)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", text)]
+    found = [
+        ("image" if m[1] else "link", m[2])
+        for m in re.finditer(r"(!?)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", text)
+    ]
     found += [("image", m[1]) for m in re.finditer(r"<img\b[^>]*\bsrc=[\"']([^\"']+)[\"']", text, re.IGNORECASE)]
     found += [("link", m[1]) for m in re.finditer(r"<a\b[^>]*\bhref=[\"']([^\"']+)[\"']", text, re.IGNORECASE)]
     return [(kind, target) for kind, target in found if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE)]
@@ -289,7 +295,9 @@ def test_usage_mentions_no_unknown_option():
 
 # ---------------------------------------------------------------------------------- Python
 
-PYTHON_BLOCKS = [(path, body, line) for path in DOCS for lang, body, line in code_blocks(path) if lang in ("python", "py")]
+PYTHON_BLOCKS = [
+    (path, body, line) for path in DOCS for lang, body, line in code_blocks(path) if lang in ("python", "py")
+]
 
 
 def test_the_api_doc_has_examples():
@@ -304,7 +312,9 @@ def test_python_block_compiles_and_imports_resolve(path, body, line):
     exec(compile(ast.Module(body=imports, type_ignores=[]), f"{_rel(path)}:{line}", "exec"), {})
 
 
-@pytest.mark.skipif(os.environ.get("STYLEVID_DOCS_RUN") != "1", reason="set STYLEVID_DOCS_RUN=1 to run the API examples (~1 min)")
+@pytest.mark.skipif(
+    os.environ.get("STYLEVID_DOCS_RUN") != "1", reason="set STYLEVID_DOCS_RUN=1 to run the API examples (~1 min)"
+)
 def test_python_api_examples_run(tmp_path, monkeypatch):
     (tmp_path / "samples").symlink_to(REPO / "samples")
     monkeypatch.chdir(tmp_path)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from media_factory import make_test_clip
-
 from conftest import STYLE_FILE
+from media_factory import make_test_clip
 
 #: Runs the CLI in a fresh interpreter, then prints which heavy modules it imported.
 PROBE = """

@@ -11,15 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
-from stylevid.pipeline.io import images
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.cuda_graph import GraphedEvaluation
-from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.engine.optimize import optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalGuide
 from stylevid.pipeline.engine.vgg import VGG19Features
+from stylevid.pipeline.errors import StylevidError
 
 
 def test_cuda_graphs_change_nothing_on_the_cpu(extractor):
@@ -47,10 +46,13 @@ def test_graphed_evaluation_needs_a_cuda_tensor():
 
 def test_video_records_no_graphs_on_the_cpu(tmp_path):
     from media_factory import make_test_clip
+
     from stylevid.pipeline import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=3, audio=False)
-    config = VideoConfig(style=StyleConfig(size=32, iters=3, device="cpu", cuda_graphs=True), frame_iters=2, early_stop=False)
+    config = VideoConfig(
+        style=StyleConfig(size=32, iters=3, device="cpu", cuda_graphs=True), frame_iters=2, early_stop=False
+    )
     result = stylize_video(clip, [load_picture(STYLE_FILE, 32)], tmp_path / "out", config)
     assert result.record["cuda_graph"] is None
     assert not any("replayed" in row for row in result.record["per_frame"])
@@ -157,6 +159,7 @@ def test_gpu_a_loss_that_syncs_the_host_falls_back_to_eager_evaluation():
 def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
     """One graph serves the whole batch: frames entering and leaving change only buffers it reads."""
     from media_factory import prepared_frames, shifted_frames
+
     from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
 
     style = load_picture(STYLE_FILE, 64)
@@ -188,6 +191,7 @@ def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
 @pytest.mark.parametrize("batch_frames", [1, 3])
 def test_gpu_video_run_records_its_replays(tmp_path, caffe_state, batch_frames):
     from media_factory import make_test_clip
+
     from stylevid.pipeline import VideoConfig, stylize_video
 
     clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)

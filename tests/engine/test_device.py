@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import CONTENT_FILE, STYLE_FILE
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.device import choose_precision, pick_device, precision_choice, resolve_precision
 from stylevid.pipeline.errors import StylevidError

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
-from stylevid.pipeline.io import images
-from stylevid.pipeline.engine import lbfgs as lbfgs_module
+
 from stylevid.pipeline.config import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, StyleConfig
+from stylevid.pipeline.engine import lbfgs as lbfgs_module
 from stylevid.pipeline.engine.losses import content_loss, equal_layer_weights, normalized_gram, style_loss
 from stylevid.pipeline.engine.optimize import optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.engine.vgg import VGG19Features
+from stylevid.pipeline.io import images
 
 SIDE = 32  # long side of the CPU tests' pictures
 ITERS = 8  # iterations of the CPU stylisations
@@ -108,10 +108,18 @@ def cpu_runs(extractor) -> dict[str, Run]:
                 result = engine.stylize(prepared)
         finally:
             hook.remove()
-        loss_fn = fp32_loss(extractor, images.to_tensor(prepared), images.to_tensor(style), engine.style_weight_for(prepared))
+        loss_fn = fp32_loss(
+            extractor, images.to_tensor(prepared), images.to_tensor(style), engine.style_weight_for(prepared)
+        )
         assert result.image is not None
-        runs[precision] = Run(result.history, result.image, len(made), dtypes,
-                              evaluate(loss_fn, images.to_tensor(prepared)), evaluate(loss_fn, result.image))
+        runs[precision] = Run(
+            result.history,
+            result.image,
+            len(made),
+            dtypes,
+            evaluate(loss_fn, images.to_tensor(prepared)),
+            evaluate(loss_fn, result.image),
+        )
     return runs
 
 
@@ -210,7 +218,9 @@ def test_gpu_lbfgs_step_does_not_sync_with_the_host(caffe_state):
     layers = {DEFAULT_CONTENT_LAYER, *DEFAULT_STYLE_LAYERS}
     weights = equal_layer_weights(DEFAULT_STYLE_LAYERS)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        target = extractor(content.contiguous(memory_format=torch.channels_last), [DEFAULT_CONTENT_LAYER])[DEFAULT_CONTENT_LAYER]
+        target = extractor(content.contiguous(memory_format=torch.channels_last), [DEFAULT_CONTENT_LAYER])[
+            DEFAULT_CONTENT_LAYER
+        ]
         feats = extractor(style.contiguous(memory_format=torch.channels_last), DEFAULT_STYLE_LAYERS)
         grams = {layer: normalized_gram(feats[layer]) for layer in DEFAULT_STYLE_LAYERS}
     x = content.clone().requires_grad_(True)

@@ -26,8 +26,13 @@ def _single_thread():
 def _run_torch(f, x0, m, lr, iters):
     x = x0.clone().requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [x], lr=lr, max_iter=1, history_size=m, line_search_fn=None,
-        tolerance_grad=-float("inf"), tolerance_change=-float("inf"),
+        [x],
+        lr=lr,
+        max_iter=1,
+        history_size=m,
+        line_search_fn=None,
+        tolerance_grad=-float("inf"),
+        tolerance_change=-float("inf"),
     )
 
     def closure():
@@ -148,8 +153,9 @@ def test_matches_torch_on_logistic(m):
     x0 = torch.randn(n, generator=gen, dtype=F64)
 
     def f(x):  # logistic loss + a nonconvex penalty
-        return (torch.nn.functional.softplus(-lab * (X @ x)).mean()
-                + 0.05 * (x * x).sum() + 0.05 * torch.log1p(x * x).sum())
+        return (
+            torch.nn.functional.softplus(-lab * (X @ x)).mean() + 0.05 * (x * x).sum() + 0.05 * torch.log1p(x * x).sum()
+        )
 
     ref, n_hist = _run_torch(f, x0, m, 1.0, 15)
     ours, _ = _run_ours(f, x0, m, 1.0, 15)
@@ -275,8 +281,10 @@ def test_negative_curvature_pair_is_masked_like_torch():
 def test_loss_decreases_on_small_conv_net_fp32():
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(8, 8, 3, padding=1, stride=2), torch.nn.ReLU(),
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1, stride=2),
+        torch.nn.ReLU(),
     ).requires_grad_(False)
     target = net(torch.rand(1, 3, 24, 24))
     img = torch.rand(1, 3, 24, 24, requires_grad=True)
@@ -315,9 +323,10 @@ def _conv_closure_factory():
     def make(img):
         def closure():
             out = torch.nn.functional.conv2d(img, w, padding=1)
-            loss = ((out - target) ** 2).sum() + 0.1 * (img ** 4).sum()
+            loss = ((out - target) ** 2).sum() + 0.1 * (img**4).sum()
             loss.backward()
             return loss
+
         return closure
 
     return make
@@ -370,6 +379,7 @@ def test_no_host_sync_constructs_in_steady_state(monkeypatch):
     def forbidden(name):
         def raiser(*args, **kwargs):
             raise AssertionError(f"host sync: Tensor.{name} called during LBFGS.step")
+
         return raiser
 
     for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__"):
@@ -391,7 +401,7 @@ def test_cuda_steps_do_not_synchronise(force_mv):
 
     def closure():
         out = torch.nn.functional.conv2d(img, w, padding=1)
-        loss = ((out - target) ** 2).sum() + 0.1 * (img ** 4).sum()
+        loss = ((out - target) ** 2).sum() + 0.1 * (img**4).sum()
         loss.backward()
         return loss
 
@@ -440,8 +450,10 @@ def test_a_restarted_item_steps_like_a_new_optimiser_and_the_others_go_on():
     """restart([i]): item i forgets its history (a new frame in a batch slot); item j is untouched."""
     gen = torch.Generator().manual_seed(11)
     n, m = 30, 5
-    hessians = [(lambda a: a @ a.T + s * torch.eye(n, dtype=F64))(s * torch.randn(n, n, generator=gen, dtype=F64) / n**0.5)
-                for s in (1.0, 5.0)]
+    hessians = [
+        (lambda a: a @ a.T + s * torch.eye(n, dtype=F64))(s * torch.randn(n, n, generator=gen, dtype=F64) / n**0.5)
+        for s in (1.0, 5.0)
+    ]
     targets = torch.randn(2, n, generator=gen, dtype=F64)
 
     def loss_of(x, i):
@@ -450,7 +462,9 @@ def test_a_restarted_item_steps_like_a_new_optimiser_and_the_others_go_on():
 
     def run(x, opt, items, steps):
         for _ in range(steps):
-            opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])(sum(loss_of(x[k], i) for k, i in enumerate(items))))
+            opt.step(
+                lambda: (lambda loss: (loss.backward(), loss)[1])(sum(loss_of(x[k], i) for k, i in enumerate(items)))
+            )
 
     start = torch.randn(2, n, generator=gen, dtype=F64)
     new_start = torch.randn(n, generator=gen, dtype=F64)

@@ -78,7 +78,9 @@ def test_gram_of_bf16_features_is_fp32_and_its_gradient_bf16():
     (gram * weights).sum().backward()
     (reference * weights).sum().backward()
     assert features.grad.dtype == torch.bfloat16
-    torch.testing.assert_close(features.grad.float(), upcast.grad, rtol=2e-2, atol=2e-2 * float(upcast.grad.abs().max()))
+    torch.testing.assert_close(
+        features.grad.float(), upcast.grad, rtol=2e-2, atol=2e-2 * float(upcast.grad.abs().max())
+    )
 
 
 def test_gram_is_fp32_inside_autocast():
@@ -166,7 +168,10 @@ def test_style_loss_is_zero_when_grams_match():
 
 def test_equal_layer_weights():
     assert equal_layer_weights(["relu1_1", "relu2_1", "relu3_1", "relu4_1"]) == {
-        "relu1_1": 0.25, "relu2_1": 0.25, "relu3_1": 0.25, "relu4_1": 0.25,
+        "relu1_1": 0.25,
+        "relu2_1": 0.25,
+        "relu3_1": 0.25,
+        "relu4_1": 0.25,
     }
 
 
@@ -252,8 +257,17 @@ def test_every_loss_returns_one_value_per_batch_item():
         lambda: temporal_loss(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4), torch.ones(1, 1, 4, 5)),
         lambda: temporal_loss(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4), torch.ones(4, 4)),
     ],
-    ids=["gram-3d", "normalized-gram-2d", "content-3d", "tv-3d", "temporal-3d", "temporal-warped-size",
-         "temporal-mask-channels", "temporal-mask-size", "temporal-mask-2d"],
+    ids=[
+        "gram-3d",
+        "normalized-gram-2d",
+        "content-3d",
+        "tv-3d",
+        "temporal-3d",
+        "temporal-warped-size",
+        "temporal-mask-channels",
+        "temporal-mask-size",
+        "temporal-mask-2d",
+    ],
 )
 def test_bad_shapes_raise_value_error(call):
     with pytest.raises(ValueError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.losses import content_loss, normalized_gram, style_loss, tv_loss
 from stylevid.pipeline.engine.transfer import StyleTransfer

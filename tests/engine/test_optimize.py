@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.optimize import TERMS, Optimisation, OptimiserSettings, optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer
@@ -49,8 +49,12 @@ def test_each_item_is_scaled_and_stepped_as_if_alone():
     start = rand(2, 3, 8, 8, seed=2)
     together = optimize(start, quadratic(TARGETS, SCALES), iters=8, fast_lbfgs=True)
     for item in range(2):
-        alone = optimize(start[item : item + 1], quadratic(TARGETS[item : item + 1], SCALES[item : item + 1]),
-                         iters=8, fast_lbfgs=True)
+        alone = optimize(
+            start[item : item + 1],
+            quadratic(TARGETS[item : item + 1], SCALES[item : item + 1]),
+            iters=8,
+            fast_lbfgs=True,
+        )
         torch.testing.assert_close(together.image[item : item + 1], alone.image, rtol=0, atol=1e-6)
         assert together.final_terms[item]["total"] == pytest.approx(alone.final_terms[0]["total"], rel=1e-5)
         assert alone.history[-1]["total"] < 1e-2 * alone.history[0]["total"]
@@ -121,8 +125,11 @@ def test_a_frame_alone_in_a_rolling_batch_ends_where_stylize_ends(extractor):
     engine = StyleTransfer(config, [load_picture(STYLE_FILE, 24)], extractor=extractor)
     content = engine.prepare_content(load_picture(CONTENT_FILE, 24))
     frame = PreparedFrame(Frame(7, 7, 0.0, "7.png", content), content, None, None)
-    batch = RollingBatch(engine, RollingSettings(slots=1, frame_iters=4, temporal_weight=0.0, early_stop=None,
-                                                 from_previous=False), *content.shape[:2])
+    batch = RollingBatch(
+        engine,
+        RollingSettings(slots=1, frame_iters=4, temporal_weight=0.0, early_stop=None, from_previous=False),
+        *content.shape[:2],
+    )
     (finished,) = stylize_rolling(batch, iter([frame]), None, seed_of=lambda position: position)
     alone = engine.stylize(content, seed=7)
     assert finished.iterations == alone.iterations == 4

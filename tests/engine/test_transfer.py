@@ -9,17 +9,17 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import CAFFE_WEIGHTS, CONTENT_FILE, MEDIA, STYLE_FILE, load_picture
 from PIL import Image
 
-from conftest import CAFFE_WEIGHTS, CONTENT_FILE, MEDIA, STYLE_FILE, load_picture
-from stylevid.pipeline.engine import color
-from stylevid.pipeline.io import images
-from stylevid.pipeline.engine.snapshots import snapshot_iterations
-from stylevid.pipeline.render.animation import save_progress_gif
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.engine import color
 from stylevid.pipeline.engine.optimize import EarlyStop, optimize
+from stylevid.pipeline.engine.snapshots import snapshot_iterations
 from stylevid.pipeline.engine.transfer import StyleTransfer, Stylized, stylize_image
+from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.io import images
+from stylevid.pipeline.render.animation import save_progress_gif
 
 HOKUSAI_FILE = MEDIA / "styles" / "hokusai_great_wave.jpg"
 CAT_FILE = MEDIA / "content" / "chelsea_cat.png"
@@ -136,7 +136,7 @@ def test_style_scale_changes_the_style_target(tiny_config, content_picture, styl
     }
     starts = [r.history[0]["style"] for r in results.values()]  # same start image, three style targets
     for i, a in enumerate(starts):  # measured 6.2e12, 2.2e12, 1.8e12
-        for b in starts[i + 1:]:
+        for b in starts[i + 1 :]:
             assert abs(a - b) > 0.05 * max(a, b), starts
     for result in results.values():
         assert result.picture.shape == (36, 48, 3)  # the output keeps the content's size
@@ -210,14 +210,33 @@ def test_default_engine_uses_the_environment_weights(style_picture):
 @pytest.mark.parametrize(
     "changes",
     [
-        {"size": 0}, {"size": -64}, {"size": 8}, {"size": 64.0}, {"iters": 0}, {"iters": -1}, {"iters": True},
-        {"content_weight": float("nan")}, {"style_weight": float("nan")}, {"tv_weight": float("inf")},
-        {"style_weight": -1.0}, {"style_scale": 0.0}, {"lr": 0.0},
-        {"content_layer": "relu9_1"}, {"style_layers": ("relu1_1", "fc7")}, {"style_layers": ()},
-        {"style_layer_weights": (1.0, 2.0)}, {"style_layer_weights": (1.0,) * 4 + (float("nan"),)},
-        {"style_blend": (0.0, 0.0)}, {"style_blend": (float("nan"),)},
-        {"optimizer": "sgd"}, {"pooling": "median"}, {"precision": "fp8"}, {"weights_format": "rgb"},
-        {"init": ""}, {"history_size": 0}, {"seed": 1.5},
+        {"size": 0},
+        {"size": -64},
+        {"size": 8},
+        {"size": 64.0},
+        {"iters": 0},
+        {"iters": -1},
+        {"iters": True},
+        {"content_weight": float("nan")},
+        {"style_weight": float("nan")},
+        {"tv_weight": float("inf")},
+        {"style_weight": -1.0},
+        {"style_scale": 0.0},
+        {"lr": 0.0},
+        {"content_layer": "relu9_1"},
+        {"style_layers": ("relu1_1", "fc7")},
+        {"style_layers": ()},
+        {"style_layer_weights": (1.0, 2.0)},
+        {"style_layer_weights": (1.0,) * 4 + (float("nan"),)},
+        {"style_blend": (0.0, 0.0)},
+        {"style_blend": (float("nan"),)},
+        {"optimizer": "sgd"},
+        {"pooling": "median"},
+        {"precision": "fp8"},
+        {"weights_format": "rgb"},
+        {"init": ""},
+        {"history_size": 0},
+        {"seed": 1.5},
     ],
     ids=lambda c: ",".join(f"{k}={v!r}" for k, v in c.items()),
 )
@@ -229,15 +248,36 @@ def test_config_validation(changes):
 
 
 def test_config_accepts_valid_settings():
-    config = StyleConfig(size=16, iters=1, style_layers=("relu1_1", "relu3_1"), style_layer_weights=(0.25, 0.75),
-                         style_blend=(1.0, 0.0), style_weight=1e3, optimizer="adam", pooling="avg", init="x.png")
+    config = StyleConfig(
+        size=16,
+        iters=1,
+        style_layers=("relu1_1", "relu3_1"),
+        style_layer_weights=(0.25, 0.75),
+        style_blend=(1.0, 0.0),
+        style_weight=1e3,
+        optimizer="adam",
+        pooling="avg",
+        init="x.png",
+    )
     assert config.style_layer_weights == (0.25, 0.75)
 
 
 def test_config_round_trip():
-    config = StyleConfig(size=96, iters=33, style_layers=("relu1_1", "relu2_1"), style_layer_weights=(2.0, 1.0),
-                         style_blend=(1.0, 3.0), tv_weight=0.5, optimizer="adam", lr=0.05, preserve_colors=True,
-                         weights=str(CAFFE_WEIGHTS), weights_format="caffe", device="cpu", seed=11)
+    config = StyleConfig(
+        size=96,
+        iters=33,
+        style_layers=("relu1_1", "relu2_1"),
+        style_layer_weights=(2.0, 1.0),
+        style_blend=(1.0, 3.0),
+        tv_weight=0.5,
+        optimizer="adam",
+        lr=0.05,
+        preserve_colors=True,
+        weights=str(CAFFE_WEIGHTS),
+        weights_format="caffe",
+        device="cpu",
+        seed=11,
+    )
     assert StyleConfig.from_dict(config.to_dict()) == config
     through_json = StyleConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert through_json == config
@@ -275,6 +315,12 @@ def test_early_stop_ends_a_converged_run():
 def test_early_stop_does_not_stop_a_run_still_improving():
     target = torch.full((1, 3, 8, 8), 0.3)
     start = torch.full((1, 3, 8, 8), 0.9)
-    slow = optimize(start, _quadratic(target), iters=20, method="adam", lr=0.01,
-                    early_stop=EarlyStop(window=5, tolerance=1e-3, min_iters=5))
+    slow = optimize(
+        start,
+        _quadratic(target),
+        iters=20,
+        method="adam",
+        lr=0.01,
+        early_stop=EarlyStop(window=5, tolerance=1e-3, min_iters=5),
+    )
     assert slow.iterations == 20 and not slow.stopped_early

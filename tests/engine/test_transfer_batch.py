@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
+from conftest import STYLE_FILE
 from media_factory import shifted_frames
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalChain
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.motion.flow import FlowEstimator, flow_to_tensor
 from stylevid.pipeline.motion.occlusion import consistency_mask
 from stylevid.pipeline.motion.warping_error import warping_error_pair
-
-from conftest import STYLE_FILE
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,9 @@ def test_temporal_chain_pulls_neighbours_in_a_batch_together(style_pictures):
     flow = FlowEstimator("dis")
     pairs = [flow(a, b) for a, b in zip(frames, frames[1:])]
     flows_bw = torch.cat([flow_to_tensor(bw) for _, bw in pairs])
-    reliable = torch.cat([torch.ones(1, 1, 40, 40), *(consistency_mask(flow_to_tensor(fw), flow_to_tensor(bw)) for fw, bw in pairs)])
+    reliable = torch.cat(
+        [torch.ones(1, 1, 40, 40), *(consistency_mask(flow_to_tensor(fw), flow_to_tensor(bw)) for fw, bw in pairs)]
+    )
     # Adam: the coupling is in the loss, not the optimiser, and Adam's bounded steps reach the same
     # outcome on every machine. L-BFGS's fixed step on this stiff objective (λ_t = 1e15) spikes
     # now and then, and whether iteration 25 lands on a spike depends on rounding.
@@ -41,9 +42,14 @@ def test_temporal_chain_pulls_neighbours_in_a_batch_together(style_pictures):
         first, second = engine.stylize_batch(contents, seeds=seeds, temporal=chain)
         assert first.iterations == second.iterations == 25
         assert first.final["style"] != second.final["style"]  # each item reports its own terms
-        return float(warping_error_pair(torch.from_numpy(first.picture).permute(2, 0, 1)[None].float() / 255,
-                                        torch.from_numpy(second.picture).permute(2, 0, 1)[None].float() / 255,
-                                        flows_bw[1:2], reliable[2:3])[0])
+        return float(
+            warping_error_pair(
+                torch.from_numpy(first.picture).permute(2, 0, 1)[None].float() / 255,
+                torch.from_numpy(second.picture).permute(2, 0, 1)[None].float() / 255,
+                flows_bw[1:2],
+                reliable[2:3],
+            )[0]
+        )
 
     assert pair_error(1e15) < 0.1 * pair_error(0.0)  # measured: 1.4e-4 against 0.028
 
@@ -72,11 +78,12 @@ def test_each_picture_of_a_batch_ends_where_it_would_alone(style_pictures, preci
     shapes and thread counts, hence its looser bound.
     """
     frames = shifted_frames(2, size=32)
-    engine = StyleTransfer(StyleConfig(size=32, iters=6, device="cpu", precision=precision, init="content"), style_pictures)
+    engine = StyleTransfer(
+        StyleConfig(size=32, iters=6, device="cpu", precision=precision, init="content"), style_pictures
+    )
     together = engine.stylize_batch(frames)
     for frame, result in zip(frames, together):
         alone = engine.stylize(frame)
         assert result.final["total"] == pytest.approx(alone.final["total"], rel=2e-3 if precision == "fp32" else 1e-2)
         assert result.final["total"] < 0.5 * alone.history[0]["total"]
     assert together[0].final["total"] != together[1].final["total"]
-

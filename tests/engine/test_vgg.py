@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CAFFE_WEIGHTS, CONTENT_FILE, load_picture
 from torch import nn
 
-from conftest import CAFFE_WEIGHTS, CONTENT_FILE, load_picture
-from stylevid.pipeline.io import images
 from stylevid.pipeline.engine import vgg
-from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.engine.vgg import CAFFE_MEAN_BGR, LAYER_NAMES, InputConvention, VGG19Features, build_extractor
 from stylevid.pipeline.engine.weights import WeightsSpec
+from stylevid.pipeline.errors import StylevidError
+from stylevid.pipeline.io import images
 
 PAPER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 
@@ -32,9 +32,26 @@ def photo() -> torch.Tensor:
 def test_layer_names_follow_the_vgg19_layout():
     assert len(LAYER_NAMES) == 37  # 16 conv + 16 relu + 5 pool = torchvision's vgg19().features
     expected = {
-        "conv1_1": 0, "relu1_1": 1, "relu1_2": 3, "pool1": 4, "conv2_1": 5, "relu2_1": 6, "pool2": 9,
-        "conv3_1": 10, "relu3_1": 11, "relu3_4": 17, "pool3": 18, "conv4_1": 19, "relu4_1": 20,
-        "conv4_2": 21, "relu4_2": 22, "pool4": 27, "conv5_1": 28, "relu5_1": 29, "relu5_4": 35, "pool5": 36,
+        "conv1_1": 0,
+        "relu1_1": 1,
+        "relu1_2": 3,
+        "pool1": 4,
+        "conv2_1": 5,
+        "relu2_1": 6,
+        "pool2": 9,
+        "conv3_1": 10,
+        "relu3_1": 11,
+        "relu3_4": 17,
+        "pool3": 18,
+        "conv4_1": 19,
+        "relu4_1": 20,
+        "conv4_2": 21,
+        "relu4_2": 22,
+        "pool4": 27,
+        "conv5_1": 28,
+        "relu5_1": 29,
+        "relu5_4": 35,
+        "pool5": 36,
     }
     assert {name: LAYER_NAMES.index(name) for name in expected} == expected
     assert vgg.channels_of("relu1_1") == 64 and vgg.channels_of("relu3_2") == 256

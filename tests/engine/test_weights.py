@@ -11,9 +11,14 @@ import torch
 
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.vgg import build_extractor
-from stylevid.pipeline.engine.weights import ENV_WEIGHTS, ENV_WEIGHTS_FORMAT, WeightsSpec, load_state_dict, resolve_weights
+from stylevid.pipeline.engine.weights import (
+    ENV_WEIGHTS,
+    ENV_WEIGHTS_FORMAT,
+    WeightsSpec,
+    load_state_dict,
+    resolve_weights,
+)
 from stylevid.pipeline.errors import StylevidError
-
 
 # --------------------------------------------------------------------------- resolve_weights
 
@@ -140,8 +145,13 @@ def test_weights_with_wrong_shapes(tmp_path, caffe_state):
 
 def test_weights_with_missing_keys(tmp_path, caffe_state):
     path = tmp_path / "short.pth"
-    torch.save({k: caffe_state[k].half() for k in ("features.0.weight", "features.0.bias",
-                                                   "features.2.weight", "features.2.bias")}, path)
+    torch.save(
+        {
+            k: caffe_state[k].half()
+            for k in ("features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias")
+        },
+        path,
+    )
     assert len(build_extractor(WeightsSpec(str(path), "caffe"), ["relu1_2"]).features) == 4  # enough for relu1_2
     message = one_line_error(lambda: build_extractor(WeightsSpec(str(path), "caffe"), ["relu2_1"]))
     assert "features.5.weight" in message

@@ -67,9 +67,7 @@ def test_writer_reencodes_audio_mp4_cannot_take(pcm_clip: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("fixture", ["clip", "pcm_clip", "ts_clip"])
-def test_writer_trims_audio_to_the_written_range(
-    fixture: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def test_writer_trims_audio_to_the_written_range(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """AAC in MP4 is copied, PCM re-encoded; MPEG-TS timestamps do not start at 0."""
     source = request.getfixturevalue(fixture)
     out = tmp_path / "part.mp4"

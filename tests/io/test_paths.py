@@ -53,7 +53,9 @@ def test_default_output_is_named_after_the_input(tmp_path: Path, picture: Path) 
     assert default_output(frames) == Path("stylevid-out") / "frames_in"
 
 
-def test_check_paths_changes_nothing_and_create_output_folder_makes_it(tmp_path: Path, picture: Path, style: Path) -> None:
+def test_check_paths_changes_nothing_and_create_output_folder_makes_it(
+    tmp_path: Path, picture: Path, style: Path
+) -> None:
     out = tmp_path / "results" / "run1"
     assert check_paths(picture, [style], out) == "image"
     assert not out.exists()  # checking has no side effects

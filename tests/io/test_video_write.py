@@ -111,9 +111,7 @@ def test_writer_without_frames_writes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "suffix, codec", [(".mkv", "libx265"), (".mkv", "mpeg4"), (".webm", "libvpx-vp9")]
-)
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libx265"), (".mkv", "mpeg4"), (".webm", "libvpx-vp9")])
 def test_writer_other_codecs(clip: Path, tmp_path: Path, suffix: str, codec: str) -> None:
     out = tmp_path / f"other{suffix}"
     copy_video(clip, out, end=6, codec=codec)

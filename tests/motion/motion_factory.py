@@ -30,4 +30,3 @@ def const_flow(u: float, v: float, b: int = 1, h: int = H, w: int = W) -> torch.
     flow = torch.empty(b, 2, h, w)
     flow[:, 0], flow[:, 1] = u, v
     return flow
-

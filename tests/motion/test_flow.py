@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from motion_factory import PAD, H, W, crop, texture
 
-from motion_factory import H, PAD, W, crop, texture
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.motion.flow import FLOW_METHODS, FlowEstimator, compute_flow, flow_pair, flow_to_tensor
 from stylevid.pipeline.motion.warp import warp
@@ -59,8 +59,11 @@ def test_flow_estimator_is_reusable_and_matches_flow_pair():
 
 def test_unknown_flow_method_is_a_user_error_listing_choices():
     img = texture(H, W)
-    for call in (lambda: compute_flow(img, img, "raft"), lambda: FlowEstimator("raft"),
-                 lambda: WarpingErrorMeter("raft")):
+    for call in (
+        lambda: compute_flow(img, img, "raft"),
+        lambda: FlowEstimator("raft"),
+        lambda: WarpingErrorMeter("raft"),
+    ):
         with pytest.raises(StylevidError, match="dis, farneback"):
             call()
 
@@ -73,4 +76,3 @@ def test_flow_rejects_bad_frames():
         compute_flow(img, img[:-1])
     with pytest.raises(ValueError, match=r"\(H, W, 2\)"):
         flow_to_tensor(np.zeros((H, W, 3), np.float32))
-

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from motion_factory import H, W, const_flow
+
 from stylevid.pipeline.motion.occlusion import consistency_mask
 
 
@@ -62,4 +62,3 @@ def test_consistency_mask_flags_inconsistent_flows():
 def test_consistency_mask_rejects_mismatched_flows():
     with pytest.raises(ValueError, match="same shape"):
         consistency_mask(const_flow(0, 0), const_flow(0, 0, b=2))
-

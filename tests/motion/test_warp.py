@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from motion_factory import H, W, const_flow
+
 from stylevid.pipeline.motion.occlusion import consistency_mask
 from stylevid.pipeline.motion.warp import inside_mask, warp
 
@@ -92,4 +92,3 @@ def test_warp_rejects_misuse():
         warp(img, const_flow(0, 0), padding_mode="wrap")
     with pytest.raises(ValueError, match="floating"):
         warp(img.to(torch.uint8), const_flow(0, 0))
-

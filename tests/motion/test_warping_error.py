@@ -1,4 +1,4 @@
-"""The warping error of a stylised sequence (Lai et al. 2018): its definition, and consistent against flickering frames."""
+"""The warping error of a stylised sequence (Lai et al. 2018): its definition, and consistent against flicker."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from motion_factory import PAD, H, W, const_flow, texture
 
-from motion_factory import H, PAD, W, const_flow, texture
 from stylevid.pipeline.motion.warp import inside_mask, warp
 from stylevid.pipeline.motion.warping_error import WarpingErrorMeter, warping_error_pair, warping_error_sequence
 
@@ -57,10 +57,7 @@ def test_warping_error_small_for_consistent_and_larger_for_flickering_sequence()
     assert consistent.mean < 1e-4  # measured ~2e-6 (flow not exactly integer)
 
     rng = np.random.default_rng(7)
-    flicker = [
-        np.clip(s.astype(np.int16) + rng.integers(-25, 26, s.shape), 0, 255).astype(np.uint8)
-        for s in stylised
-    ]
+    flicker = [np.clip(s.astype(np.int16) + rng.integers(-25, 26, s.shape), 0, 255).astype(np.uint8) for s in stylised]
     flickering = warping_error_sequence(flicker, originals, "dis")
     assert flickering.mean > 50 * consistent.mean
     assert flickering.mean > 5e-3  # ~2 * var(U[-25, 25] / 255) ≈ 0.0067 on top
@@ -69,8 +66,7 @@ def test_warping_error_small_for_consistent_and_larger_for_flickering_sequence()
 def test_warping_error_meter_streams_and_matches_sequence():
     originals, stylised = moving_clip(4, (-1, 2), seed=8)
     rng = np.random.default_rng(9)
-    stylised = [np.clip(s.astype(np.int16) + rng.integers(-10, 11, s.shape), 0, 255).astype(np.uint8)
-                for s in stylised]
+    stylised = [np.clip(s.astype(np.int16) + rng.integers(-10, 11, s.shape), 0, 255).astype(np.uint8) for s in stylised]
     ref = warping_error_sequence(stylised, originals, "farneback")
 
     meter = WarpingErrorMeter("farneback")
@@ -99,4 +95,3 @@ def test_warping_error_sequence_edge_cases():
     meter.update(originals[0], stylised[0])
     with pytest.raises(ValueError, match="changed size"):
         meter.update(originals[1], stylised[1][:-2])
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
-
 from render_samples import gradient, no_temp_files
+
 from stylevid.pipeline.engine.snapshots import snapshot_iterations
 from stylevid.pipeline.render import animation as A
 
@@ -140,7 +140,6 @@ def test_side_by_side_gif(tmp_path):
     assert np.abs(left - np.asarray(Image.fromarray(orig[2]).resize((100, 50)), int)[:25]).mean() < 6
     with pytest.raises(ValueError):
         A.save_side_by_side_gif(orig, styl[:-1], tmp_path / "x.gif", fps=12)
-
 
 
 def test_mosaic_gif_plays_clips_together_in_a_grid(tmp_path):

@@ -37,8 +37,14 @@ def test_to_image_converts_rgb_arrays():
 
 @pytest.mark.parametrize(
     "picture",
-    [[[0, 0, 0]], np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 4), np.uint8),
-     np.zeros((0, 8, 3), np.uint8), np.zeros((8, 0, 3), np.uint8)],
+    [
+        [[0, 0, 0]],
+        np.zeros((8, 8), np.uint8),
+        np.zeros((8, 8, 3), np.float32),
+        np.zeros((8, 8, 4), np.uint8),
+        np.zeros((0, 8, 3), np.uint8),
+        np.zeros((8, 0, 3), np.uint8),
+    ],
 )
 def test_to_image_rejects_other_arrays_naming_them(picture):
     with pytest.raises(ValueError, match=r"^snapshot 3 \(iteration 7\)"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
-
 from render_samples import no_temp_files
+
 from stylevid.pipeline.render import plots as P
 
 
@@ -49,8 +49,15 @@ def test_loss_plot_missing_terms_and_bad_input(tmp_path):
 def per_frame_rows(n: int = 12, warp: bool = True) -> list[dict]:
     rows = []
     for f in range(n):
-        row = {"frame": f, "content": 100.0 + f, "style": 1e4 / (f + 1), "tv": 0.0,
-               "temporal": 0.0 if f == 0 else 50.0, "total": 1e4, "iterations": 300 if f == 0 else 150}
+        row = {
+            "frame": f,
+            "content": 100.0 + f,
+            "style": 1e4 / (f + 1),
+            "tv": 0.0,
+            "temporal": 0.0 if f == 0 else 50.0,
+            "total": 1e4,
+            "iterations": 300 if f == 0 else 150,
+        }
         if warp:
             row["warping_error"] = None if f == 0 else 0.01 * f
         rows.append(row)

@@ -22,8 +22,12 @@ def folder_source(path, count: int = 2):
 
 def test_encoding_and_device_settings_leave_the_fingerprint_alone(tmp_path):
     source = folder_source(tmp_path / "in")
-    same = [CONFIG.replace(codec="libvpx-vp9", crf=30), CONFIG.replace(output="video", output_size="original"),
-            CONFIG.replace(audio=False), CONFIG.replace(style=CONFIG.style.replace(device="cuda"))]
+    same = [
+        CONFIG.replace(codec="libvpx-vp9", crf=30),
+        CONFIG.replace(output="video", output_size="original"),
+        CONFIG.replace(audio=False),
+        CONFIG.replace(style=CONFIG.style.replace(device="cuda")),
+    ]
     for config in same:
         assert settings_fingerprint(source, config, STYLES) == settings_fingerprint(source, CONFIG, STYLES)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from media_factory import shifted_frames
+
 from stylevid.pipeline.video.frame_pairs import pair_warping_error, prepare_frames, warp_into
 from stylevid.pipeline.video.frames import Frame
 

@@ -54,4 +54,3 @@ def test_closing_prefetch_early_stops_and_closes_the_producer():
     assert len(produced) < 10  # it stopped, a few items ahead at most
     with pytest.raises(ValueError, match="depth"):
         next(prefetch([1], depth=0))
-

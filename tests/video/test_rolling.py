@@ -6,16 +6,15 @@ import threading
 
 import numpy as np
 import pytest
-
+from conftest import STYLE_FILE
 from media_factory import prepared_frames, shifted_frames
+
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.optimize import EarlyStop
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.video.frame_pairs import pair_warping_error
 from stylevid.pipeline.video.rolling import RollingBatch, RollingSettings, stylize_rolling
-
-from conftest import STYLE_FILE
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,9 @@ def test_rolling_frames_follow_their_predecessors_and_leave_in_order(style_pictu
     _, frames = roll(engine, items[1:], first, temporal_weight=1e14, frame_iters=12, early_stop=never_better)
     finished = list(frames)
     assert [f.prepared.frame.position for f in finished] == [1, 2, 3, 4]
-    assert all(f.stopped_early and f.iterations == 2 for f in finished)  # steps of 1 (the window); leaves at the first check
+    assert all(
+        f.stopped_early and f.iterations == 2 for f in finished
+    )  # steps of 1 (the window); leaves at the first check
 
 
 def test_a_rolling_batch_told_to_stop_finishes_the_frames_in_flight(style_pictures):
@@ -89,4 +90,3 @@ def test_a_rolling_batch_told_to_stop_finishes_the_frames_in_flight(style_pictur
     assert [f.prepared.frame.position for f in finished] == [1, 2, 3]
     assert [f.iterations for f in finished] == [3, 3, 3]
     assert finished[-1].closes_run and not finished[0].closes_run
-

@@ -23,4 +23,3 @@ def test_first_frame_and_gif_frame_stand_alone_and_segments_are_anchored():
     assert segment_frames(4) == 32
     with pytest.raises(ValueError, match="segment length"):
         starts_segment(3, 0)
-

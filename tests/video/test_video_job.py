@@ -19,19 +19,18 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import STYLE_FILE
+from media_factory import make_test_clip
 from PIL import Image
 
-from media_factory import make_test_clip
+from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
-from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.io.probe import probe_video
 from stylevid.pipeline.io.video_read import read_frames
 from stylevid.pipeline.motion.warping_error import warping_error_sequence
-
-from conftest import STYLE_FILE
 
 TINY_STYLE = StyleConfig(size=32, iters=3, device="cpu")
 
@@ -136,10 +135,18 @@ def test_original_output_size_and_no_audio(tmp_path, style_pictures):
 def test_temporal_loss_lowers_warping_error(tmp_path, style_pictures):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=6, audio=False)
     style = StyleConfig(size=48, iters=10, device="cpu")
-    free = stylize_video(clip, style_pictures, tmp_path / "free",
-                         tiny(style=style, frame_iters=8, frame_init="prev", temporal_weight=0, early_stop=False))
-    held = stylize_video(clip, style_pictures, tmp_path / "held",
-                         tiny(style=style, frame_iters=8, frame_init="prev", temporal_weight=1e14, early_stop=False))
+    free = stylize_video(
+        clip,
+        style_pictures,
+        tmp_path / "free",
+        tiny(style=style, frame_iters=8, frame_init="prev", temporal_weight=0, early_stop=False),
+    )
+    held = stylize_video(
+        clip,
+        style_pictures,
+        tmp_path / "held",
+        tiny(style=style, frame_iters=8, frame_init="prev", temporal_weight=1e14, early_stop=False),
+    )
     assert held.warping_error < 0.7 * free.warping_error
 
 
@@ -163,6 +170,7 @@ def test_truncated_video_keeps_frames_before_damage(tmp_path, style_pictures):
 
 
 # --- batched video runs (--batch-frames) ---------------------------------------------------------
+
 
 def batched(**changes) -> VideoConfig:
     style = StyleConfig(size=32, iters=4, device="cpu")
@@ -201,7 +209,13 @@ def test_a_segment_cut_short_is_redone_whole_on_resume(tmp_path, style_pictures)
     config = batched(batch_frames=2)
     stylize_video(clip, style_pictures, tmp_path / "whole", config)
     reference = saved_frames(tmp_path / "whole")
-    assert [s.get("segment") for s in saved_stats(tmp_path / "whole")][15:] == [[1, False], [1, True], [17, False], [17, False], [17, True]]
+    assert [s.get("segment") for s in saved_stats(tmp_path / "whole")][15:] == [
+        [1, False],
+        [1, True],
+        [17, False],
+        [17, False],
+        [17, True],
+    ]
 
     for kept in (3, 18):  # frames on disk when the run was killed
         cut = tmp_path / f"cut{kept}"
@@ -210,7 +224,9 @@ def test_a_segment_cut_short_is_redone_whole_on_resume(tmp_path, style_pictures)
             late.unlink()
         redone_from = 1 if kept == 3 else 17
         marked = cut / ".work" / "frames" / f"{redone_from:06d}.png"  # a wrong picture where a redone frame was
-        Image.fromarray(np.zeros_like(reference[redone_from])).save(marked, pnginfo=_stats_info(tmp_path / "whole", redone_from))
+        Image.fromarray(np.zeros_like(reference[redone_from])).save(
+            marked, pnginfo=_stats_info(tmp_path / "whole", redone_from)
+        )
         kept_before = cut / ".work" / "frames" / f"{redone_from - 1:06d}.png"
         before = kept_before.stat().st_mtime_ns
         resumed = stylize_video(clip, style_pictures, cut, config)
@@ -232,12 +248,13 @@ def test_batched_video_frames_on_cuda(tmp_path, style_pictures):
     clip = make_test_clip(tmp_path / "clip.mp4", frames=9, audio=False, width=160, height=90)
     style = StyleConfig(size=160, iters=20, device="cuda")
     single = stylize_video(clip, style_pictures, tmp_path / "one", VideoConfig(style=style, frame_iters=20))
-    batched_run = stylize_video(clip, style_pictures, tmp_path / "four", VideoConfig(style=style, frame_iters=20, batch_frames=4))
+    batched_run = stylize_video(
+        clip, style_pictures, tmp_path / "four", VideoConfig(style=style, frame_iters=20, batch_frames=4)
+    )
     assert batched_run.frames == single.frames == 9
     assert batched_run.record["precision"] == "bf16"
     assert batched_run.warping_error < 2 * single.warping_error
     assert batched_run.mean_style_loss < 1.5 * single.mean_style_loss
-
 
 
 # --- separate processes: kill -9, Ctrl-C, resume -------------------------------------------------
@@ -266,8 +283,13 @@ def resume_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     """A clip and the frames of an uninterrupted seeded run of it."""
     root = tmp_path_factory.mktemp("resume")
     clip = make_test_clip(root / "clip.mp4", frames=8)
-    done = subprocess.run(cli(str(clip), "--style", str(STYLE_FILE), "-o", str(root / "ref"), *CLI_TINY),
-                          env=env_one_thread(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        cli(str(clip), "--style", str(STYLE_FILE), "-o", str(root / "ref"), *CLI_TINY),
+        env=env_one_thread(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return clip, saved_frames(root / "ref")
 
