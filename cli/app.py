@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -281,11 +282,11 @@ def stylize(
     from stylevid.pipeline.video_job import stylize_video
 
     with VideoProgress(console) as progress:
-        result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
-    summary = f"{result.frames} frames"
-    if result.warping_error is not None:
-        summary += f", warping error {result.warping_error:.5f}"
-    _done(console, quiet, result.output, result.files, summary)
+        video_result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
+    summary = f"{video_result.frames} frames"
+    if video_result.warping_error is not None:
+        summary += f", warping error {video_result.warping_error:.5f}"
+    _done(console, quiet, video_result.output, video_result.files, summary)
 
 
 def _fraction(text: str | None) -> Fraction | None:
@@ -338,7 +339,7 @@ def evaluate(
 
 
 # Typer ≥ 0.20 vendors click; older versions use click itself: find its base exception either way.
-_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_ClickException: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> int:

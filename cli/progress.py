@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from stylevid.pipeline.progress import Progress as VideoCallbacks
 
@@ -41,7 +41,8 @@ class ImageProgress:
         self._iters = iters
 
     def __enter__(self) -> ImageProgress:
-        self._task = None  # the bar appears with the first iteration, after inputs and weights loaded
+        # the bar appears with the first iteration, after inputs and weights loaded
+        self._task: TaskID | None = None
         return self
 
     def update(self, iteration: int, losses: dict[str, float]) -> None:
@@ -63,7 +64,7 @@ class VideoProgress(VideoCallbacks):
         self._console = console
 
     def __enter__(self) -> VideoProgress:
-        self._task = None  # the bar appears once the source is open and the weights loaded
+        self._task: TaskID | None = None  # the bar appears once the source is open and the weights loaded
         return self
 
     def begin(self, total_frames: int | None, done: int) -> None:
@@ -75,16 +76,20 @@ class VideoProgress(VideoCallbacks):
     def frame_started(self, position: int, iters: int, frames: int = 1) -> None:
         self._iters = iters
         self._frames = f"frame {position + 1}" if frames == 1 else f"frames {position + 1}–{position + frames}"
-        self._progress.update(self._task, info=f"{self._frames}: starting")
+        self._show(info=f"{self._frames}: starting")
 
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:
-        self._progress.update(self._task, info=f"{self._frames} it {iteration}/{self._iters} {_losses(losses)}")
+        self._show(info=f"{self._frames} it {iteration}/{self._iters} {_losses(losses)}")
 
     def frame_done(self, position: int, stats: dict[str, Any]) -> None:
-        self._progress.update(self._task, completed=position + 1)
+        self._show(completed=position + 1)
 
     def stage(self, text: str) -> None:
-        self._progress.update(self._task, info=text)
+        self._show(info=text)
+
+    def _show(self, **fields: Any) -> None:
+        assert self._task is not None, "begin() opens the bar"
+        self._progress.update(self._task, **fields)
 
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:

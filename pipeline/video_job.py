@@ -136,9 +136,7 @@ def _optimise_frames(
                 previous_stylised, last = steps.one(item, previous_stylised), position
             else:
                 every = segment_frames(config.batch_frames)
-                segment = items.take_while(
-                    lambda p, first=position, every=every: p == first or not starts_segment(p, every, config.gif_frame)
-                )
+                segment = items.take_while(_in_segment(position, every, config.gif_frame))
                 previous_stylised, last = steps.segment(segment, previous_stylised)
             seconds["optimising"] += time.perf_counter() - began - (seconds["waiting_for_frames"] - waited_before)
             if stop_requested():
@@ -150,6 +148,11 @@ def _optimise_frames(
         writer.flush()
         seconds["waiting_for_writes"] = time.perf_counter() - waited
     return seconds
+
+
+def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[int], bool]:
+    """Whether a position belongs to the segment that opens at ``first``."""
+    return lambda position: position == first or not starts_segment(position, every, gif_frame)
 
 
 def _frames_to_stylise(

@@ -114,7 +114,7 @@ class AudioTrack:
             return None
         if first == 0 and last == n:
             return frame, t0
-        data = frame.to_ndarray()
+        data: np.ndarray = frame.to_ndarray()
         if frame.format.is_planar:
             data = data[:, first:last]
         else:

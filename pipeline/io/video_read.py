@@ -6,7 +6,7 @@ Frames are ``H x W x 3`` ``uint8`` RGB numpy arrays carrying their source timest
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -103,7 +103,7 @@ def _raw_frames(container: av.container.InputContainer, stream: Any) -> Iterator
 
 def _timed_frames(
     container: av.container.InputContainer, stream: Any, interval: float
-) -> Iterator[tuple[int, float, av.VideoFrame]]:
+) -> Generator[tuple[int, float, av.VideoFrame], None, None]:
     """``(index, seconds since the first frame, frame)`` for every decoded frame."""
     time_base = stream.time_base or Fraction(1, 90000)
     first_pts: int | None = None

@@ -9,7 +9,7 @@ import math
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -175,7 +175,8 @@ class VideoWriter:
             time_base = exact if exact.denominator <= 65535 else time_base.limit_denominator(65535)
         try:
             options = _encoder_options(codec, crf)
-            stream = self._container.add_stream(codec, rate=self.fps, options=options)
+            # a video codec's name gives a video stream (the stubs cannot tell from a str)
+            stream = cast(av.VideoStream, self._container.add_stream(codec, rate=self.fps, options=options))
         except ValueError as error:
             raise StylevidError(
                 f"{self.path.suffix or 'these'} files cannot hold {codec} video; "

@@ -45,6 +45,8 @@ Frames are converted to grayscale inside.  The number of OpenCV threads
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import torch
@@ -57,7 +59,7 @@ from .occlusion import consistency_mask
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
 
 
-_FARNEBACK_PARAMS = dict(
+_FARNEBACK_PARAMS: dict[str, Any] = dict(
     pyr_scale=0.5,
     levels=5,
     winsize=21,
@@ -100,11 +102,12 @@ class FlowEstimator:
 
     def __init__(self, method: str = "dis") -> None:
         self.method = _check_method(method)
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
+        self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
 
     def _flow_gray(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         if self._dis is not None:
-            flow = self._dis.calc(src, dst, None)
+            # the stub wants an output array; None lets OpenCV allocate one
+            flow = self._dis.calc(src, dst, None)  # type: ignore[call-overload]
         else:
             flow = cv2.calcOpticalFlowFarneback(src, dst, None, **_FARNEBACK_PARAMS)
         return np.ascontiguousarray(flow, dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -82,7 +82,9 @@ def _palette_from(images: Sequence[Image.Image], side: int = 160) -> Image.Image
     for t in thumbs:
         mosaic.paste(t, (x, 0))
         x += t.width
-    colours = mosaic.quantize(254, method=Image.Quantize.MEDIANCUT, kmeans=1).getpalette()[: 254 * 3]
+    adaptive = mosaic.quantize(254, method=Image.Quantize.MEDIANCUT, kmeans=1).getpalette()
+    assert adaptive is not None  # a quantised ("P") image always has a palette
+    colours = adaptive[: 254 * 3]
     colours += [0] * (254 * 3 - len(colours)) + [255, 255, 255, 0, 0, 0]
     palette = Image.new("P", (1, 1))
     palette.putpalette(colours)
@@ -134,7 +136,7 @@ def _write_webp(frames: Sequence[Image.Image], durations: Sequence[int], path) -
 def _indexable(items: Iterable, convert: Callable[[object, int], Image.Image]):
     """(n, get) over ``items``: lazy for sequences, materialised (after ``convert``) otherwise."""
     if hasattr(items, "__len__") and hasattr(items, "__getitem__") and not isinstance(items, np.ndarray):
-        seq = items
+        seq = cast(Sequence, items)  # not isinstance: any object with a length and items will do
         return len(seq), lambda i: convert(seq[i], i)
     if isinstance(items, np.ndarray):  # an NxHxWx3 stack
         if items.ndim != 4:
@@ -142,6 +144,11 @@ def _indexable(items: Iterable, convert: Callable[[object, int], Image.Image]):
         return items.shape[0], lambda i: convert(items[i], i)
     done = [convert(x, i) for i, x in enumerate(items)]
     return len(done), done.__getitem__
+
+
+def _clip_frame_loader(name: str, max_side: int) -> Callable[[object, int], Image.Image]:
+    """``convert`` for :func:`_indexable`: frame ``i`` of clip ``name``, its long side at most ``max_side``."""
+    return lambda a, i: _downscale(to_image(a, f"{name} frame {i}"), max_side)
 
 
 def _clip_timing(n: int, fps: float, max_frames: int | None) -> tuple[list[int], list[int]]:
@@ -289,10 +296,7 @@ def save_mosaic_gif(
     if labels is not None and len(labels) != len(clips):
         raise ValueError(f"{len(labels)} labels for {len(clips)} clips")
     names = names or [f"clip {k}" for k in range(len(clips))]
-    readers = [
-        _indexable(clip, lambda a, i, name=name: _downscale(to_image(a, f"{name} frame {i}"), max_side))
-        for clip, name in zip(clips, names)
-    ]
+    readers = [_indexable(clip, _clip_frame_loader(name, max_side)) for clip, name in zip(clips, names)]
     counts = {n for n, _ in readers}
     if len(counts) != 1:
         raise ValueError(f"clips have {' and '.join(str(n) for n, _ in readers)} frames; they must pair up")

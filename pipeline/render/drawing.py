@@ -24,7 +24,7 @@ def to_image(picture: object, name: str) -> Image.Image:
 
 
 @functools.cache
-def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
     """DejaVu Sans from matplotlib's data (wide glyph coverage, e.g. α β); Pillow's default otherwise."""
     import matplotlib
 
@@ -32,10 +32,12 @@ def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont | ImageFont.Ima
     try:
         return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name), size)
     except OSError:
-        return ImageFont.load_default(size=size)
+        default = ImageFont.load_default(size=size)
+        assert isinstance(default, ImageFont.FreeTypeFont), "Pillow without FreeType cannot measure text"
+        return default
 
 
-def text_width(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str) -> int:
+def text_width(font: ImageFont.FreeTypeFont, text: str) -> int:
     left, _, right, _ = font.getbbox(text)
     return int(right - left)
 

@@ -14,7 +14,7 @@ from .drawing import font, text_width, to_image, write_file
 __all__ = ["save_image_grid"]
 
 
-def _wrap_px(text: str, label_font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+def _wrap_px(text: str, label_font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """Greedy word wrap of ``text`` to ``width`` pixels (long words are left whole)."""
     lines: list[str] = []
     for para in str(text).split("\n"):
@@ -81,9 +81,9 @@ def save_image_grid(
             draw.text((cx, y0 + k * line_h), line, font=label_font, fill=(20, 20, 20), anchor="ma")
     for r, lines in enumerate(row_lines):
         cy = top + pad + r * (cell + pad) + cell / 2
-        y0 = cy - len(lines) * line_h / 2
+        first_y = cy - len(lines) * line_h / 2
         for k, line in enumerate(lines):
-            draw.text((left - pad, y0 + k * line_h), line, font=label_font, fill=(20, 20, 20), anchor="ra")
+            draw.text((left - pad, first_y + k * line_h), line, font=label_font, fill=(20, 20, 20), anchor="ra")
     for r, row in enumerate(cells):
         for c, img in enumerate(row):
             x0, y0 = left + pad + c * (cell + pad), top + pad + r * (cell + pad)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .frames import FrameSource
+from .frames import FolderSource, FrameSource
 
 if TYPE_CHECKING:
     from ..config import VideoConfig
@@ -27,6 +27,7 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
     if source.path.is_file():
         identity = f"{source.path.stat().st_size} bytes"
     else:  # a folder: its frame files' names and sizes
+        assert isinstance(source, FolderSource)
         files = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}" for p in source.files).encode())
         identity = f"frames sha256 {files.hexdigest()}"
     flat = {f"style.{k}": v for k, v in style.items()}

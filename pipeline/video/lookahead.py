@@ -26,5 +26,6 @@ class Lookahead:
 
     def take_while(self, keep: Callable[[int], bool]) -> Iterator[PreparedFrame]:
         """Hand out items while ``keep(position)`` holds, lazily (frames are pulled as they are needed)."""
-        while self._next is not None and keep(self._next.frame.position):
-            yield self.take()
+        while (item := self._next) is not None and keep(item.frame.position):
+            self.take()
+            yield item

@@ -87,9 +87,10 @@ class VideoOutput:
         source, config = self.source, self.config
         stem = source.path.stem if source.kind == "video" else source.path.name
         suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
-        is_video = isinstance(source, VideoSource)
-        audio_source = source.path if (config.audio and is_video and source.info.audio_streams) else None
-        audio_end = source.end if is_video and isinstance(source.end, float) else None  # else: up to the last frame
+        video = source if isinstance(source, VideoSource) else None
+        audio_source = source.path if (config.audio and video is not None and video.info.audio_streams) else None
+        # the audio stops at an end given in seconds; else (no end, or a frame index) at the last frame
+        audio_end = video.end if video is not None and isinstance(video.end, float) else None
         return VideoWriter(
             self.out_dir / f"{stem}_stylised{suffix}",
             fps=source.fps / config.every,
