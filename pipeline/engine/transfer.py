@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +127,16 @@ class StyleTransfer:
             fast_lbfgs=self.precision != "fp32",
             cuda_graphs=self.cuda_graphs,
         )
+        #: why CUDA graphs were turned off for the rest of this engine's life (see :meth:`note_graph_failure`)
+        self.graph_failure: str | None = None
+
+    def note_graph_failure(self, reason: str | None) -> None:
+        """After the first CUDA graph that could not be checked or recorded (``reason``; None: no
+        failure), this engine's optimisations run eagerly: torch ≤ 2.11's allocator may still believe
+        a failed capture is under way, and every further attempt would hold another memory pool."""
+        if reason is not None and self.graph_failure is None:
+            self.graph_failure = reason
+            self.optimiser = replace(self.optimiser, cuda_graphs=False)
 
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -281,6 +291,7 @@ class StyleTransfer:
             )
         except torch.cuda.OutOfMemoryError:
             raise self.out_of_memory(contents[0], count) from None
+        self.note_graph_failure(result.graph_failure)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - began
