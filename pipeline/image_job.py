@@ -80,7 +80,13 @@ def stylize_image_file(
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
         cuda_graph=(
-            {"replayed_iterations": result.replayed, "failure": result.graph_failure} if engine.cuda_graphs else None
+            {
+                "replayed_iterations": result.replayed,
+                "failure": result.graph_failure,
+                "turned_off_after": engine.graph_failure,
+            }
+            if engine.cuda_graphs
+            else None
         ),
         final_losses=result.final,
         initial_losses=result.history[0],

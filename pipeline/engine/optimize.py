@@ -127,9 +127,9 @@ class Optimisation:
         if self._scale is None:
             self._scale = torch.ones_like(total.detach())
         self._scale.copy_(torch.where(self._fresh, 1.0 / total.detach().clamp_min(1e-30), self._scale))
-        self._fresh.zero_()
         objective = (total * self._scale).sum()
         objective.backward()
+        self._fresh.zero_()  # last: an evaluation that raised before here may be repeated
         values = torch.stack([terms[t].detach() if t in terms else torch.zeros_like(total) for t in TERMS])
         return objective.detach(), values
 

@@ -11,9 +11,10 @@ and :attr:`~StyleTransfer.optimiser`. :func:`stylize_image` is the one-call API 
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..validation import check_style_blend
 from . import color
 from .device import pick_device, resolve_precision
 from .losses import equal_layer_weights, normalized_gram
+from .memory import FP32_BYTES, RunShape, largest_fitting, run_bytes, scaled, size_candidates
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
 from .snapshots import snapshot_iterations
@@ -127,6 +129,16 @@ class StyleTransfer:
             fast_lbfgs=self.precision != "fp32",
             cuda_graphs=self.cuda_graphs,
         )
+        #: why CUDA graphs were turned off for the rest of this engine's life (see :meth:`note_graph_failure`)
+        self.graph_failure: str | None = None
+
+    def note_graph_failure(self, reason: str | None) -> None:
+        """After the first CUDA graph that could not be checked or recorded (``reason``; None: no
+        failure), this engine's optimisations run eagerly: torch ≤ 2.11's allocator may still believe
+        a failed capture is under way, and every further attempt would hold another memory pool."""
+        if reason is not None and self.graph_failure is None:
+            self.graph_failure = reason
+            self.optimiser = replace(self.optimiser, cuda_graphs=False)
 
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -259,6 +271,30 @@ class StyleTransfer:
         chain = temporal if temporal is not None and temporal.weight > 0 else None
         if chain is not None:
             self._check_chain(chain, count)
+        try:
+            result, content_rgb, seconds = self._optimise(
+                contents, inits, seeds, chain, iters or cfg.iters, snapshot_at, on_report, early_stop
+            )
+        except torch.cuda.OutOfMemoryError:
+            result = None  # leaving this block frees the failed run's tensors (held by the traceback)
+        if result is None:
+            raise self.out_of_memory(contents[0], count, temporal=chain is not None)
+        self.note_graph_failure(result.graph_failure)
+        return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
+
+    def _optimise(
+        self,
+        contents: Sequence[np.ndarray],
+        inits: Sequence[np.ndarray | str | None],
+        seeds: Sequence[int | None],
+        chain: TemporalChain | None,
+        iters: int,
+        snapshot_at: Collection[int],
+        on_report: ReportFn | None,
+        early_stop: EarlyStop | None,
+    ) -> tuple[OptimizeResult, torch.Tensor, float]:
+        """Targets, start and the optimisation of one batch: (result, content RGB batch, seconds optimising)."""
+        count = len(contents)
         height, width = contents[0].shape[:2]
         objective = self.objective(
             count, height, width, temporal_weight=chain.weight if chain is not None else 0.0, moving_targets=count > 1
@@ -271,20 +307,16 @@ class StyleTransfer:
             self._set_chain(objective, chain)
 
         began = time.perf_counter()
-        try:
-            result = Optimisation(start, objective, self.optimiser).run(
-                iters or cfg.iters,
-                snapshot_at=snapshot_at,
-                on_report=on_report,
-                report_every=1 if self.device.type == "cpu" else 10,
-                early_stop=early_stop,
-            )
-        except torch.cuda.OutOfMemoryError:
-            raise self.out_of_memory(contents[0], count) from None
+        result = Optimisation(start, objective, self.optimiser).run(
+            iters,
+            snapshot_at=snapshot_at,
+            on_report=on_report,
+            report_every=1 if self.device.type == "cpu" else 10,
+            early_stop=early_stop,
+        )
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        seconds = time.perf_counter() - began
-        return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
+        return result, content_rgb, time.perf_counter() - began
 
     # --- pictures in and out -------------------------------------------------------------------
     def working_image(self, image: torch.Tensor) -> torch.Tensor:
@@ -318,20 +350,51 @@ class StyleTransfer:
             for item in range(1, objective.items):
                 objective.follow(item, item - 1, flows[item - 1 : item], reliable[item : item + 1])
 
-    def out_of_memory(self, content: np.ndarray, count: int = 1) -> StylevidError:
-        """A one-line message with a size that should fit (memory grows with the pixel count)."""
+    def memory_shape(self, items: int = 1, *, temporal: bool = False) -> RunShape:
+        """What decides the memory of this engine's optimisations of ``items`` pictures (engine/memory.py)."""
+        cfg = self.config
+        return RunShape(
+            layers={cfg.content_layer, *cfg.style_layers},
+            style_layers=cfg.style_layers,
+            content_layer=cfg.content_layer,
+            element_bytes=FP32_BYTES if self.precision == "fp32" else 2,
+            items=items,
+            method=cfg.optimizer,
+            history=cfg.history_size,
+            temporal=temporal,
+            graphs=self.optimiser.cuda_graphs,
+        )
+
+    def out_of_memory(self, content: np.ndarray, count: int = 1, *, temporal: bool = False) -> StylevidError:
+        """A one-line message with settings that should fit, by the memory model (engine/memory.py),
+        in the memory free now. Call it once the failed run's tensors are gone."""
         height, width = content.shape[:2]
-        total = torch.cuda.get_device_properties(self.device).total_memory
-        peak = max(torch.cuda.max_memory_allocated(self.device), 1)
+        gc.collect()
         torch.cuda.empty_cache()
-        # The failed run needed more than `peak`; scale the long side by √(budget / need), with margin.
-        fit = int(max(width, height) * min(0.9, 0.85 * (total / (peak * 1.5)) ** 0.5)) // 16 * 16
-        hint = f"try --size {max(fit, 64)}" if fit < max(width, height) else "lower --size"
-        history = " or --history 20" if self.config.optimizer == "lbfgs" and self.config.history_size > 20 else ""
+        available = _available_memory(self.device)
+        budget = int(0.9 * available)  # a margin for fragmentation and cuDNN's workspaces
+        shape = self.memory_shape(count, temporal=temporal)
+        long_side = max(height, width)
+        size = None
+        if run_bytes(height, width, shape) > budget:  # else the model does not explain the failure: no figure
+            size = largest_fitting(
+                lambda side: run_bytes(*scaled(height, width, side), shape), budget, size_candidates(long_side)
+            )
+        hint = f"try --size {size}" if size is not None else "lower --size"
+        history = None
+        if self.config.optimizer == "lbfgs":
+            history = largest_fitting(
+                lambda m: run_bytes(height, width, replace(shape, history=m)),
+                budget,
+                [m for m in (50, 20, 10, 5) if m < self.config.history_size],
+            )
+        history_hint = f" or --history {history}" if history is not None else ""
         batch = f" or --batch-frames {count // 2}" if count > 1 else ""
+        total = torch.cuda.get_device_properties(self.device).total_memory
         return StylevidError(
             f"GPU out of memory at {width}×{height} on {torch.cuda.get_device_name(self.device)} "
-            f"({total / 2**30:.0f} GiB): {hint}{history}{batch}; frames finished so far are kept"
+            f"({available / 2**30:.1f} of {total / 2**30:.0f} GiB free): {hint}{history_hint}{batch}; "
+            "frames finished so far are kept"
         )
 
     def _finish(self, result: OptimizeResult, item: int, content_rgb: torch.Tensor, seconds: float) -> Stylized:
@@ -400,3 +463,13 @@ def stylize_image(
     if snapshot_at is None:
         snapshot_at = [0, *snapshot_iterations(config.iters)]
     return engine.stylize(engine.prepare_content(content_picture), snapshot_at=snapshot_at, on_report=on_report)
+
+
+def _available_memory(device: torch.device) -> int:
+    """Bytes an optimisation could still get on ``device``: free memory plus this process's cached
+    blocks, within the per-process fraction if one is set, less what this process holds."""
+    free, total = torch.cuda.mem_get_info(device)
+    fraction = getattr(torch.cuda, "get_per_process_memory_fraction", None)  # torch >= 2.8
+    cap = total * fraction(device) if fraction is not None else total
+    reachable = min(free + torch.cuda.memory_reserved(device), cap)
+    return max(0, int(reachable) - torch.cuda.memory_allocated(device))

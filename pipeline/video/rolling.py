@@ -120,7 +120,9 @@ class RollingBatch:
         return self.optimisation.graph_failure
 
     def release(self) -> None:
-        """Free the CUDA graph of the objective and its memory (a later step would record it again)."""
+        """Free the CUDA graph of the objective and its memory (a later step would record it again);
+        a graph that could not be recorded turns graphs off for the engine."""
+        self.engine.note_graph_failure(self.graph_failure)
         self.optimisation.release()
 
     # --- frames in and out -----------------------------------------------------------------------

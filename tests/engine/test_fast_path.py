@@ -20,7 +20,7 @@ from conftest import CONTENT_FILE, STYLE_FILE, load_picture
 from stylevid.pipeline.config import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, StyleConfig
 from stylevid.pipeline.engine import lbfgs as lbfgs_module
 from stylevid.pipeline.engine.losses import content_loss, equal_layer_weights, normalized_gram, style_loss
-from stylevid.pipeline.engine.optimize import optimize
+from stylevid.pipeline.engine.optimize import TERMS, Optimisation, optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.engine.vgg import VGG19Features
 from stylevid.pipeline.io import images
@@ -30,17 +30,30 @@ ITERS = 8  # iterations of the CPU stylisations
 
 
 @contextlib.contextmanager
-def ieee_convolutions(device: torch.device):
-    """Plain fp32 cuDNN convolutions (no TF32) for loss evaluations on CUDA; nothing on the CPU."""
-    if device.type != "cuda" or not hasattr(torch.backends.cudnn, "conv"):  # CPU, or torch < 2.9 (TF32 stays)
+def ieee_fp32(device: torch.device):
+    """True fp32 convolutions and matmuls on CUDA (no TF32, which cuDNN uses for fp32 convolutions by
+    default), as benchmarks/speed.py's reference (``--reference-math ieee``); nothing on the CPU."""
+    if device.type != "cuda":
         yield
         return
-    previous = torch.backends.cudnn.conv.fp32_precision
-    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-operator settings
+        settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+        previous = [setting.fp32_precision for setting in settings]
+        for setting in settings:
+            setting.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            for setting, value in zip(settings, previous):
+                setting.fp32_precision = value
+        return
+    previous_matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
     try:
-        yield
+        with torch.backends.cudnn.flags(enabled=True, benchmark=torch.backends.cudnn.benchmark, allow_tf32=False):
+            yield
     finally:
-        torch.backends.cudnn.conv.fp32_precision = previous
+        torch.backends.cuda.matmul.allow_tf32 = previous_matmul
 
 
 def fp32_loss(extractor: VGG19Features, content: torch.Tensor, style: torch.Tensor, beta: float):
@@ -62,7 +75,7 @@ def fp32_loss(extractor: VGG19Features, content: torch.Tensor, style: torch.Tens
 
 
 def evaluate(loss_fn, image: torch.Tensor) -> float:
-    with ieee_convolutions(image.device), torch.no_grad():
+    with ieee_fp32(image.device), torch.no_grad():
         return float(loss_fn(image.float())["total"].sum())
 
 
@@ -194,7 +207,9 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
     for precision in ("fp32", "bf16"):
         config = StyleConfig(size=256, iters=50, init="content", device="cuda", precision=precision)
         engine = StyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
-        result = engine.stylize(content)
+        reference_math = ieee_fp32(device) if precision == "fp32" else contextlib.nullcontext()
+        with reference_math:  # the reference is true fp32, not TF32
+            result = engine.stylize(content)
         assert result.iterations == 50 and result.picture.shape == (256, 256, 3)
         images_out[precision] = result.image
         beta = engine.style_weight_for(content)
@@ -209,49 +224,33 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
 
 
 @pytest.mark.gpu
-def test_gpu_lbfgs_step_does_not_sync_with_the_host(caffe_state):
+@pytest.mark.parametrize("cuda_graphs", [False, True])
+def test_gpu_optimisation_steps_do_not_sync_with_the_host(caffe_state, cuda_graphs):
+    """The engine's own iteration (what StyleTransfer.stylize and optimize() step: its objective, the
+    sync-free L-BFGS, the CUDA graph if asked for) runs under sync-debug mode "error" after warm-up."""
     device = torch.device("cuda")
-    torch.backends.cudnn.benchmark = True
-    extractor = _cuda_extractor(caffe_state).to(device).to(memory_format=torch.channels_last)
-    content = images.to_tensor(_picture(CONTENT_FILE, 128, 128), device)
-    style = images.to_tensor(_picture(STYLE_FILE, 128, 128), device)
-    layers = {DEFAULT_CONTENT_LAYER, *DEFAULT_STYLE_LAYERS}
-    weights = equal_layer_weights(DEFAULT_STYLE_LAYERS)
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        target = extractor(content.contiguous(memory_format=torch.channels_last), [DEFAULT_CONTENT_LAYER])[
-            DEFAULT_CONTENT_LAYER
-        ]
-        feats = extractor(style.contiguous(memory_format=torch.channels_last), DEFAULT_STYLE_LAYERS)
-        grams = {layer: normalized_gram(feats[layer]) for layer in DEFAULT_STYLE_LAYERS}
-    x = content.clone().requires_grad_(True)
-    optimizer = lbfgs_module.LBFGS(x, history_size=100)
-    scale: list[torch.Tensor] = []
-
-    def closure() -> torch.Tensor:  # as StyleTransfer.stylize + optimize() build it, minus the records
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            f = extractor(x.contiguous(memory_format=torch.channels_last), layers)
-            total = (content_loss(f[DEFAULT_CONTENT_LAYER], target) + 1e3 * style_loss(f, grams, weights)).sum()
-        if not scale:
-            scale.append(1.0 / total.detach().clamp_min(1e-30))
-        (total * scale[0]).backward()
-        return total
-
-    def steps(n: int) -> None:
-        for _ in range(n):
-            optimizer.step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)
-
-    steps(3)  # warm-up: first-step branch, cuDNN autotuning, allocator
+    config = StyleConfig(size=128, init="content", device="cuda", precision="bf16", cuda_graphs=cuda_graphs)
+    content, style = _picture(CONTENT_FILE, 128, 128), _picture(STYLE_FILE, 128, 128)
+    engine = StyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
+    objective = engine.objective(1, 128, 128)
+    engine.set_contents(objective, [content])
+    optimisation = Optimisation(engine.initial_image(content), objective, engine.optimiser)
+    assert isinstance(optimisation._stepper, lbfgs_module.LBFGS)
+    record = torch.zeros(len(TERMS), 1, device=device)
+    for _ in range(3):  # warm-up: first-step branch, cuDNN autotuning, allocator, (the graph's recording)
+        optimisation.step(record)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        steps(5)
+        for _ in range(5):
+            optimisation.step(record)
     finally:
         torch.cuda.set_sync_debug_mode(0)
+        optimisation.release()
     torch.cuda.synchronize()
-    assert optimizer.n_iter == 8
-    assert bool(torch.isfinite(x).all())
+    assert optimisation.graph_failure is None
+    assert optimisation.replayed == (6 if cuda_graphs else 0)  # 8 evaluations, the first two eager
+    assert bool(torch.isfinite(optimisation.image).all())
 
 
 @pytest.mark.gpu

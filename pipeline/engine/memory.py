@@ -1,0 +1,104 @@
+"""How much device memory one optimisation needs, and the settings that fit a budget.
+
+A model, not a measurement: it counts the large tensors of one run of
+:class:`~.optimize.Optimisation` over a batch of pictures, and leaves out what does not grow with
+the picture (the network's weights, cuDNN's workspaces). It serves the advice given when a GPU
+runs out of memory (``StyleTransfer.out_of_memory``); pure arithmetic, no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+
+from .layers import BLOCK_CHANNELS, LAYER_NAMES
+
+FP32_BYTES = 4
+SIZE_STEP = 16  # --size advice comes in multiples of this
+SMALLEST_SIZE = 64  # no advice below this long side
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What decides an optimisation's memory, apart from the picture's size."""
+
+    layers: Collection[str]  # every VGG layer the loss reads (content and style)
+    style_layers: Collection[str]
+    content_layer: str
+    element_bytes: int = FP32_BYTES  # the network's activations: 4 (fp32) or 2 (bf16, fp16)
+    items: int = 1  # pictures optimised together
+    method: str = "lbfgs"  # "lbfgs" or "adam"
+    history: int = 100  # L-BFGS curvature pairs (m)
+    temporal: bool = False  # a temporal term (its targets, masks and flows per item)
+    graphs: bool = False  # a CUDA graph's pool (about one evaluation's activations)
+
+
+def _channels(layer: str) -> int:
+    return BLOCK_CHANNELS[int(layer[4]) - 1][0]  # conv4_2, relu4_2, pool4 → block 4
+
+
+def layer_sizes(height: int, width: int, layers: Iterable[str]) -> dict[str, int]:
+    """Elements of every VGG layer's output for one picture, up to the deepest of ``layers``."""
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    sizes: dict[str, int] = {}
+    h, w = height, width
+    for name in LAYER_NAMES[: deepest + 1]:
+        if name.startswith("pool"):
+            h, w = h // 2, w // 2
+        sizes[name] = _channels(name) * h * w
+    return sizes
+
+
+def activation_bytes(height: int, width: int, shape: RunShape) -> int:
+    """One forward and backward pass over ``shape.items`` pictures: every layer's output kept for
+    the backward pass, the fp32 copies of the style layers that the Grams are made from (when the
+    network runs in a narrower type), the Grams, and the two largest gradients alive at once."""
+    sizes = layer_sizes(height, width, shape.layers)
+    kept = sum(sizes.values()) * shape.element_bytes
+    if shape.element_bytes < FP32_BYTES:
+        kept += sum(sizes[name] for name in shape.style_layers) * FP32_BYTES
+    grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES
+    gradients = 2 * max(sizes.values()) * FP32_BYTES
+    return shape.items * (kept + grams + gradients)
+
+
+def optimiser_bytes(height: int, width: int, shape: RunShape) -> int:
+    """The image, its gradient and the optimiser's state: L-BFGS keeps 2·(m + 1) image-sized fp32
+    buffers per item and needs about 6 more for a moment during a step (engine/lbfgs.py); Adam 2 + 2."""
+    pixels = 3 * height * width * shape.items
+    buffers = 2 * (shape.history + 1) + 6 if shape.method == "lbfgs" else 4
+    return (2 + buffers) * pixels * FP32_BYTES
+
+
+def target_bytes(height: int, width: int, shape: RunShape) -> int:
+    """Content features per item, the style Grams, and per item the temporal target, mask and flow."""
+    sizes = layer_sizes(height, width, shape.layers)
+    content = sizes[shape.content_layer] * shape.element_bytes * shape.items
+    grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES
+    temporal = (3 + 1 + 2) * height * width * shape.items * FP32_BYTES if shape.temporal else 0
+    return content + grams + temporal
+
+
+def run_bytes(height: int, width: int, shape: RunShape) -> int:
+    """The estimated device memory of one optimisation of ``shape.items`` pictures of height × width."""
+    activations = activation_bytes(height, width, shape)
+    graph_pool = activations if shape.graphs else 0
+    return activations + graph_pool + optimiser_bytes(height, width, shape) + target_bytes(height, width, shape)
+
+
+def scaled(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """height × width with the long side made ``long_side`` (as --size resizes a picture)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def largest_fitting(estimate: Callable[[int], int], budget: int, candidates: Iterable[int]) -> int | None:
+    """The largest of ``candidates`` whose ``estimate`` (bytes) is within ``budget``; None if none is."""
+    fitting = [value for value in candidates if estimate(value) <= budget]
+    return max(fitting) if fitting else None
+
+
+def size_candidates(long_side: int) -> range:
+    """--size values to suggest for a picture whose long side is ``long_side``: multiples of 16 below it."""
+    top = (long_side - 1) // SIZE_STEP * SIZE_STEP
+    return range(SMALLEST_SIZE, top + 1, SIZE_STEP)
