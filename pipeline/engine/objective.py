@@ -15,6 +15,7 @@ warped by a flow — so neighbouring frames optimised together settle on each ot
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import cast
 
 import torch
 
@@ -143,5 +144,5 @@ class Objective:
             if self.moving_targets:
                 target = torch.where(self._live, warp(image[self._predecessor], self._flows), self._fixed)
             terms["temporal"] = self.temporal_weight * temporal_loss(image, target, self._reliable)
-        terms["total"] = sum(terms.values())
+        terms["total"] = cast(torch.Tensor, sum(terms.values()))
         return terms

@@ -21,9 +21,9 @@ import torch
 from ..errors import StylevidError
 from . import lbfgs
 from .cuda_graph import GraphedEvaluation
+from .terms import LOSS_TERMS
 
-#: Loss terms the loop records, in this order (weighted contributions; total = their sum).
-TERMS = ("total", "content", "style", "tv", "temporal")
+TERMS = LOSS_TERMS  # recorded per iteration, in this order (weighted contributions; total = their sum)
 
 LossFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 ReportFn = Callable[[int, dict[str, float]], None]

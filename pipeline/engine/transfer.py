@@ -113,7 +113,8 @@ class StyleTransfer:
             extractor = build_extractor(spec, layers, pooling=config.pooling)
         self.extractor = extractor.to(self.device)
         if self.device.type == "cuda":
-            self.extractor = self.extractor.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format (torch docs); its type stub does not list it
+            self.extractor = self.extractor.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             torch.backends.cudnn.benchmark = True
         blend = config.style_blend or tuple(1.0 for _ in styles)
         total = float(sum(blend))

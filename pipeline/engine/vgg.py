@@ -33,6 +33,10 @@ def channels_of(layer: str) -> int:
 class InputConvention(nn.Module):
     """Maps RGB images in 0–1 to the network input its weights expect."""
 
+    order: torch.Tensor  # channel order (buffers, registered in __init__)
+    scale: torch.Tensor
+    shift: torch.Tensor
+
     def __init__(self, convention: str) -> None:
         super().__init__()
         if convention == "caffe":
@@ -110,7 +114,9 @@ class VGG19Features(nn.Module):
         choose. Applied after normalising, whose ``index_select`` returns NCHW."""
         channels_last = torch.channels_last
         input_channels_last = rgb01.is_contiguous(memory_format=channels_last) and not rgb01.is_contiguous()
-        weights_channels_last = self.features[0].weight.is_contiguous(memory_format=channels_last)
+        first = self.features[0]
+        assert isinstance(first, nn.Conv2d)
+        weights_channels_last = first.weight.is_contiguous(memory_format=channels_last)
         return channels_last if input_channels_last or weights_channels_last else torch.contiguous_format
 
     def forward(self, rgb01: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
@@ -124,7 +130,7 @@ class VGG19Features(nn.Module):
             raise StylevidError(f"layer {LAYER_NAMES[last]} is deeper than this extractor was built")
         out: dict[str, torch.Tensor] = {}
         x = self.normalize(rgb01).contiguous(memory_format=self._memory_format(rgb01))
-        for index, layer in enumerate(self.features[: last + 1]):
+        for index, layer in enumerate(list(self.features)[: last + 1]):
             x = layer(x)
             name = LAYER_NAMES[index]
             if name in wanted:

@@ -16,7 +16,7 @@ from .drawing import write_file
 
 __all__ = ["save_loss_plot", "save_per_frame_plot"]
 
-# Loss terms in plot order, with display names and colours.
+# Display name and colour of each loss term, in plot order ("total" last, on top).
 _TERMS: dict[str, tuple[str, str]] = {
     "content": ("content", "tab:blue"),
     "style": ("style", "tab:orange"),
@@ -127,7 +127,7 @@ def _per_frame_panels(rows: Sequence[Mapping]) -> list[str]:
     return panels
 
 
-def save_per_frame_plot(rows: Sequence[Mapping[str, float]], path, *, title: str) -> Path:
+def save_per_frame_plot(rows: Sequence[Mapping[str, float | None]], path, *, title: str) -> Path:
     """Stacked per-frame panels sharing x=frame: final losses (log), iterations used, warping error."""
     x = _x_values(rows, "frame", "rows")
     panels = _per_frame_panels(rows)

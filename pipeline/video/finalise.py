@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engine.device import precision_choice
+from ..engine.terms import LOSS_TERMS
 from ..engine.transfer import StyleTransfer
 from ..errors import StylevidError
 from ..io.record import run_record, write_json
@@ -110,7 +111,7 @@ def _renders(
         files["loss_plot"] = save_loss_plot(
             history, out_dir / "losses.png", title=f"frame {config.gif_frame + 1} — {title}"
         )
-    plotted = ("frame", "total", "content", "style", "tv", "temporal", "iterations", "warping_error")
+    plotted = ("frame", *LOSS_TERMS, "iterations", "warping_error")
     files["frame_plot"] = save_per_frame_plot(
         [{k: r.get(k) for k in plotted} for r in rows],
         out_dir / "frame_losses.png",

@@ -25,12 +25,16 @@ from .frames import Frame
 class PreparedFrame:
     frame: Frame  # the decoded frame as the source gave it
     content: np.ndarray  # the frame at processing size, H×W×3 uint8 RGB
-    flow_bw: (
-        torch.Tensor | None
-    )  # (1, 2, H, W): this frame's pixel x was at x + flow_bw(x) in the frame before; None for the first
-    reliable: (
-        torch.Tensor | None
-    )  # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
+    # (1, 2, H, W): this frame's pixel x was at x + flow_bw(x) in the frame before; None for the first
+    flow_bw: torch.Tensor | None
+    # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
+    reliable: torch.Tensor | None
+
+    def motion(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flow_bw, reliable): what a frame that follows another is warped and held by."""
+        if self.flow_bw is None or self.reliable is None:
+            raise ValueError(f"frame {self.frame.position} opens its source: it has no backward flow")
+        return self.flow_bw, self.reliable
 
 
 def prepare_frames(

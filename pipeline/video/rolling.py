@@ -134,26 +134,27 @@ class RollingBatch:
         slot = next(s for s in range(settings.slots) if s not in used)
         newest = self._in_flight[-1] if self._in_flight else None
         content_rgb = engine.set_contents(self.objective, [prepared.content], items=[slot])
-        flow = prepared.flow_bw
         tied = settings.temporal_weight > 0 and settings.from_previous  # a temporal term towards its predecessor
+        motion = prepared.motion() if settings.from_previous else None
         with torch.no_grad():
-            if not settings.from_previous:
+            if motion is None:
                 start = engine.initial_image(prepared.content, seed)
             elif newest is not None:  # the predecessor is in flight: start from it as it is now
                 start = self.optimisation.image[newest.slot : newest.slot + 1].detach()
-                start = warp(start, flow.to(start.device)) if settings.warp_init else start.clone()
+                start = warp(start, motion[0].to(start.device)) if settings.warp_init else start.clone()
             else:
                 assert previous is not None, "a frame that follows another needs the stylised frame before it"
                 start = engine.initial_image(
-                    prepared.content, seed, init=warp_into(previous, flow) if settings.warp_init else previous
+                    prepared.content, seed, init=warp_into(previous, motion[0]) if settings.warp_init else previous
                 )
             self._content_rgb[slot].copy_(content_rgb[0])
         if tied:
+            assert motion is not None
             if newest is not None:
-                self.objective.follow(slot, newest.slot, flow, prepared.reliable)
+                self.objective.follow(slot, newest.slot, *motion)
             else:
                 assert previous is not None
-                self._fix_target(slot, previous, flow, prepared.reliable)
+                self._fix_target(slot, previous, *motion)
         self.optimisation.restart(slot, start)
         follows = newest.slot if tied and newest is not None else None
         self._in_flight.append(_Flight(prepared, slot, follows))
@@ -224,7 +225,7 @@ class RollingBatch:
             self.optimisation.retire(slot)
             for successor in self._in_flight:  # its successor now follows a finished picture
                 if successor.follows == slot:
-                    self._fix_target(successor.slot, picture, successor.prepared.flow_bw)
+                    self._fix_target(successor.slot, picture, successor.prepared.motion()[0])
                     successor.follows = None
         return finished
 

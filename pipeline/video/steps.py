@@ -67,11 +67,12 @@ class FrameSteps:
         temporal = None
         if not first:
             assert previous_stylised is not None
-            warped = warp_into(previous_stylised, item.flow_bw)
+            flow_bw, reliable = item.motion()
+            warped = warp_into(previous_stylised, flow_bw)
             init = warped if config.frame_init == "prev-warped" else previous_stylised
             weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
             if weight > 0:
-                temporal = TemporalGuide(warped, item.reliable, weight)
+                temporal = TemporalGuide(warped, reliable, weight)
         want_snapshots = position == config.gif_frame
         progress.frame_started(position, iters)
         result = engine.stylize(
@@ -137,7 +138,7 @@ class FrameSteps:
         except torch.cuda.OutOfMemoryError:
             out_of_memory = True  # leaving this block frees the failed run's tensors (held by the traceback)
         if out_of_memory:
-            batch = finished = None  # the batch holds the L-BFGS history and the graph
+            batch = finished = None  # type: ignore[assignment]  # drop the L-BFGS history and the graph
             raise engine.out_of_memory(opening.content, config.batch_frames, temporal=settings.temporal_weight > 0)
         assert previous_stylised is not None
         return previous_stylised, last

@@ -90,3 +90,10 @@ def test_overwrite_replaces_file(tmp_path):
     P.save_loss_plot(loss_history(5), target, title="t")
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["loss.png"]
+
+
+def test_every_loss_term_the_engine_records_has_a_plot_style():
+    from stylevid.pipeline.engine.terms import LOSS_TERMS
+    from stylevid.pipeline.render import plots
+
+    assert set(plots._TERMS) == set(LOSS_TERMS)
