@@ -50,6 +50,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from stylevid.pipeline.engine.device import fp32_math  # a device setting, not part of the method
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = REPO / "samples" / "tuebingen.jpg"
 DEFAULT_STYLE = REPO / "samples" / "starry_night.jpg"
@@ -265,36 +267,6 @@ def machine(device: torch.device) -> str:
                 name = line.split(":", 1)[1].strip()
                 break
     return f"CPU {name}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
-
-
-@contextlib.contextmanager
-def fp32_math(device: torch.device, mode: str):
-    """fp32 convolutions and matmuls on CUDA: 'ieee' (true fp32), 'tf32', or 'torch-default' (left alone:
-    PyTorch lets cuDNN use TF32 for fp32 convolutions by default, not cuBLAS for matmuls)."""
-    if device.type != "cuda" or mode == "torch-default":
-        yield
-        return
-    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-operator API
-        settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
-        previous = [setting.fp32_precision for setting in settings]
-        for setting in settings:
-            setting.fp32_precision = mode
-        try:
-            yield
-        finally:
-            for setting, value in zip(settings, previous):
-                setting.fp32_precision = value
-    else:  # older torch: the legacy flags
-        previous_matmul = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
-        try:
-            cudnn = torch.backends.cudnn
-            with cudnn.flags(
-                enabled=True, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=mode == "tf32"
-            ):
-                yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = previous_matmul
 
 
 def effective_fp32_math(device: torch.device, mode: str) -> str:

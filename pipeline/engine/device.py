@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 from ..errors import StylevidError
@@ -65,3 +68,33 @@ def precision_choice(precision: str, device: torch.device) -> tuple[str, str]:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision a run uses: ``precision`` unless "auto" (see :func:`choose_precision`)."""
     return precision_choice(precision, device)[0]
+
+
+@contextlib.contextmanager
+def fp32_math(device: torch.device, mode: str) -> Iterator[None]:
+    """fp32 convolutions and matmuls on CUDA: 'ieee' (true fp32), 'tf32', or 'torch-default' (left alone:
+    PyTorch lets cuDNN use TF32 for fp32 convolutions by default, not cuBLAS for matmuls)."""
+    if device.type != "cuda" or mode == "torch-default":
+        yield
+        return
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-operator API
+        settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+        previous = [setting.fp32_precision for setting in settings]
+        for setting in settings:
+            setting.fp32_precision = mode
+        try:
+            yield
+        finally:
+            for setting, value in zip(settings, previous):
+                setting.fp32_precision = value
+    else:  # older torch: the legacy flags
+        previous_matmul = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+        try:
+            cudnn = torch.backends.cudnn
+            with cudnn.flags(
+                enabled=True, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=mode == "tf32"
+            ):
+                yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = previous_matmul

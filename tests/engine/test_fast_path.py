@@ -19,6 +19,7 @@ from conftest import CONTENT_FILE, STYLE_FILE, load_picture
 
 from stylevid.pipeline.config import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, StyleConfig
 from stylevid.pipeline.engine import lbfgs as lbfgs_module
+from stylevid.pipeline.engine.device import fp32_math
 from stylevid.pipeline.engine.losses import content_loss, equal_layer_weights, normalized_gram, style_loss
 from stylevid.pipeline.engine.optimize import TERMS, Optimisation, optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer
@@ -27,33 +28,6 @@ from stylevid.pipeline.io import images
 
 SIDE = 32  # long side of the CPU tests' pictures
 ITERS = 8  # iterations of the CPU stylisations
-
-
-@contextlib.contextmanager
-def ieee_fp32(device: torch.device):
-    """True fp32 convolutions and matmuls on CUDA (no TF32, which cuDNN uses for fp32 convolutions by
-    default), as benchmarks/speed.py's reference (``--reference-math ieee``); nothing on the CPU."""
-    if device.type != "cuda":
-        yield
-        return
-    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: the per-operator settings
-        settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
-        previous = [setting.fp32_precision for setting in settings]
-        for setting in settings:
-            setting.fp32_precision = "ieee"
-        try:
-            yield
-        finally:
-            for setting, value in zip(settings, previous):
-                setting.fp32_precision = value
-        return
-    previous_matmul = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        with torch.backends.cudnn.flags(enabled=True, benchmark=torch.backends.cudnn.benchmark, allow_tf32=False):
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous_matmul
 
 
 def fp32_loss(extractor: VGG19Features, content: torch.Tensor, style: torch.Tensor, beta: float):
@@ -75,7 +49,7 @@ def fp32_loss(extractor: VGG19Features, content: torch.Tensor, style: torch.Tens
 
 
 def evaluate(loss_fn, image: torch.Tensor) -> float:
-    with ieee_fp32(image.device), torch.no_grad():
+    with fp32_math(image.device, "ieee"), torch.no_grad():
         return float(loss_fn(image.float())["total"].sum())
 
 
@@ -207,7 +181,7 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
     for precision in ("fp32", "bf16"):
         config = StyleConfig(size=256, iters=50, init="content", device="cuda", precision=precision)
         engine = StyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
-        reference_math = ieee_fp32(device) if precision == "fp32" else contextlib.nullcontext()
+        reference_math = fp32_math(device, "ieee") if precision == "fp32" else contextlib.nullcontext()
         with reference_math:  # the reference is true fp32, not TF32
             result = engine.stylize(content)
         assert result.iterations == 50 and result.picture.shape == (256, 256, 3)
