@@ -125,7 +125,7 @@ def _optimise_frames(
     prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
-    with closing(prepared), FrameWriter(work, output) as writer:
+    with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():
         steps = FrameSteps(engine, config, work, writer, progress, stop_requested)
         items = Lookahead(_frames_to_stylise(prepared, resume_at, writer, seconds))
         while (item := items.peek()) is not None:

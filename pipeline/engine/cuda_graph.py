@@ -86,6 +86,7 @@ class GraphedEvaluation(Generic[Outputs]):
         self.eager_calls = eager_calls
         self.calls = 0  # evaluations so far
         self.replays = 0  # of which replayed from the graph
+        self.recordings = 0  # graphs recorded (one, unless released and recorded again)
         self.failure: str | None = None  # why no graph was recorded (then every call is eager)
         self._graph: torch.cuda.CUDAGraph | None = None
         self._outputs: Outputs | None = None
@@ -174,6 +175,7 @@ class GraphedEvaluation(Generic[Outputs]):
             torch.cuda.synchronize(x.device)
             return
         self._graph, self._outputs, self._grad = graph, outputs, x.grad
+        self.recordings += 1
         x.grad = None  # recording ran nothing: the replay that follows computes it
 
     def release(self) -> None:

@@ -104,6 +104,7 @@ class Optimisation:
         graphs = settings.cuda_graphs and device.type == "cuda"
         self._graphed = GraphedEvaluation(x, self._evaluate) if graphs else None
         self._evaluation = self._graphed if self._graphed is not None else self._evaluate
+        self._settings, self._slots = settings, slots
 
     # --- one evaluation, one step ----------------------------------------------------------------
     def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,6 +167,15 @@ class Optimisation:
                 self._active[item] = 1.0
         self._stepper.restart([item])
 
+    def renew(self, start: torch.Tensor) -> None:
+        """Start the whole optimisation again from ``start`` (same shape as the image), with a fresh
+        optimiser and loss normalisation, keeping its CUDA graph (its targets are the loss's to renew)."""
+        with torch.no_grad():
+            self.image.copy_(start.clamp(0, 1))
+            self._fresh.fill_(True)
+        self.image.grad = None
+        self._stepper = _make_stepper(self.image, self._settings, per_item=self._slots)
+
     def retire(self, item: int) -> None:
         """Idle slot ``item``: its loss counts nothing until :meth:`restart`."""
         if self._active is None:
@@ -177,6 +187,11 @@ class Optimisation:
     def replayed(self) -> int:
         """Evaluations replayed from the CUDA graph (0 without one)."""
         return self._graphed.replays if self._graphed is not None else 0
+
+    @property
+    def recordings(self) -> int:
+        """CUDA graphs recorded so far (0 without one)."""
+        return self._graphed.recordings if self._graphed is not None else 0
 
     @property
     def graph_failure(self) -> str | None:
@@ -197,10 +212,12 @@ class Optimisation:
         on_report: ReportFn | None = None,
         report_every: int = 1,
         early_stop: EarlyStop | None = None,
+        keep_graph: bool = False,
     ) -> OptimizeResult:
         """Up to ``iters`` iterations; snapshot iteration 0 is the image before them.
 
-        Reports and the early stop see the batch's summed losses. The CUDA graph is released at the end.
+        Reports and the early stop see the batch's summed losses. The CUDA graph is released at the
+        end unless ``keep_graph`` (for a :meth:`renew` and run again; the result's image is then a copy).
         """
         if iters < 1:
             raise StylevidError(f"iterations must be positive, got {iters}")
@@ -210,7 +227,7 @@ class Optimisation:
         wanted = set(snapshot_at)
         if 0 in wanted:
             snapshots.append((0, x.detach().cpu().clone()))
-        done = 0
+        done, replayed_before = 0, self.replayed
         stopped_early = False
         try:
             while done < iters:
@@ -228,7 +245,8 @@ class Optimisation:
                         stopped_early = True
                         break
         finally:
-            self.release()
+            if not keep_graph:
+                self.release()
         final = self.terms()
         records[done].copy_(torch.stack([final[t] if t in final else torch.zeros_like(final["total"]) for t in TERMS]))
         history_rows = records[: done + 1].sum(dim=2).cpu().tolist()
@@ -239,9 +257,9 @@ class Optimisation:
         final_terms = [{t: final_cpu[row][b] for row, t in enumerate(TERMS)} for b in range(x.shape[0])]
         if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
             snapshots.append((done, x.detach().cpu().clone()))
-        return OptimizeResult(
-            x.detach(), history, final_terms, snapshots, done, stopped_early, self.replayed, self.graph_failure
-        )
+        image = x.detach().clone() if keep_graph else x.detach()
+        replayed = self.replayed - replayed_before
+        return OptimizeResult(image, history, final_terms, snapshots, done, stopped_early, replayed, self.graph_failure)
 
 
 def optimize(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -132,6 +132,10 @@ class StyleTransfer:
         )
         #: why CUDA graphs were turned off for the rest of this engine's life (see :meth:`note_graph_failure`)
         self.graph_failure: str | None = None
+        #: CUDA graphs recorded by this engine's optimisations (run.json's ``cuda_graph.recordings``)
+        self.graph_recordings = 0
+        self._keep_graphs = False  # inside :meth:`keeping_graphs`
+        self._kept: dict[tuple[int, int, int, float], tuple[Objective, Optimisation]] = {}
 
     def note_graph_failure(self, reason: str | None) -> None:
         """After the first CUDA graph that could not be checked or recorded (``reason``; None: no
@@ -140,6 +144,24 @@ class StyleTransfer:
         if reason is not None and self.graph_failure is None:
             self.graph_failure = reason
             self.optimiser = replace(self.optimiser, cuda_graphs=False)
+            self.release_graphs()
+
+    @contextlib.contextmanager
+    def keeping_graphs(self) -> Iterator[None]:
+        """Within this block, pictures of one size and kind share one objective and optimisation, so
+        its CUDA graph is recorded once (the frames of a video); they are released when it ends."""
+        self._keep_graphs = True
+        try:
+            yield
+        finally:
+            self._keep_graphs = False
+            self.release_graphs()
+
+    def release_graphs(self) -> None:
+        """Free the CUDA graphs kept by :meth:`keeping_graphs` and their memory."""
+        for _, optimisation in self._kept.values():
+            optimisation.release()
+        self._kept.clear()
 
     # --- targets --------------------------------------------------------------------------------
     def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
@@ -279,6 +301,7 @@ class StyleTransfer:
         except torch.cuda.OutOfMemoryError:
             result = None  # leaving this block frees the failed run's tensors (held by the traceback)
         if result is None:
+            self.release_graphs()
             raise self.out_of_memory(contents[0], count, temporal=chain is not None)
         self.note_graph_failure(result.graph_failure)
         return [self._finish(result, item, content_rgb, seconds) for item in range(count)]
@@ -297,8 +320,14 @@ class StyleTransfer:
         """Targets, start and the optimisation of one batch: (result, content RGB batch, seconds optimising)."""
         count = len(contents)
         height, width = contents[0].shape[:2]
-        objective = self.objective(
-            count, height, width, temporal_weight=chain.weight if chain is not None else 0.0, moving_targets=count > 1
+        temporal_weight = chain.weight if chain is not None else 0.0
+        keep = self._keep_graphs and self.optimiser.cuda_graphs
+        key = (count, height, width, temporal_weight)
+        kept = self._kept.get(key) if keep else None
+        objective = (
+            kept[0]
+            if kept is not None
+            else self.objective(count, height, width, temporal_weight=temporal_weight, moving_targets=count > 1)
         )
         content_rgb = self.set_contents(objective, contents)
         start = torch.cat(
@@ -306,15 +335,24 @@ class StyleTransfer:
         )
         if chain is not None:
             self._set_chain(objective, chain)
+        if kept is not None:
+            optimisation = kept[1]
+            optimisation.renew(start)
+        else:
+            optimisation = Optimisation(start, objective, self.optimiser)
+            if keep:
+                self._kept[key] = (objective, optimisation)
 
-        began = time.perf_counter()
-        result = Optimisation(start, objective, self.optimiser).run(
+        began, recorded_before = time.perf_counter(), optimisation.recordings
+        result = optimisation.run(
             iters,
             snapshot_at=snapshot_at,
             on_report=on_report,
             report_every=1 if self.device.type == "cpu" else 10,
             early_stop=early_stop,
+            keep_graph=keep,
         )
+        self.graph_recordings += optimisation.recordings - recorded_before
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return result, content_rgb, time.perf_counter() - began

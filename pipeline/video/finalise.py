@@ -69,16 +69,17 @@ def finalise(
         mean_style_loss=float(np.mean([r["style"] for r in rows])),
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),
-        cuda_graph=_graph_summary(rows, engine.graph_failure) if engine.cuda_graphs else None,
+        cuda_graph=_graph_summary(rows, engine.graph_failure, engine.graph_recordings) if engine.cuda_graphs else None,
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)
     return record, files
 
 
-def _graph_summary(rows: list[dict[str, Any]], turned_off: str | None) -> dict[str, Any]:
-    """run.json's account of --cuda-graphs: iterations replayed, each distinct reason a graph fell back,
-    and ``turned_off``: the failure after which this run recorded no more graphs (None: none).
+def _graph_summary(rows: list[dict[str, Any]], turned_off: str | None, recordings: int) -> dict[str, Any]:
+    """run.json's account of --cuda-graphs: iterations replayed, graphs recorded (by the engine),
+    each distinct reason a graph fell back, and ``turned_off``: the failure after which this run
+    recorded no more graphs (None: none).
 
     Rows from a run before this one (a resumed run) may lack the fields; they count as not replayed."""
     failures: dict[str, list[int]] = {}
@@ -88,6 +89,7 @@ def _graph_summary(rows: list[dict[str, Any]], turned_off: str | None) -> dict[s
     return {
         "replayed_iterations": sum(row.get("replayed", 0) for row in rows),
         "iterations": sum(row["iterations"] for row in rows),
+        "recordings": recordings,
         "failures": [{"reason": reason, "frames": frames} for reason, frames in failures.items()],
         "turned_off_after": turned_off,
     }

@@ -135,10 +135,12 @@ class FrameSteps:
                 self.writer.stylised(done.prepared, done.picture, stats)
                 progress.frame_done(done.prepared.frame.position, stats)
                 previous_stylised, last = done.picture, done.prepared.frame.position
+            engine.graph_recordings += batch.optimisation.recordings
         except torch.cuda.OutOfMemoryError:
             out_of_memory = True  # leaving this block frees the failed run's tensors (held by the traceback)
         if out_of_memory:
             batch = finished = None  # type: ignore[assignment]  # drop the L-BFGS history and the graph
+            engine.release_graphs()
             raise engine.out_of_memory(opening.content, config.batch_frames, temporal=settings.temporal_weight > 0)
         assert previous_stylised is not None
         return previous_stylised, last

@@ -3,7 +3,8 @@
 On the CPU the option must change nothing. The ``gpu`` tests (skipped without CUDA) compare a
 graphed run with an eager one — a single image on both L-BFGS implementations, and a video
 frame with a temporal term — check that a capture-unsafe loss falls back to the eager run, and
-that the graph's memory is handed back when the run ends.
+that the graph's memory is handed back when the run ends, and that the frames of a video share
+one graph per size and kind of frame.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conftest import CAFFE_WEIGHTS, CONTENT_FILE, STYLE_FILE, load_picture
 
 from stylevid.pipeline.config import StyleConfig
 from stylevid.pipeline.engine.cuda_graph import GraphedEvaluation
+from stylevid.pipeline.engine.optimize import Optimisation, OptimiserSettings
 from stylevid.pipeline.engine.transfer import StyleTransfer, TemporalGuide
 from stylevid.pipeline.engine.vgg import VGG19Features
 from stylevid.pipeline.errors import StylevidError
@@ -48,6 +50,43 @@ def test_graphed_evaluation_needs_a_cuda_tensor():
         GraphedEvaluation(torch.zeros(1, 3, 4, 4, requires_grad=True), lambda: ())
 
 
+@pytest.mark.parametrize("fast_lbfgs", [True, False])  # pipeline/engine/lbfgs.py and torch.optim.LBFGS
+def test_renewed_optimisation_runs_as_a_fresh_one(fast_lbfgs):
+    """What a kept CUDA graph relies on: after renew, the same optimisation steps like a new one."""
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 8, 8, generator=generator)
+
+    def loss(image):
+        total = (image - target).pow(4).flatten(1).sum(dim=1)
+        return {"total": total, "content": total}
+
+    first, second = torch.rand(2, 1, 3, 8, 8, generator=generator)
+    settings = OptimiserSettings(history_size=5, fast_lbfgs=fast_lbfgs)
+    kept = Optimisation(first, loss, settings)
+    kept.run(6, keep_graph=True)
+    kept.renew(second)
+    renewed = kept.run(6, keep_graph=True)
+    fresh = Optimisation(second, loss, settings).run(6)
+    assert [row["total"] for row in renewed.history] == [row["total"] for row in fresh.history]
+    assert torch.equal(renewed.image, fresh.image)
+    kept.renew(first)
+    assert not torch.equal(renewed.image, kept.image)  # the result was a copy
+
+
+def test_keeping_graphs_changes_nothing_on_the_cpu(extractor):
+    content, style = load_picture(CONTENT_FILE, 32), load_picture(STYLE_FILE, 32)
+    config = StyleConfig(size=32, iters=3, init="content", device="cpu", cuda_graphs=True)
+    engine = StyleTransfer(config, [style], extractor=extractor)
+    prepared = engine.prepare_content(content)
+    alone = engine.stylize(prepared)
+    with engine.keeping_graphs():
+        kept = [engine.stylize(prepared), engine.stylize(prepared)]
+    assert engine.graph_recordings == 0
+    for run in kept:
+        assert [row["total"] for row in run.history] == [row["total"] for row in alone.history]
+        assert torch.equal(run.image, alone.image)
+
+
 def test_video_records_no_graphs_on_the_cpu(tmp_path):
     from media_factory import make_test_clip
 
@@ -71,13 +110,14 @@ def test_graph_summary_counts_replays_and_groups_failures_by_reason():
         {"frame": 2, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
         {"frame": 3, "iterations": 5, "replayed": 0, "graph_failure": "capture failed: X"},
     ]
-    assert _graph_summary(rows, None) == {
+    assert _graph_summary(rows, None, 2) == {
         "replayed_iterations": 3,
         "iterations": 25,
+        "recordings": 2,
         "failures": [{"reason": "capture failed: X", "frames": [2, 3]}],
         "turned_off_after": None,
     }
-    assert _graph_summary(rows, "capture failed: X")["turned_off_after"] == "capture failed: X"
+    assert _graph_summary(rows, "capture failed: X", 0)["turned_off_after"] == "capture failed: X"
 
 
 def test_engine_turns_graphs_off_after_the_first_failure(extractor):
@@ -279,8 +319,42 @@ def test_gpu_video_run_records_its_replays(tmp_path, caffe_state, batch_frames):
     summary = result.record["cuda_graph"]
     assert summary["failures"] == [] and summary["iterations"] == 5 * 6
     replayed = [row["replayed"] for row in result.record["per_frame"]]
-    # every optimisation evaluates twice eagerly before it records. One frame at a time: each frame
-    # is its own optimisation. Batched: frame 0 alone, then one rolling batch of frames 1–4, the
-    # next frame entering every 2 iterations (⌈6/3⌉), after the two eager evaluations
-    assert replayed == ([4] * 5 if batch_frames == 1 else [4, 4, 6, 6, 6])
+    # two graphs, each after two eager evaluations: frame 0 (no temporal term), then frames 1–4.
+    # One frame at a time, frames 2–4 replay the graph kept from frame 1 from their first
+    # evaluation. Batched: frames 1–4 go through one rolling batch, the next frame entering every
+    # 2 iterations (⌈6/3⌉), after the two eager evaluations
+    assert replayed == [4, 4, 6, 6, 6]
     assert summary["replayed_iterations"] == sum(replayed)
+    assert summary["recordings"] == 2
+
+
+@pytest.mark.gpu
+def test_gpu_video_frames_of_one_size_share_one_graph(tmp_path, caffe_state):
+    """A video's frames reuse one recording and end as frames with fresh graphs would; it is freed at the end."""
+    from media_factory import shifted_frames
+
+    from stylevid.pipeline import VideoConfig, stylize_video
+    from stylevid.pipeline.io.images import save_image
+
+    style = load_picture(STYLE_FILE, 64)
+    pictures = shifted_frames(4, size=64)
+    folder = tmp_path / "frames"
+    for index, picture in enumerate(pictures):
+        save_image(folder / f"{index:03d}.png", picture)
+    alone = _cuda_engine(caffe_state, style, iters=8, precision="bf16", cuda_graphs=True)
+    fresh = [alone.stylize(alone.prepare_content(picture)) for picture in pictures]  # a graph each
+    assert alone.graph_recordings == 4
+    engine = _cuda_engine(caffe_state, style, iters=8, precision="bf16", cuda_graphs=True)
+    engine.stylize(engine.prepare_content(pictures[0]), iters=1)  # style targets, cuDNN autotuning (no graph)
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    config = VideoConfig(style=engine.config, frame_init="independent", early_stop=False)
+    result = stylize_video(folder, [style], tmp_path / "out", config, engine=engine)
+    torch.cuda.synchronize()
+    left = torch.cuda.memory_allocated() - before
+    assert engine.graph_recordings == 1 and result.record["cuda_graph"]["recordings"] == 1
+    rows = result.record["per_frame"]
+    assert [row["replayed"] for row in rows] == [6, 8, 8, 8]  # two eager evaluations, once
+    for row, alone in zip(rows, fresh):
+        assert row["total"] == pytest.approx(alone.final["total"], rel=0.03)  # outcomes: trajectories are chaotic
+    assert left < 4 * 2**20, f"{left / 2**20:.1f} MiB still allocated after the video run"
