@@ -115,6 +115,7 @@ class FrameSteps:
 
         last = opening.frame.position
         out_of_memory = False
+        engine.release_graphs()  # the single frames' graphs (frame 0, the progress GIF's) would only hold memory
         try:
             batch = RollingBatch(engine, settings, height, width)  # its L-BFGS history: 2·history·K frames of memory
             finished = stylize_rolling(
