@@ -44,6 +44,7 @@ IMAGES = "Style and loss"
 OPTIM = "Optimisation"
 VIDEO = "Video and frame folders"
 MODEL = "Model, device and speed"
+SCALE = "Scale-out (Ray; pip install 'stylevid[ray]')"
 OUTPUT = "Output"
 
 app = typer.Typer(
@@ -210,6 +211,24 @@ def stylize(
         help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).",
         rich_help_panel=MODEL,
     ),
+    workers: int = typer.Option(
+        0,
+        help="Ray workers: one per GPU (or CPU workers splitting the cores); 0 runs in this process. "
+        "See docs/scale-out.md.",
+        rich_help_panel=SCALE,
+    ),
+    cluster: str | None = typer.Option(
+        None,
+        help="Run on an existing Ray cluster: auto (started with `ray start`) or HOST:PORT.",
+        rich_help_panel=SCALE,
+        show_default=False,
+    ),
+    segment_frames: int | None = typer.Option(
+        None,
+        help="Longest segment a shot is split into for the workers \\[default: frames ÷ workers].",
+        rich_help_panel=SCALE,
+        show_default=False,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig, VideoConfig
@@ -243,6 +262,8 @@ def stylize(
     )
     out_dir = output if output is not None else default_output(input)
     kind = validate_run(input, style, out_dir, config)
+    if kind == "image" and (workers or cluster is not None or segment_frames is not None):
+        raise StylevidError("--workers, --cluster and --segment-frames apply to videos and frame folders")
     if kind != "image":
         video_config = VideoConfig(
             style=config,
@@ -262,8 +283,15 @@ def stylize(
             crf=crf,
             audio=audio,
             gif_frame=gif_frame,
+            workers=workers,
+            cluster=cluster,
+            segment_frames=segment_frames,
         )
         check_video_settings(kind, video_config)
+        if video_config.scaled_out:
+            from stylevid.pipeline.scale.cluster import check_ray_installed
+
+            check_ray_installed()
     # Validated: from here on the run decodes, loads weights and writes.
     create_output_folder(out_dir)
     from stylevid.pipeline.io.images import load_image
@@ -279,10 +307,20 @@ def stylize(
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return
-    from stylevid.pipeline.video_job import stylize_video
+    if video_config.scaled_out:
+        from stylevid.pipeline.scale.runner import stylize_video_scaled
 
-    with VideoProgress(console) as progress:
-        video_result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
+        from .scale_progress import ScaledProgress
+
+        with ScaledProgress(console) as scaled_progress:
+            video_result = stylize_video_scaled(
+                input, styles, out_dir, video_config, restart=restart, progress=scaled_progress
+            )
+    else:
+        from stylevid.pipeline.video_job import stylize_video
+
+        with VideoProgress(console) as progress:
+            video_result = stylize_video(input, styles, out_dir, video_config, restart=restart, progress=progress)
     summary = f"{video_result.frames} frames"
     if video_result.warping_error is not None:
         summary += f", warping error {video_result.warping_error:.5f}"

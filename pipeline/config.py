@@ -157,6 +157,10 @@ class VideoConfig:
     crf: int = 18  # encoder quality (lower is better)
     audio: bool = True  # copy (or re-encode) the source's audio streams
     gif_frame: int = 0  # which frame's optimisation the progress GIF shows
+    # --- scale-out (Ray; docs/scale-out.md) ----------------------------------------------------
+    workers: int = 0  # Ray workers (one per device); 0 → no Ray, unless `cluster` is set (then one per GPU/CPU core)
+    cluster: str | None = None  # an existing Ray cluster: "auto" (found on this machine) or HOST:PORT; None → local
+    segment_frames: int | None = None  # longest segment a shot is split into; None → frames ÷ workers
 
     def __post_init__(self) -> None:
         if not isinstance(self.style, StyleConfig):
@@ -180,10 +184,22 @@ class VideoConfig:
         positive_int(f"--crf for {self.codec}", self.crf, minimum=0, maximum=MAX_CRF[self.codec])
         if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
+        positive_int("--workers", self.workers, minimum=0, maximum=4096)
+        if self.segment_frames is not None:
+            positive_int("--segment-frames", self.segment_frames)
+        if self.cluster is not None and (not isinstance(self.cluster, str) or not self.cluster.strip()):
+            raise StylevidError(f"--cluster must be auto or HOST:PORT, got {self.cluster!r}")
+        if self.scaled_out and self.batch_frames > 1:
+            raise StylevidError("--batch-frames > 1 cannot be combined with --workers/--cluster yet; use one or the other")
 
     def replace(self, **changes: Any) -> VideoConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether the run goes through Ray (:mod:`.scale`)."""
+        return self.workers > 0 or self.cluster is not None
 
     def output_kind(self, input_kind: str) -> str:
         """ "video" or "frames": what a run on an input of ``input_kind`` ("video" or "folder") writes."""

@@ -1,0 +1,42 @@
+"""The seam inside a shot: the last frames of a segment meet the next segment's keyframe.
+
+A frame near the end of a segment has two temporal targets: its predecessor, stylised and warped
+into it (Ruder et al. 2016), and the next segment's keyframe, stylised already and warped back
+into it through the flow from the frame to the keyframe. The temporal loss is a per-pixel
+weighted squared distance, and a sum of two such terms is, up to a constant, one term towards
+their weighted mean with the summed weights:
+
+    c₁(x − a)² + w·c₂(x − b)² = (c₁ + w·c₂)·(x − t)² + const,  t = (c₁a + w·c₂b) / (c₁ + w·c₂)
+
+so the engine's single temporal target carries both, unchanged. The frame also starts from that
+blended target, so the hand-off moves the picture itself, not only its loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..io.images import to_picture, to_tensor
+from ..motion.warp import warp
+
+
+def blended_target(
+    warped_previous: np.ndarray,
+    reliable: torch.Tensor,
+    keyframe: np.ndarray,
+    key_flow: torch.Tensor,
+    key_reliable: torch.Tensor,
+    weight: float,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """(target picture, per-pixel weights) of a frame pulled towards its predecessor and, with
+    ``weight``, towards ``keyframe`` warped into it by ``key_flow`` (the frame's pixel x was at
+    x + key_flow(x) in the keyframe) where ``key_reliable`` trusts that flow."""
+    with torch.no_grad():
+        previous = to_tensor(warped_previous)
+        towards_key = warp(to_tensor(keyframe), key_flow)
+        pull = weight * key_reliable
+        total = reliable + pull
+        mixed = (reliable * previous + pull * towards_key) / total.clamp_min(1e-6)
+        target = torch.where(total > 0, mixed, previous)
+        return to_picture(target), total

@@ -1,0 +1,112 @@
+"""The plan of a scaled-out run: shots at scene cuts, segments inside shots, and the seams between them.
+
+Pure arithmetic, no torch. A cut is a free seam: the first frame of a shot starts afresh, as
+frame 1 of a video does. A shot longer than ``segment_frames`` is split into near-equal
+segments; each segment opens on a *keyframe*, stylised on its own (all keyframes first, in
+parallel), and then runs frame by frame from it. The last ``handoff_frames`` frames of a
+segment that has a successor in its shot are also pulled towards that successor's keyframe
+(see :mod:`.handoff`), with a weight that ramps up to ``strength`` at the seam, so the two sides
+meet instead of jumping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import StylevidError
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int  # 0, 1, … in frame order over the whole clip
+    shot: int  # the shot it belongs to
+    start: int  # its keyframe: first position (0-based) of the segment
+    end: int  # one past its last position
+    next_keyframe: int | None  # start of the next segment of the same shot (a seam follows), else None
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Plan:
+    frame_count: int
+    shots: tuple[tuple[int, int], ...]  # (start, end) of each shot
+    segments: tuple[Segment, ...]
+
+    @property
+    def keyframes(self) -> tuple[int, ...]:
+        return tuple(s.start for s in self.segments)
+
+    @property
+    def seams(self) -> tuple[int, ...]:
+        """First frames of segments that continue a shot (seams that must not show)."""
+        return tuple(s.start for s in self.segments if s.start not in self.cuts and s.start > 0)
+
+    @property
+    def cuts(self) -> tuple[int, ...]:
+        """First frames of shots after the first (free seams)."""
+        return tuple(start for start, _ in self.shots[1:])
+
+    def segment_of(self, position: int) -> Segment:
+        for segment in self.segments:
+            if segment.start <= position < segment.end:
+                return segment
+        raise ValueError(f"position {position} is outside the plan's {self.frame_count} frames")
+
+    def boundaries(self) -> list[list[int]]:
+        """[start, end] of every segment: what the frames depend on (the work folder's fingerprint)."""
+        return [[s.start, s.end] for s in self.segments]
+
+
+def default_segment_frames(frame_count: int, workers: int) -> int:
+    """Frames per segment when none is given: the clip ÷ workers, so each worker gets about one
+    segment of a single-shot clip (the fewest keyframes that keep every worker busy)."""
+    return max(1, math.ceil(frame_count / max(1, workers)))
+
+
+def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int) -> Plan:
+    """Shots from ``cuts`` (first frames of new shots), each split into segments of at most
+    ``segment_frames`` frames of near-equal length."""
+    if frame_count < 1:
+        raise StylevidError("nothing to plan: the clip has no frames")
+    if segment_frames < 1:
+        raise StylevidError(f"--segment-frames must be 1 or more, got {segment_frames}")
+    starts = sorted({0, *(c for c in cuts if 0 < c < frame_count)})
+    for c in cuts:
+        if not 0 <= c < frame_count:
+            raise StylevidError(f"scene cut at frame {c} lies outside the clip's {frame_count} frames")
+    shots = tuple(zip(starts, [*starts[1:], frame_count]))
+    segments: list[Segment] = []
+    for shot_index, (start, end) in enumerate(shots):
+        count = math.ceil((end - start) / segment_frames)
+        bounds = [start + (end - start) * k // count for k in range(count + 1)]
+        for k in range(count):
+            following = bounds[k + 1] if k + 1 < count else None
+            segments.append(Segment(len(segments), shot_index, bounds[k], bounds[k + 1], following))
+    return Plan(frame_count, shots, tuple(segments))
+
+
+def independent_plan(frame_count: int) -> Plan:
+    """Every frame on its own (``--frame-init independent``): one segment per frame, no seams to hide."""
+    segments = tuple(Segment(p, p, p, p + 1, None) for p in range(frame_count))
+    return Plan(frame_count, tuple((p, p + 1) for p in range(frame_count)), segments)
+
+
+def handoff_weight(segment: Segment, position: int, handoff_frames: int, strength: float) -> float:
+    """How strongly frame ``position`` of ``segment`` is pulled towards the next keyframe (0: not at all).
+
+    The last ``handoff_frames`` frames before the seam (never the segment's own keyframe) ramp
+    linearly from ``strength / n`` to ``strength`` at the frame just before the seam.
+    """
+    if segment.next_keyframe is None or handoff_frames < 1 or strength <= 0:
+        return 0.0
+    span = min(handoff_frames, segment.length - 1)
+    from_seam = segment.end - position  # 1 for the frame just before the seam
+    if not segment.start < position < segment.end or from_seam > span:
+        return 0.0
+    return strength * (span - from_seam + 1) / span
+
