@@ -190,7 +190,9 @@ class VideoConfig:
         if self.cluster is not None and (not isinstance(self.cluster, str) or not self.cluster.strip()):
             raise StylevidError(f"--cluster must be auto or HOST:PORT, got {self.cluster!r}")
         if self.scaled_out and self.batch_frames > 1:
-            raise StylevidError("--batch-frames > 1 cannot be combined with --workers/--cluster yet; use one or the other")
+            raise StylevidError(
+                "--batch-frames > 1 cannot be combined with --workers/--cluster yet; use one or the other"
+            )
 
     def replace(self, **changes: Any) -> VideoConfig:
         """A copy with some fields changed (validated again)."""

@@ -97,4 +97,3 @@ def start_workers(setup: WorkerSetup, config: VideoConfig, resources: dict[str, 
     actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=0, **options)(StyleWorker)
     actors = [actor.remote(setup_ref, threads) for _ in range(count)]
     return Workers(actors, on_gpus, threads, address)
-

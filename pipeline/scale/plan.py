@@ -99,8 +99,12 @@ def independent_plan(frame_count: int) -> Plan:
 def handoff_weight(segment: Segment, position: int, handoff_frames: int, strength: float) -> float:
     """How strongly frame ``position`` of ``segment`` is pulled towards the next keyframe (0: not at all).
 
-    The last ``handoff_frames`` frames before the seam (never the segment's own keyframe) ramp
-    linearly from ``strength / n`` to ``strength`` at the frame just before the seam.
+    The last ``n = handoff_frames`` frames before the seam (never the segment's own keyframe) get
+    ``strength / (n + 1 − j)`` for the j-th of them (1 … n): ``strength/n`` … ``strength/2``,
+    ``strength`` just before the seam. Each frame starts from its predecessor, so the pulls compound:
+    with strength 1 the j-th frame lies j/(n + 1) of the way from where the segment was heading to
+    the keyframe, and the difference between the two sides is spread over n + 1 equal steps (the
+    warping error of a pair grows with the square of its step).
     """
     if segment.next_keyframe is None or handoff_frames < 1 or strength <= 0:
         return 0.0
@@ -108,5 +112,4 @@ def handoff_weight(segment: Segment, position: int, handoff_frames: int, strengt
     from_seam = segment.end - position  # 1 for the frame just before the seam
     if not segment.start < position < segment.end or from_seam > span:
         return 0.0
-    return strength * (span - from_seam + 1) / span
-
+    return strength / from_seam

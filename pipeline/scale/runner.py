@@ -212,7 +212,9 @@ class _Driver:
         self.resumed = len(self.done)
         self.committed: set[int] = set(self.done)  # on disk
         self.pictures: dict[int, Any] = {}  # position → object ref of its stylised picture (still needed)
-        self.keyframes_left = [s.index for s in sorted(plan.segments, key=lambda s: -s.length) if s.start not in self.done]
+        self.keyframes_left = [
+            s.index for s in sorted(plan.segments, key=lambda s: -s.length) if s.start not in self.done
+        ]
         self.next_position = {s.index: self._first_missing(s) for s in plan.segments}
         self.owner: dict[int, int | None] = {s.index: None for s in plan.segments}
         self.attempts: dict[int, int] = {}
@@ -463,7 +465,13 @@ def _scale_record(
         "handoff": {"frames": handoff.frames, "strength": handoff.strength},
         "shots": [list(s) for s in plan.shots],
         "segments": [
-            {"index": s.index, "shot": s.shot, "start": s.start, "end": s.end, "seam_after": s.next_keyframe is not None}
+            {
+                "index": s.index,
+                "shot": s.shot,
+                "start": s.start,
+                "end": s.end,
+                "seam_after": s.next_keyframe is not None,
+            }
             for s in plan.segments
         ],
         "median_pair_error": median,

@@ -128,7 +128,9 @@ class StyleWorker:
             if job.handoff_weight > 0:
                 assert key_content is not None and key_stylised is not None
                 key_flow, key_reliable = self.flow.reliable_backward(key_content, content)
-                warped, mask = blended_target(warped, reliable, key_stylised, key_flow, key_reliable, job.handoff_weight)
+                warped, mask = blended_target(
+                    warped, reliable, key_stylised, key_flow, key_reliable, job.handoff_weight
+                )
             init = warped if config.frame_init == "prev-warped" else previous_stylised
             weight = temporal_weight_for(config, content.shape[1], content.shape[0])
             if weight > 0:
@@ -144,6 +146,7 @@ class StyleWorker:
         )
         stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
         stats["worker_seconds"] = time.perf_counter() - began  # with the flow and the warps
+        stats["worker_pid"] = os.getpid()
         if job.handoff_weight > 0:
             stats["handoff_weight"] = job.handoff_weight
         return FrameDone(job.position, result.picture, stats, result.history if job.snapshots else [], result.snapshots)

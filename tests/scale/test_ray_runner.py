@@ -1,0 +1,148 @@
+"""The Ray runner end to end on the session's local cluster: 2 CPU workers, a generated clip with one
+cut and two segments per shot, real weights at a tiny size.
+
+Checked: frame count, rate and audio; the seam bound; a worker killed mid-frame is restarted and
+the output is identical to an undisturbed run; a driver killed (another process) and run again
+resumes without redoing a finished frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import STYLE_FILE
+from media_factory import make_test_clip
+from PIL import Image
+
+pytest.importorskip("ray")
+
+from stylevid.pipeline import VideoConfig  # noqa: E402
+from stylevid.pipeline.config import StyleConfig  # noqa: E402
+from stylevid.pipeline.io.images import load_image  # noqa: E402
+from stylevid.pipeline.io.probe import probe_video  # noqa: E402
+from stylevid.pipeline.progress import Progress  # noqa: E402
+from stylevid.pipeline.scale.runner import stylize_video_scaled  # noqa: E402
+
+FRAMES, CUT, SEGMENT = 16, 8, 4  # two shots of two segments each
+CONFIG = VideoConfig(
+    style=StyleConfig(size=32, iters=8, device="cpu"),
+    frame_iters=6,
+    early_stop=False,
+    workers=2,
+    segment_frames=SEGMENT,
+)
+
+
+def frames_of(out: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p)) for p in sorted((out / ".work" / "frames").glob("*.png"))]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_test_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", frames=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def styles():
+    return [load_image(STYLE_FILE)]
+
+
+@pytest.fixture(scope="module")
+def undisturbed(ray_cluster, clip, styles, tmp_path_factory):
+    out = tmp_path_factory.mktemp("undisturbed")
+    result = stylize_video_scaled(clip, styles, out, CONFIG, cuts=[CUT])
+    return out, result
+
+
+def test_frame_count_rate_audio_and_the_record(clip, undisturbed):
+    out, result = undisturbed
+    video, source = probe_video(result.output), probe_video(clip)
+    assert video.frame_count == FRAMES and video.fps == source.fps
+    assert video.audio_streams == 1
+    assert abs(video.duration - source.duration) < 0.1
+    scale = result.record["scale_out"]
+    assert len(scale["workers"]) == 2 and sum(w["frames"] for w in scale["workers"]) == FRAMES
+    assert all(w["busy_seconds"] > 0 for w in scale["workers"])
+    assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 4), (4, 8), (8, 12), (12, 16)]
+    assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(4, "segment"), (8, "cut"), (12, "segment")]
+    assert json.loads((out / "run.json").read_text())["scale_out"]["seams"] == scale["seams"]
+
+
+def test_every_seam_inside_a_shot_is_within_the_bound(undisturbed):
+    _, result = undisturbed
+    seams = [s for s in result.record["scale_out"]["seams"] if s["kind"] == "segment"]
+    assert seams and all(s["ratio_to_median"] <= 1.5 for s in seams), seams
+
+
+class KillAWorker(Progress):
+    """Kills a worker process (SIGKILL) other than the one that just delivered, once ``after`` frames are done."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.count, self.pids, self.killed = after, 0, {}, None
+
+    def frame_done(self, position, stats):
+        self.count += 1
+        self.pids[stats["worker"]] = stats["worker_pid"]
+        others = [pid for worker, pid in self.pids.items() if worker != stats["worker"]]
+        if self.killed is None and self.count >= self.after and others:
+            self.killed = others[0]
+            os.kill(self.killed, signal.SIGKILL)
+
+
+def test_a_killed_worker_is_restarted_and_the_output_is_identical(ray_cluster, clip, styles, undisturbed, tmp_path):
+    reference, _ = undisturbed
+    killer = KillAWorker(after=3)
+    result = stylize_video_scaled(clip, styles, tmp_path, CONFIG, cuts=[CUT], progress=killer)
+    assert killer.killed is not None
+    assert result.record["scale_out"]["restarts"], "the kill went unnoticed"
+    mine, theirs = frames_of(tmp_path), frames_of(reference)
+    assert len(mine) == len(theirs) == FRAMES
+    assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from stylevid.pipeline.io.images import load_image
+from stylevid.pipeline.scale.runner import stylize_video_scaled
+sys.path.insert(0, {tests!r})
+from test_ray_runner import CONFIG, CUT
+config = CONFIG.replace(cluster={address!r})
+stylize_video_scaled(Path({clip!r}), [load_image(Path({style!r}))], Path({out!r}), config, cuts=[CUT])
+"""
+
+
+def test_a_killed_driver_resumes_without_redoing_finished_frames(ray_cluster, clip, undisturbed, tmp_path):
+    reference, _ = undisturbed
+    out = tmp_path / "out"
+    script = DRIVER.format(
+        tests=str(Path(__file__).parent), address=ray_cluster, clip=str(clip), style=str(STYLE_FILE), out=str(out)
+    )
+    command = [sys.executable, "-c", script]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while len(list((out / ".work" / "frames").glob("*.png"))) < 5:
+        assert driver.poll() is None, driver.communicate()
+        assert time.monotonic() < deadline, "the driver made no progress"
+        time.sleep(0.05)
+    driver.kill()
+    driver.wait()
+    kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / ".work" / "frames").glob("*.png")}
+    assert 5 <= len(kept) < FRAMES
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "run.json").read_text())["scale_out"]
+    assert record["resumed_frames"] == len(kept)
+    for name, identity in kept.items():  # finished frames were not made again
+        path = out / ".work" / "frames" / name
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == identity
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(out), frames_of(reference)))
+    assert probe_video(out / "clip_stylised.mp4").frame_count == FRAMES
