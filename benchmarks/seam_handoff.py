@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stylevid.pipeline.config import StyleConfig, VideoConfig
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--after", type=int, default=6, help="frames of B measured")
     parser.add_argument("--variants", default="0:0,4:1,8:1,8:3", help="frames:strength, comma-separated")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--anchored", action="store_true", help="keyframe s starts from keyframe 0, warped")
+    parser.add_argument("--cache", type=Path, help="folder keeping the segments without hand-off between runs")
     parser.add_argument("--gif", type=Path, help="frames around the seam, best variant beside the reference")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -64,15 +67,31 @@ def main() -> None:
         m = metas[p]
         return FrameJob(p, m.index, m.time, m.name, keyframe=keyframe, handoff_weight=weight)
 
-    began = time.perf_counter()
-    reference = [worker.frame(job(0, True), contents[0]).picture]
-    for p in range(1, total):
-        reference.append(worker.frame(job(p), contents[p], contents[p - 1], reference[-1]).picture)
-    per_frame = (time.perf_counter() - began) / total
-    key = worker.frame(job(s, True), contents[s]).picture
-    segment_b = [key]
-    for p in range(s + 1, total):
-        segment_b.append(worker.frame(job(p), contents[p], contents[p - 1], segment_b[-1]).picture)
+    stem = f"{args.size}-{args.iters}-{args.frame_iters}-{s}-{args.after}"
+    ref_cache = args.cache / f"reference-{stem}.npz" if args.cache else None
+    b_cache = args.cache / f"segment-b-{stem}{'-anchored' if args.anchored else ''}.npz" if args.cache else None
+    if ref_cache is not None and ref_cache.exists():  # the one-segment run, from an earlier run
+        saved = np.load(ref_cache)
+        reference, per_frame = list(saved["pictures"]), float(saved["per_frame"])
+    else:
+        began = time.perf_counter()
+        reference = [worker.frame(job(0, True), contents[0]).picture]
+        for p in range(1, total):
+            reference.append(worker.frame(job(p), contents[p], contents[p - 1], reference[-1]).picture)
+        per_frame = (time.perf_counter() - began) / total
+        if ref_cache is not None:
+            ref_cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(ref_cache, pictures=np.stack(reference), per_frame=per_frame)
+    if b_cache is not None and b_cache.exists():
+        segment_b = list(np.load(b_cache)["pictures"])
+    else:
+        anchor = (contents[0], reference[0]) if args.anchored else ()
+        segment_b = [worker.frame(job(s, True), contents[s], *anchor).picture]
+        for p in range(s + 1, total):
+            segment_b.append(worker.frame(job(p), contents[p], contents[p - 1], segment_b[-1]).picture)
+        if b_cache is not None:
+            np.savez(b_cache, pictures=np.stack(segment_b))
+    key = segment_b[0]
 
     def errors(pictures: list) -> list[float]:
         return list(warping_error_sequence(pictures, contents[: len(pictures)], config.flow_method).values)
@@ -123,8 +142,6 @@ def main() -> None:
         from stylevid.pipeline.render.animation import save_clip_gif
 
         best = min(rows, key=lambda r: r["seam_ratio"])["variant"]
-        import numpy as np
-
         around = range(max(0, s - 4), min(total, s + 4))
         tiles = [
             np.concatenate([composed_of["no hand-off"][p], composed_of[best][p], reference[p]], axis=1) for p in around

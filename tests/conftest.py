@@ -119,3 +119,15 @@ def cli_error_line(capsys, *args) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(shared_weights_env):
+    """One local Ray for the whole session (2 CPUs), shared by the scale-out tests; yields its address
+    (for a second driver to join). Ray comes with the ``ray`` extra (CI installs it); without it the
+    tests that use this are skipped."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

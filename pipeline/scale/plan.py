@@ -25,6 +25,7 @@ class Segment:
     start: int  # its keyframe: first position (0-based) of the segment
     end: int  # one past its last position
     next_keyframe: int | None  # start of the next segment of the same shot (a seam follows), else None
+    shot_start: int = 0  # first frame of its shot
 
     @property
     def length(self) -> int:
@@ -86,13 +87,13 @@ def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int) ->
         bounds = [start + (end - start) * k // count for k in range(count + 1)]
         for k in range(count):
             following = bounds[k + 1] if k + 1 < count else None
-            segments.append(Segment(len(segments), shot_index, bounds[k], bounds[k + 1], following))
+            segments.append(Segment(len(segments), shot_index, bounds[k], bounds[k + 1], following, start))
     return Plan(frame_count, shots, tuple(segments))
 
 
 def independent_plan(frame_count: int) -> Plan:
     """Every frame on its own (``--frame-init independent``): one segment per frame, no seams to hide."""
-    segments = tuple(Segment(p, p, p, p + 1, None) for p in range(frame_count))
+    segments = tuple(Segment(p, p, p, p + 1, None, p) for p in range(frame_count))
     return Plan(frame_count, tuple((p, p + 1) for p in range(frame_count)), segments)
 
 

@@ -63,6 +63,9 @@ class Handoff:
 
     frames: int = 8  # frames before a seam pulled towards the next keyframe
     strength: float = 1.0  # their pull at the seam, relative to the pull towards the predecessor
+    # a keyframe inside a shot starts from the shot's first keyframe warped into it (and is held to it),
+    # so both sides of a seam grew from the same picture; else it starts afresh
+    anchored: bool = True
 
 
 #: Seconds to wait for a killed worker to come back (Ray restarts it and it rebuilds its engine).
@@ -109,7 +112,12 @@ def stylize_video_scaled(
         raise StylevidError(f"no frames could be read from {source.path}")
     plan = _plan(config, len(metas), cuts, count)
     settings = settings_fingerprint(source, config, styles)
-    settings.update({"scale.segments": plan.boundaries(), "scale.handoff": [handoff.frames, handoff.strength]})
+    settings.update(
+        {
+            "scale.segments": plan.boundaries(),
+            "scale.handoff": [handoff.frames, handoff.strength, handoff.anchored],
+        }
+    )
     work = WorkFolder(out_dir / ".work")
     work.open(settings, restart=restart)
     decoded = time.perf_counter() - began
@@ -212,7 +220,7 @@ class _Driver:
         self.resumed = len(self.done)
         self.committed: set[int] = set(self.done)  # on disk
         self.pictures: dict[int, Any] = {}  # position → object ref of its stylised picture (still needed)
-        self.keyframes_left = [
+        self.keyframes_left = [  # longest segments first; anchored ones wait for their shot's first keyframe
             s.index for s in sorted(plan.segments, key=lambda s: -s.length) if s.start not in self.done
         ]
         self.next_position = {s.index: self._first_missing(s) for s in plan.segments}
@@ -272,10 +280,12 @@ class _Driver:
                 self._give_work(state)
 
     def _give_work(self, state: _WorkerState) -> None:
-        if self.keyframes_left:
-            segment = self.plan.segments[self.keyframes_left.pop(0)]
-            self._submit(state, segment, segment.start)
-            return
+        for index in self.keyframes_left:
+            if self._anchor_ready(index):
+                self.keyframes_left.remove(index)
+                segment = self.plan.segments[index]
+                self._submit(state, segment, segment.start)
+                return
         if state.segment is not None and self._ready(state.segment):
             self._submit(state, self.plan.segments[state.segment], self.next_position[state.segment])
             return
@@ -291,6 +301,16 @@ class _Driver:
             self.owner[segment.index] = state.index
             state.segment = segment.index
             self._submit(state, segment, self.next_position[segment.index])
+
+    def _anchor(self, segment: Segment) -> int | None:
+        """The frame a keyframe starts from: its shot's first frame when anchored, else None (on its own)."""
+        if not self.handoff.anchored or segment.start == segment.shot_start:
+            return None
+        return segment.shot_start
+
+    def _anchor_ready(self, index: int) -> bool:
+        anchor = self._anchor(self.plan.segments[index])
+        return anchor is None or self._have(anchor)
 
     def _ready(self, index: int) -> bool:
         """Whether the next frame of segment ``index`` can be made now."""
@@ -320,6 +340,9 @@ class _Driver:
             snapshots=position == self.config.gif_frame,
         )
         args: list[Any] = [job, self.contents[position]]
+        anchor = self._anchor(segment) if keyframe else None
+        if anchor is not None:
+            args += [self.contents[anchor], self._picture(anchor)]
         if not keyframe:
             args += [self.contents[position - 1], self._picture(position - 1)]
             if weight > 0:
@@ -462,7 +485,7 @@ def _scale_record(
     return {
         "cluster": address,
         "workers": driver.worker_records(),
-        "handoff": {"frames": handoff.frames, "strength": handoff.strength},
+        "handoff": {"frames": handoff.frames, "strength": handoff.strength, "anchored": handoff.anchored},
         "shots": [list(s) for s in plan.shots],
         "segments": [
             {

@@ -33,6 +33,7 @@ def test_a_cut_is_a_free_seam_and_segments_never_cross_it():
     ]
     assert plan.cuts == (8,)
     assert plan.seams == (4, 12, 16)  # inside shots only
+    assert [s.shot_start for s in plan.segments] == [0, 0, 8, 8, 8]  # where an anchored keyframe starts from
     last_of_first_shot = plan.segment_of(7)
     assert last_of_first_shot.next_keyframe is None  # nothing pulls across a cut
 
