@@ -27,8 +27,10 @@ from stylevid.pipeline.config import StyleConfig, VideoConfig
 from stylevid.pipeline.engine.weights import load_state_dict, resolve_weights
 from stylevid.pipeline.io.images import load_image, resize_long_side
 from stylevid.pipeline.motion.warping_error import warping_error_sequence
-from stylevid.pipeline.scale.plan import Segment, handoff_weight
+from stylevid.pipeline.scale.handoff import settle
+from stylevid.pipeline.scale.plan import Segment, handoff_weight, settle_fraction
 from stylevid.pipeline.scale.worker import FrameJob, StyleWorker, WorkerSetup
+from stylevid.pipeline.video.frame_pairs import warp_into
 from stylevid.pipeline.video.frames import open_source
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -104,28 +106,38 @@ def main() -> None:
         segment = Segment(0, 0, 0, s, s)
         first = s - max(0, min(frames, s - 1)) if frames else s
         side_a = list(reference[:first])
+        made = []
         for p in range(first, s):
             w = handoff_weight(segment, p, frames, strength)
-            side_a.append(
-                worker.frame(job(p, weight=w), contents[p], contents[p - 1], side_a[-1], contents[s], key).picture
+            if w == 0:  # strength 0: the keyframe only mixed in afterwards
+                made.append(worker.frame(job(p), contents[p], contents[p - 1], side_a[-1]))
+                made[-1].key_warped, made[-1].key_reliable = _warped_key(worker, contents[s], key, contents[p])
+            else:
+                made.append(worker.frame(job(p, weight=w), contents[p], contents[p - 1], side_a[-1], contents[s], key))
+            side_a.append(made[-1].picture)
+        settled = list(reference[:first]) + [
+            settle(d.picture, d.key_warped, d.key_reliable, settle_fraction(segment, d.position, frames)) for d in made
+        ]
+        base = f"{frames} frames, strength {strength:g}" if frames else "no hand-off"
+        for name, side in ((base, side_a), (f"{base} + settle", settled)):
+            if not frames and side is settled:
+                continue
+            composed = side + segment_b
+            e = errors(composed)
+            median = statistics.median(e)
+            composed_of[name] = composed
+            rows.append(
+                {
+                    "variant": name,
+                    "seam_error": e[s - 1],
+                    "median_pair": median,
+                    "seam_ratio": e[s - 1] / median,
+                    "worst_ramp_ratio": max(e[first - 1 : s - 1]) / median if first < s else None,
+                    "reference_seam_pair": reference_errors[s - 1],
+                    "seam_vs_reference": e[s - 1] / reference_errors[s - 1],
+                }
             )
-        composed = side_a + segment_b
-        e = errors(composed)
-        median = statistics.median(e)
-        name = f"{frames} frames, strength {strength:g}" if frames else "no hand-off"
-        composed_of[name] = composed
-        rows.append(
-            {
-                "variant": name,
-                "seam_error": e[s - 1],
-                "median_pair": median,
-                "seam_ratio": e[s - 1] / median,
-                "worst_ramp_ratio": max(e[first - 1 : s - 1]) / median if first < s else None,
-                "reference_seam_pair": reference_errors[s - 1],
-                "seam_vs_reference": e[s - 1] / reference_errors[s - 1],
-            }
-        )
-        print(json.dumps(rows[-1]))
+            print(json.dumps(rows[-1]))
     result = {
         "clip": str(args.clip),
         "size": args.size,
@@ -149,6 +161,12 @@ def main() -> None:
         tiles = [np.asarray(resize_long_side(t, 3 * 160)) for t in tiles]
         save_clip_gif(tiles, args.gif, fps=2.0)
         print("gif:", args.gif, "left: no hand-off, middle:", best, ", right: one segment")
+
+
+def _warped_key(worker: StyleWorker, key_content, key, content):
+    """The keyframe warped into ``content`` and the trust in that warp (as a hand-off frame's worker returns them)."""
+    key_flow, key_reliable = worker.flow.reliable_backward(key_content, content)
+    return warp_into(key, key_flow), key_reliable[0, 0].numpy().astype(np.float32)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ their weighted mean with the summed weights:
 
 so the engine's single temporal target carries both, unchanged. The frame also starts from that
 blended target, so the hand-off moves the picture itself, not only its loss.
+
+The optimiser gives way only in part (it re-textures every frame), so once the segment's last
+frame is made, :func:`settle` also mixes each hand-off frame with the warped keyframe, a fraction
+j/(n + 1) for the j-th of n: what is left of the difference at the seam is spread over n + 1
+equal steps. The pull has made the two sides alike by then, so the mix does not wash the texture out.
 """
 
 from __future__ import annotations
@@ -40,3 +45,11 @@ def blended_target(
         mixed = (reliable * previous + pull * towards_key) / total.clamp_min(1e-6)
         target = torch.where(total > 0, mixed, previous)
         return to_picture(target), total
+
+
+def settle(picture: np.ndarray, key_warped: np.ndarray, key_reliable: np.ndarray, fraction: float) -> np.ndarray:
+    """``picture`` moved ``fraction`` of the way towards ``key_warped`` where ``key_reliable`` (H×W, 0–1) trusts it."""
+    start = picture.astype(np.float32)
+    amount = fraction * key_reliable.astype(np.float32)[..., None]
+    mixed = start + amount * (key_warped.astype(np.float32) - start)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

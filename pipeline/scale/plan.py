@@ -114,3 +114,15 @@ def handoff_weight(segment: Segment, position: int, handoff_frames: int, strengt
     if not segment.start < position < segment.end or from_seam > span:
         return 0.0
     return strength / from_seam
+
+
+def settle_fraction(segment: Segment, position: int, handoff_frames: int) -> float:
+    """How far hand-off frame ``position`` is finally mixed towards the warped next keyframe:
+    j/(n + 1) for the j-th of the segment's last n frames, 0 outside them (see :mod:`.handoff`)."""
+    if segment.next_keyframe is None or handoff_frames < 1:
+        return 0.0
+    span = min(handoff_frames, segment.length - 1)
+    from_seam = segment.end - position
+    if not segment.start < position < segment.end or from_seam > span:
+        return 0.0
+    return (span - from_seam + 1) / (span + 1)

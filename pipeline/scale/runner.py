@@ -53,7 +53,16 @@ from ..video.workdir import WorkFolder
 from ..video.writer import FrameWriter
 from ..video_job import Interrupted, VideoResult
 from .cluster import Workers, check_ray_installed, connect, start_workers, worker_count
-from .plan import Plan, Segment, default_segment_frames, handoff_weight, independent_plan, plan_segments
+from .handoff import settle
+from .plan import (
+    Plan,
+    Segment,
+    default_segment_frames,
+    handoff_weight,
+    independent_plan,
+    plan_segments,
+    settle_fraction,
+)
 from .worker import FrameDone, FrameJob, WorkerSetup
 
 
@@ -66,6 +75,8 @@ class Handoff:
     # a keyframe inside a shot starts from the shot's first keyframe warped into it (and is held to it),
     # so both sides of a seam grew from the same picture; else it starts afresh
     anchored: bool = True
+    # once a segment is finished, mix its hand-off frames towards the warped keyframe (see handoff.settle)
+    settle: bool = True
 
 
 #: Seconds to wait for a killed worker to come back (Ray restarts it and it rebuilds its engine).
@@ -115,7 +126,7 @@ def stylize_video_scaled(
     settings.update(
         {
             "scale.segments": plan.boundaries(),
-            "scale.handoff": [handoff.frames, handoff.strength, handoff.anchored],
+            "scale.handoff": [handoff.frames, handoff.strength, handoff.anchored, handoff.settle],
         }
     )
     work = WorkFolder(out_dir / ".work")
@@ -230,6 +241,7 @@ class _Driver:
         self.saving: dict[int, Future] = {}
         self.seconds = {"keyframes": 0.0, "segments": 0.0, "waiting_for_workers": 0.0}
         self.restart_log: list[dict[str, Any]] = []
+        self.held: dict[int, list[tuple[FrameDone, dict[str, Any]]]] = {}  # segment → its hand-off frames
         self.cursor = 0  # the next position the output needs
         self.started = time.perf_counter()
 
@@ -428,8 +440,27 @@ class _Driver:
             self.work.save_history(done.history, done.snapshots)
         if self.next_position[flight.segment] >= segment.end and state.segment == flight.segment:
             state.segment = None
-        self.saving[position] = self.savers.submit(self.work.save_frame, position, done.picture, stats)
         self.progress.frame_done(position, stats)
+        if self.handoff.settle and job.handoff_weight > 0:
+            # hand-off frames wait for the segment's last one, then are mixed and committed together
+            # (a run killed before that redoes them: they are the chain's inputs, unmixed)
+            held = self.held.setdefault(flight.segment, [])
+            held.append((done, stats))
+            if position == segment.end - 1:
+                for frame, frame_stats in self.held.pop(flight.segment):
+                    self._save(frame.position, self._settled(segment, frame), frame_stats)
+            return
+        self._save(position, done.picture, stats)
+
+    def _settled(self, segment: Segment, done: FrameDone) -> np.ndarray:
+        assert done.key_warped is not None and done.key_reliable is not None
+        fraction = settle_fraction(segment, done.position, self.handoff.frames)
+        return settle(done.picture, done.key_warped, done.key_reliable, fraction)
+
+    def _save(self, position: int, picture: np.ndarray, stats: dict[str, Any]) -> None:
+        if picture is not None and "handoff_weight" in stats and self.handoff.settle:
+            stats = {**stats, "warping_error": None}  # measured afresh by the output, on the mixed picture
+        self.saving[position] = self.savers.submit(self.work.save_frame, position, picture, stats)
 
     def _advance_output(self, writer: FrameWriter, items: Iterator[PreparedFrame]) -> None:
         """Mark saved frames committed and send every frame the output can take now, in order."""
@@ -485,7 +516,12 @@ def _scale_record(
     return {
         "cluster": address,
         "workers": driver.worker_records(),
-        "handoff": {"frames": handoff.frames, "strength": handoff.strength, "anchored": handoff.anchored},
+        "handoff": {
+            "frames": handoff.frames,
+            "strength": handoff.strength,
+            "anchored": handoff.anchored,
+            "settle": handoff.settle,
+        },
         "shots": [list(s) for s in plan.shots],
         "segments": [
             {

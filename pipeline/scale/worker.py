@@ -50,6 +50,9 @@ class FrameDone:
     stats: dict[str, Any]  # what the work folder keeps of the frame (as the in-process runner's)
     history: list[dict[str, float]] = field(default_factory=list)
     snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    # a hand-off frame: the next keyframe warped into it (H×W×3 uint8) and where that warp is trusted (H×W, 0–1)
+    key_warped: np.ndarray | None = None
+    key_reliable: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class StyleWorker:
             if job.handoff_weight > 0:
                 assert key_content is not None and key_stylised is not None
                 key_flow, key_reliable = self.flow.reliable_backward(key_content, content)
+                key_warped = warp_into(key_stylised, key_flow)
+                key_mask = key_reliable[0, 0].numpy().astype(np.float32)
                 warped, mask = blended_target(
                     warped, reliable, key_stylised, key_flow, key_reliable, job.handoff_weight
                 )
@@ -150,6 +155,8 @@ class StyleWorker:
         stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
         stats["worker_seconds"] = time.perf_counter() - began  # with the flow and the warps
         stats["worker_pid"] = os.getpid()
+        done = FrameDone(job.position, result.picture, stats, result.history if job.snapshots else [], result.snapshots)
         if job.handoff_weight > 0:
             stats["handoff_weight"] = job.handoff_weight
-        return FrameDone(job.position, result.picture, stats, result.history if job.snapshots else [], result.snapshots)
+            done.key_warped, done.key_reliable = key_warped, key_mask
+        return done

@@ -31,7 +31,7 @@ from stylevid.pipeline.io.probe import probe_video  # noqa: E402
 from stylevid.pipeline.progress import Progress  # noqa: E402
 from stylevid.pipeline.scale.runner import stylize_video_scaled  # noqa: E402
 
-FRAMES, CUT, SEGMENT = 16, 8, 4  # two shots of two segments each
+FRAMES, CUT, SEGMENT = 24, 12, 6  # two shots of two segments each
 CONFIG = VideoConfig(
     style=StyleConfig(size=32, iters=8, device="cpu"),
     frame_iters=6,
@@ -71,8 +71,8 @@ def test_frame_count_rate_audio_and_the_record(clip, undisturbed):
     scale = result.record["scale_out"]
     assert len(scale["workers"]) == 2 and sum(w["frames"] for w in scale["workers"]) == FRAMES
     assert all(w["busy_seconds"] > 0 for w in scale["workers"])
-    assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 4), (4, 8), (8, 12), (12, 16)]
-    assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(4, "segment"), (8, "cut"), (12, "segment")]
+    assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 6), (6, 12), (12, 18), (18, 24)]
+    assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(6, "segment"), (12, "cut"), (18, "segment")]
     assert json.loads((out / "run.json").read_text())["scale_out"]["seams"] == scale["seams"]
 
 
@@ -129,14 +129,14 @@ def test_a_killed_driver_resumes_without_redoing_finished_frames(ray_cluster, cl
     command = [sys.executable, "-c", script]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while len(list((out / ".work" / "frames").glob("*.png"))) < 5:
+    while len(list((out / ".work" / "frames").glob("*.png"))) < 6:
         assert driver.poll() is None, driver.communicate()
         assert time.monotonic() < deadline, "the driver made no progress"
         time.sleep(0.05)
     driver.kill()
     driver.wait()
     kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / ".work" / "frames").glob("*.png")}
-    assert 5 <= len(kept) < FRAMES
+    assert 6 <= len(kept) < FRAMES
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "run.json").read_text())["scale_out"]
