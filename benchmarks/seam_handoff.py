@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--after", type=int, default=6, help="frames of B measured")
     parser.add_argument("--variants", default="0:0,4:1,8:1,8:3", help="frames:strength, comma-separated")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--anchored", action="store_true", help="keyframe s starts from keyframe 0, warped")
+    parser.add_argument("--preroll", type=int, default=0, help="segment B opens this many frames before s")
     parser.add_argument("--cache", type=Path, help="folder keeping the segments without hand-off between runs")
     parser.add_argument("--gif", type=Path, help="frames around the seam, best variant beside the reference")
     args = parser.parse_args()
@@ -71,7 +71,7 @@ def main() -> None:
 
     stem = f"{args.size}-{args.iters}-{args.frame_iters}-{s}-{args.after}"
     ref_cache = args.cache / f"reference-{stem}.npz" if args.cache else None
-    b_cache = args.cache / f"segment-b-{stem}{'-anchored' if args.anchored else ''}.npz" if args.cache else None
+    b_cache = args.cache / f"segment-b-{stem}-preroll{args.preroll}.npz" if args.cache else None
     if ref_cache is not None and ref_cache.exists():  # the one-segment run, from an earlier run
         saved = np.load(ref_cache)
         reference, per_frame = list(saved["pictures"]), float(saved["per_frame"])
@@ -87,10 +87,11 @@ def main() -> None:
     if b_cache is not None and b_cache.exists():
         segment_b = list(np.load(b_cache)["pictures"])
     else:
-        anchor = (contents[0], reference[0]) if args.anchored else ()
-        segment_b = [worker.frame(job(s, True), contents[s], *anchor).picture]
-        for p in range(s + 1, total):
+        opening = s - args.preroll  # segment B starts this many frames early; those frames are dropped
+        segment_b = [worker.frame(job(opening, True), contents[opening]).picture]
+        for p in range(opening + 1, total):
             segment_b.append(worker.frame(job(p), contents[p], contents[p - 1], segment_b[-1]).picture)
+        segment_b = segment_b[args.preroll :]
         if b_cache is not None:
             np.savez(b_cache, pictures=np.stack(segment_b))
     key = segment_b[0]

@@ -11,10 +11,12 @@ their weighted mean with the summed weights:
 so the engine's single temporal target carries both, unchanged. The frame also starts from that
 blended target, so the hand-off moves the picture itself, not only its loss.
 
-The optimiser gives way only in part (it re-textures every frame), so once the segment's last
-frame is made, :func:`settle` also mixes each hand-off frame with the warped keyframe, a fraction
-j/(n + 1) for the j-th of n: what is left of the difference at the seam is spread over n + 1
-equal steps. The pull has made the two sides alike by then, so the mix does not wash the texture out.
+The optimiser gives way only in part (it re-textures every frame). :func:`settle` can also mix
+each hand-off frame with the warped keyframe once the segment is done, a fraction j/(n + 1) for
+the j-th of n; measured (benchmarks/seam_handoff.py) it made the ramp's own pairs worse, so the
+runner leaves it off. What made the seam vanish was the pre-roll (:func:`.plan.opening_frame`):
+a keyframe stylised afresh is sharper than a frame deep in a chain, whose texture has been
+resampled by every warp, so the seam pair compared two different kinds of picture.
 """
 
 from __future__ import annotations

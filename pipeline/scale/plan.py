@@ -2,11 +2,12 @@
 
 Pure arithmetic, no torch. A cut is a free seam: the first frame of a shot starts afresh, as
 frame 1 of a video does. A shot longer than ``segment_frames`` is split into near-equal
-segments; each segment opens on a *keyframe*, stylised on its own (all keyframes first, in
-parallel), and then runs frame by frame from it. The last ``handoff_frames`` frames of a
-segment that has a successor in its shot are also pulled towards that successor's keyframe
-(see :mod:`.handoff`), with a weight that ramps up to ``strength`` at the seam, so the two sides
-meet instead of jumping.
+segments. Each segment's chain *opens* on a keyframe stylised on its own (all openings first, in
+parallel) and runs frame by frame from it; a segment inside a shot opens ``preroll`` frames
+before its first frame and drops those, so its first frame comes from a settled chain, as the
+frame before the seam does. The last ``handoff_frames`` frames of a segment with a successor in
+its shot are also pulled towards the successor's first frame (see :mod:`.handoff`), with a weight
+that ramps up to ``strength`` at the seam, so the two sides meet instead of jumping.
 """
 
 from __future__ import annotations
@@ -126,3 +127,11 @@ def settle_fraction(segment: Segment, position: int, handoff_frames: int) -> flo
     if not segment.start < position < segment.end or from_seam > span:
         return 0.0
     return (span - from_seam + 1) / (span + 1)
+
+
+def opening_frame(segment: Segment, preroll: int) -> int:
+    """Where ``segment``'s chain starts: its keyframe at the shot's start, else ``preroll`` frames before
+    its first frame (never before its shot). Frames before ``segment.start`` are made and dropped."""
+    if segment.start == segment.shot_start:
+        return segment.start
+    return max(segment.shot_start, segment.start - preroll)

@@ -5,10 +5,11 @@ Ray's object store. Order of work:
 
 1. decode once, resize to processing size, put each frame in the object store;
 2. plan shots and segments (:mod:`.plan`);
-3. keyframes first — the first frame of every segment, stylised on its own, all in parallel —
-   then every segment frame by frame from its keyframe, its last frames pulled towards the next
-   keyframe (:mod:`.handoff`); a worker continues its own segment, and an idle one takes the
-   longest segment nobody holds;
+3. keyframes first — the opening frame of every segment, stylised on its own, all in parallel —
+   then every segment frame by frame from it (a segment inside a shot opens a few frames early
+   and drops them), its last frames pulled towards the next segment's first frame
+   (:mod:`.handoff`); a worker continues its own segment, and an idle one takes the longest
+   segment that is ready;
 4. each finished frame is committed to the work folder (the in-process runner's resume store)
    as it arrives, and frames reach the output (encoder or frame folder) in order.
 
@@ -60,6 +61,7 @@ from .plan import (
     default_segment_frames,
     handoff_weight,
     independent_plan,
+    opening_frame,
     plan_segments,
     settle_fraction,
 )
@@ -68,15 +70,16 @@ from .worker import FrameDone, FrameJob, WorkerSetup
 
 @dataclass(frozen=True)
 class Handoff:
-    """How the last frames of a segment meet the next keyframe (see :mod:`.handoff`)."""
+    """How a segment meets the next one in its shot (see :mod:`.handoff`; chosen by benchmarks/seam_handoff.py)."""
 
-    frames: int = 8  # frames before a seam pulled towards the next keyframe
-    strength: float = 1.0  # their pull at the seam, relative to the pull towards the predecessor
-    # a keyframe inside a shot starts from the shot's first keyframe warped into it (and is held to it),
-    # so both sides of a seam grew from the same picture; else it starts afresh
-    anchored: bool = True
-    # once a segment is finished, mix its hand-off frames towards the warped keyframe (see handoff.settle)
-    settle: bool = True
+    frames: int = 6  # frames before a seam pulled towards the next segment's first frame
+    strength: float = 3.0  # their pull just before the seam, relative to the pull towards the predecessor
+    # a segment inside a shot opens this many frames early (never before its shot): its chain has
+    # settled by its first committed frame, as the segment before it has by its end; those frames are dropped
+    preroll: int = 6
+    # once a segment is finished, also mix its hand-off frames towards the warped next frame
+    # (handoff.settle): measured worse (the ramp's pairs grow), so off
+    settle: bool = False
 
 
 #: Seconds to wait for a killed worker to come back (Ray restarts it and it rebuilds its engine).
@@ -126,7 +129,7 @@ def stylize_video_scaled(
     settings.update(
         {
             "scale.segments": plan.boundaries(),
-            "scale.handoff": [handoff.frames, handoff.strength, handoff.anchored, handoff.settle],
+            "scale.handoff": [handoff.frames, handoff.strength, handoff.preroll, handoff.settle],
         }
     )
     work = WorkFolder(out_dir / ".work")
@@ -209,7 +212,12 @@ class _Flight:
 
 
 class _Driver:
-    """Keeps every worker busy with the next frame that can be made, and commits what comes back."""
+    """Keeps every worker busy with the next frame that can be made, and commits what comes back.
+
+    Each segment is a chain of frames from its opening frame (its keyframe, or the pre-roll's first
+    frame) to its end; at most one of its frames is in flight at a time. Only frames from the
+    segment's start on are committed; pre-roll frames live in the object store only.
+    """
 
     def __init__(
         self,
@@ -225,30 +233,29 @@ class _Driver:
         self.plan, self.handoff, self.config, self.metas, self.contents = plan, handoff, config, metas, contents
         self.work, self.progress = work, progress
         self.workers = [_WorkerState(i, actor) for i, actor in enumerate(workers.actors)]
-        self.on_gpus = workers.gpus
         count = plan.frame_count
-        self.done = {p for p in range(count) if work.frame_path(p).exists()}  # finished by an earlier run
-        self.resumed = len(self.done)
-        self.committed: set[int] = set(self.done)  # on disk
-        self.pictures: dict[int, Any] = {}  # position → object ref of its stylised picture (still needed)
-        self.keyframes_left = [  # longest segments first; anchored ones wait for their shot's first keyframe
-            s.index for s in sorted(plan.segments, key=lambda s: -s.length) if s.start not in self.done
-        ]
-        self.next_position = {s.index: self._first_missing(s) for s in plan.segments}
-        self.owner: dict[int, int | None] = {s.index: None for s in plan.segments}
+        self.committed = {p for p in range(count) if work.frame_path(p).exists()}  # on disk (an earlier run's too)
+        self.resumed = len(self.committed)
+        self.pictures: dict[tuple[int, int], Any] = {}  # (segment, position) → object ref of a stylised picture
+        self.next_position = {s.index: self._resume_at(s) for s in plan.segments}
         self.attempts: dict[int, int] = {}
         self.in_flight: dict[Any, _Flight] = {}
         self.saving: dict[int, Future] = {}
         self.seconds = {"keyframes": 0.0, "segments": 0.0, "waiting_for_workers": 0.0}
         self.restart_log: list[dict[str, Any]] = []
         self.held: dict[int, list[tuple[FrameDone, dict[str, Any]]]] = {}  # segment → its hand-off frames
+        self.preroll_frames = 0
         self.cursor = 0  # the next position the output needs
         self.started = time.perf_counter()
 
-    def _first_missing(self, segment: Segment) -> int:
-        for position in range(segment.start + 1, segment.end):
-            if position not in self.done:
-                return position
+    def opening(self, segment: Segment) -> int:
+        return opening_frame(segment, self.handoff.preroll)
+
+    def _resume_at(self, segment: Segment) -> int:
+        """The next frame of ``segment`` to make: after its last committed one, or from its opening again."""
+        for position in range(segment.start, segment.end):
+            if position not in self.committed:
+                return self.opening(segment) if position == segment.start else position
         return segment.end
 
     # --- the loop -----------------------------------------------------------------------------
@@ -289,58 +296,42 @@ class _Driver:
     def _dispatch(self) -> None:
         for state in self.workers:
             if state.alive and not any(f.worker is state for f in self.in_flight.values()):
-                self._give_work(state)
+                index = self._choose(state)
+                if index is not None:
+                    self._submit(state, self.plan.segments[index], self.next_position[index])
 
-    def _give_work(self, state: _WorkerState) -> None:
-        for index in self.keyframes_left:
-            if self._anchor_ready(index):
-                self.keyframes_left.remove(index)
-                segment = self.plan.segments[index]
-                self._submit(state, segment, segment.start)
-                return
-        if state.segment is not None and self._ready(state.segment):
-            self._submit(state, self.plan.segments[state.segment], self.next_position[state.segment])
-            return
-        if state.segment is not None and self.next_position[state.segment] < self.plan.segments[state.segment].end:
-            return  # waits for the next keyframe (still in flight elsewhere)
-        free = [
-            s
-            for s in self.plan.segments
-            if self.owner[s.index] is None and self.next_position[s.index] < s.end and self._ready(s.index)
-        ]
-        if free:
-            segment = max(free, key=lambda s: s.end - self.next_position[s.index])
-            self.owner[segment.index] = state.index
-            state.segment = segment.index
-            self._submit(state, segment, self.next_position[segment.index])
+    def _choose(self, state: _WorkerState) -> int | None:
+        """Keyframes first (longest segment first); then the worker's own segment; then the longest ready one."""
+        ready = [s for s in self.plan.segments if self._ready(s)]
+        keyframes = [s for s in ready if self.next_position[s.index] == self.opening(s)]
+        if keyframes:
+            return max(keyframes, key=lambda s: s.end - self.opening(s)).index
+        if state.segment is not None and any(s.index == state.segment for s in ready):
+            return state.segment
+        if ready:
+            return max(ready, key=lambda s: s.end - self.next_position[s.index]).index
+        return None
 
-    def _anchor(self, segment: Segment) -> int | None:
-        """The frame a keyframe starts from: its shot's first frame when anchored, else None (on its own)."""
-        if not self.handoff.anchored or segment.start == segment.shot_start:
-            return None
-        return segment.shot_start
-
-    def _anchor_ready(self, index: int) -> bool:
-        anchor = self._anchor(self.plan.segments[index])
-        return anchor is None or self._have(anchor)
-
-    def _ready(self, index: int) -> bool:
-        """Whether the next frame of segment ``index`` can be made now."""
-        segment, position = self.plan.segments[index], self.next_position[index]
-        if position >= segment.end or not self._have(position - 1):
+    def _ready(self, segment: Segment) -> bool:
+        """Whether the next frame of ``segment`` can be made now."""
+        position = self.next_position[segment.index]
+        if position >= segment.end or any(f.segment == segment.index for f in self.in_flight.values()):
             return False
-        if any(f.job.position == position for f in self.in_flight.values()):
+        if position == self.opening(segment):
+            return True
+        if (segment.index, position - 1) not in self.pictures and position - 1 not in self.committed:
             return False
         weight = handoff_weight(segment, position, self.handoff.frames, self.handoff.strength)
-        return weight == 0 or (segment.next_keyframe is not None and self._have(segment.next_keyframe))
+        return weight == 0 or self._key_available(segment)
 
-    def _have(self, position: int) -> bool:
-        """Whether frame ``position`` is stylised (in the object store, being saved, or on disk)."""
-        return position in self.pictures or position in self.committed
+    def _key_available(self, segment: Segment) -> bool:
+        """Whether the next segment's first committed frame (the keyframe of this one's hand-off) exists."""
+        key = segment.next_keyframe
+        return key is not None and ((segment.index + 1, key) in self.pictures or key in self.committed)
 
     def _submit(self, state: _WorkerState, segment: Segment, position: int) -> None:
         meta = self.metas[position]
-        keyframe = position == segment.start
+        keyframe = position == self.opening(segment)
         weight = 0.0 if keyframe else handoff_weight(segment, position, self.handoff.frames, self.handoff.strength)
         job = FrameJob(
             position,
@@ -349,27 +340,26 @@ class _Driver:
             meta.name,
             keyframe=keyframe,
             handoff_weight=weight,
-            snapshots=position == self.config.gif_frame,
+            snapshots=position == self.config.gif_frame and position >= segment.start,
         )
         args: list[Any] = [job, self.contents[position]]
-        anchor = self._anchor(segment) if keyframe else None
-        if anchor is not None:
-            args += [self.contents[anchor], self._picture(anchor)]
         if not keyframe:
-            args += [self.contents[position - 1], self._picture(position - 1)]
+            args += [self.contents[position - 1], self._picture(segment.index, position - 1)]
             if weight > 0:
                 assert segment.next_keyframe is not None
-                args += [self.contents[segment.next_keyframe], self._picture(segment.next_keyframe)]
+                key = segment.next_keyframe
+                args += [self.contents[key], self._picture(segment.index + 1, key)]
         ref = state.actor.frame.remote(*args)
+        state.segment = segment.index
         self.in_flight[ref] = _Flight(state, job, segment.index, time.perf_counter())
 
-    def _picture(self, position: int) -> Any:
-        """Object ref of a stylised picture: in the store already, or loaded from the work folder."""
-        if position not in self.pictures:
+    def _picture(self, segment: int, position: int) -> Any:
+        """Object ref of a stylised picture of ``segment``: in the store already, or loaded from the work folder."""
+        if (segment, position) not in self.pictures:
             import ray
 
-            self.pictures[position] = ray.put(self.work.load_frame(position)[0])
-        return self.pictures[position]
+            self.pictures[(segment, position)] = ray.put(self.work.load_frame(position)[0])
+        return self.pictures[(segment, position)]
 
     def _receive(self, ref: Any) -> None:
         import ray
@@ -394,7 +384,8 @@ class _Driver:
         return f"{d.get('device', '?')} on {d.get('host', '?')}" if d else "not started"
 
     def _lost(self, state: _WorkerState, job: FrameJob, error: Exception) -> None:
-        """The worker died with ``job`` in flight: Ray restarts it (up to MAX_RESTARTS); the frame is made again."""
+        """The worker died with ``job`` in flight: Ray restarts it (up to MAX_RESTARTS) and the frame is
+        made again (the segment is ready again); a worker that does not come back is dropped."""
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
@@ -405,13 +396,8 @@ class _Driver:
             state.restarts += 1
             self.restart_log.append({"worker": state.index, "frame": job.position, "reason": reason})
         except (RayActorError, GetTimeoutError):
-            state.alive = False
-            if state.segment is not None:
-                self.owner[state.segment] = None  # another worker takes it over where it stopped
-                state.segment = None
+            state.alive, state.segment = False, None
             self.restart_log.append({"worker": state.index, "frame": job.position, "reason": reason, "lost": True})
-        if job.keyframe:
-            self.keyframes_left.insert(0, self.plan.segment_of(job.position).index)
         if not any(w.alive for w in self.workers) or attempts >= MAX_ATTEMPTS:
             raise StylevidError(
                 f"worker {state.index + 1} ({self._where(state)}) died for good at frame {job.position + 1} "
@@ -422,32 +408,33 @@ class _Driver:
     def _commit(self, state: _WorkerState, flight: _Flight, done: FrameDone) -> None:
         import ray
 
-        position, job = done.position, flight.job
+        position, job, segment = done.position, flight.job, self.plan.segments[flight.segment]
         stats = {**done.stats, "worker": state.index, "segment_index": flight.segment}
         state.frames += 1
         state.busy += stats.get("worker_seconds", 0.0)
+        self.pictures[(segment.index, position)] = ray.put(done.picture)
+        if position - 1 != segment.start:  # a segment's first frame stays: the segment before hands off to it
+            self.pictures.pop((segment.index, position - 1), None)
+        self.next_position[segment.index] = position + 1
         if job.keyframe:
             state.keyframes += 1
-            if not self.keyframes_left and not any(f.job.keyframe for f in self.in_flight.values()):
+            if not any(self.next_position[s.index] == self.opening(s) for s in self.plan.segments) and not any(
+                f.job.keyframe for f in self.in_flight.values()
+            ):
                 self.seconds["keyframes"] = time.perf_counter() - self.started
-        segment = self.plan.segments[flight.segment]
-        self.pictures[position] = ray.put(done.picture)
-        if not job.keyframe:
-            self.next_position[flight.segment] = position + 1
-            if position - 1 != segment.start:
-                self.pictures.pop(position - 1, None)  # keyframes stay: the segment before may still need them
+        if position < segment.start:  # pre-roll: the chain's input, never committed
+            self.preroll_frames += 1
+            return
         if done.snapshots or done.history:
             self.work.save_history(done.history, done.snapshots)
-        if self.next_position[flight.segment] >= segment.end and state.segment == flight.segment:
-            state.segment = None
         self.progress.frame_done(position, stats)
         if self.handoff.settle and job.handoff_weight > 0:
             # hand-off frames wait for the segment's last one, then are mixed and committed together
             # (a run killed before that redoes them: they are the chain's inputs, unmixed)
-            held = self.held.setdefault(flight.segment, [])
+            held = self.held.setdefault(segment.index, [])
             held.append((done, stats))
             if position == segment.end - 1:
-                for frame, frame_stats in self.held.pop(flight.segment):
+                for frame, frame_stats in self.held.pop(segment.index):
                     self._save(frame.position, self._settled(segment, frame), frame_stats)
             return
         self._save(position, done.picture, stats)
@@ -458,7 +445,7 @@ class _Driver:
         return settle(done.picture, done.key_warped, done.key_reliable, fraction)
 
     def _save(self, position: int, picture: np.ndarray, stats: dict[str, Any]) -> None:
-        if picture is not None and "handoff_weight" in stats and self.handoff.settle:
+        if "handoff_weight" in stats and self.handoff.settle:
             stats = {**stats, "warping_error": None}  # measured afresh by the output, on the mixed picture
         self.saving[position] = self.savers.submit(self.work.save_frame, position, picture, stats)
 
@@ -519,7 +506,7 @@ def _scale_record(
         "handoff": {
             "frames": handoff.frames,
             "strength": handoff.strength,
-            "anchored": handoff.anchored,
+            "preroll": handoff.preroll,
             "settle": handoff.settle,
         },
         "shots": [list(s) for s in plan.shots],
@@ -537,6 +524,7 @@ def _scale_record(
         "seams": seams,
         "worst_seam_ratio": max(inside) if inside else None,
         "resumed_frames": driver.resumed,
+        "preroll_frames": driver.preroll_frames,
         "restarts": driver.restart_log,
         "seconds": {
             "keyframe_phase": driver.seconds["keyframes"],

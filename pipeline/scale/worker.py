@@ -110,8 +110,6 @@ class StyleWorker:
     ) -> FrameDone:
         """Stylise frame ``job.position``: a keyframe on its own, or a later frame from its predecessor
         (``previous_*``), pulled towards the next keyframe (``key_*``) when ``job.handoff_weight`` > 0.
-        A keyframe given ``previous_*`` (its shot's first frame) starts from it, warped by the flow
-        between them, and is held to it, with the keyframe's full budget.
 
         The same steps as the in-process runner's (:class:`~..video.steps.FrameSteps`): a later frame
         starts from its predecessor warped by the flow and is held to it by the temporal loss."""
@@ -125,9 +123,9 @@ class StyleWorker:
         iters = config.style.iters if job.keyframe else config.frame_iters
         init: np.ndarray | None = None
         temporal = None
-        if not job.keyframe and previous_stylised is None:
-            raise ValueError("a frame that follows another needs the stylised frame before it")
-        if previous_stylised is not None:  # a later frame; or a keyframe anchored on its shot's first frame
+        if not job.keyframe:
+            if previous_stylised is None:
+                raise ValueError("a frame that follows another needs the stylised frame before it")
             flow_bw, reliable = item.motion()
             warped = warp_into(previous_stylised, flow_bw)
             mask = reliable

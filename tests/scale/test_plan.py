@@ -9,7 +9,9 @@ from stylevid.pipeline.scale.plan import (
     default_segment_frames,
     handoff_weight,
     independent_plan,
+    opening_frame,
     plan_segments,
+    settle_fraction,
 )
 
 
@@ -92,3 +94,15 @@ def test_compounded_pulls_of_strength_one_spread_the_difference_in_equal_steps()
         steps.append(step)
     steps.append(1 - fraction)  # the seam itself
     assert steps == pytest.approx([1 / 6] * 6)
+
+
+def test_a_segment_inside_a_shot_opens_early_but_never_before_its_shot():
+    plan = plan_segments(40, [20], 10)
+    assert [opening_frame(s, 4) for s in plan.segments] == [0, 6, 20, 26]
+    assert [opening_frame(s, 8) for s in plan_segments(30, [], 5).segments] == [0, 0, 2, 7, 12, 17]
+
+
+def test_settle_mixes_the_hand_off_frames_in_equal_steps():
+    first = plan_segments(20, [], 10).segments[0]
+    assert [settle_fraction(first, p, 4) for p in range(4, 10)] == pytest.approx([0, 0, 0.2, 0.4, 0.6, 0.8])
+    assert settle_fraction(plan_segments(20, [], 10).segments[1], 15, 4) == 0

@@ -29,9 +29,12 @@ from stylevid.pipeline.config import StyleConfig  # noqa: E402
 from stylevid.pipeline.io.images import load_image  # noqa: E402
 from stylevid.pipeline.io.probe import probe_video  # noqa: E402
 from stylevid.pipeline.progress import Progress  # noqa: E402
-from stylevid.pipeline.scale.runner import stylize_video_scaled  # noqa: E402
+from stylevid.pipeline.scale.runner import Handoff, stylize_video_scaled  # noqa: E402
 
 FRAMES, CUT, SEGMENT = 24, 12, 6  # two shots of two segments each
+# a pre-roll shorter than a segment, so the second segment of a shot does not open on the shot's keyframe
+# (it would then repeat the first segment exactly, and its seam would not be one)
+HANDOFF = Handoff(frames=5, preroll=3)
 CONFIG = VideoConfig(
     style=StyleConfig(size=32, iters=8, device="cpu"),
     frame_iters=6,
@@ -58,7 +61,7 @@ def styles():
 @pytest.fixture(scope="module")
 def undisturbed(ray_cluster, clip, styles, tmp_path_factory):
     out = tmp_path_factory.mktemp("undisturbed")
-    result = stylize_video_scaled(clip, styles, out, CONFIG, cuts=[CUT])
+    result = stylize_video_scaled(clip, styles, out, CONFIG, cuts=[CUT], handoff=HANDOFF)
     return out, result
 
 
@@ -69,7 +72,8 @@ def test_frame_count_rate_audio_and_the_record(clip, undisturbed):
     assert video.audio_streams == 1
     assert abs(video.duration - source.duration) < 0.1
     scale = result.record["scale_out"]
-    assert len(scale["workers"]) == 2 and sum(w["frames"] for w in scale["workers"]) == FRAMES
+    made = sum(w["frames"] for w in scale["workers"])
+    assert len(scale["workers"]) == 2 and made == FRAMES + scale["preroll_frames"] > FRAMES
     assert all(w["busy_seconds"] > 0 for w in scale["workers"])
     assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 6), (6, 12), (12, 18), (18, 24)]
     assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(6, "segment"), (12, "cut"), (18, "segment")]
@@ -100,7 +104,7 @@ class KillAWorker(Progress):
 def test_a_killed_worker_is_restarted_and_the_output_is_identical(ray_cluster, clip, styles, undisturbed, tmp_path):
     reference, _ = undisturbed
     killer = KillAWorker(after=3)
-    result = stylize_video_scaled(clip, styles, tmp_path, CONFIG, cuts=[CUT], progress=killer)
+    result = stylize_video_scaled(clip, styles, tmp_path, CONFIG, cuts=[CUT], handoff=HANDOFF, progress=killer)
     assert killer.killed is not None
     assert result.record["scale_out"]["restarts"], "the kill went unnoticed"
     mine, theirs = frames_of(tmp_path), frames_of(reference)
@@ -114,9 +118,9 @@ from pathlib import Path
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.scale.runner import stylize_video_scaled
 sys.path.insert(0, {tests!r})
-from test_ray_runner import CONFIG, CUT
+from test_ray_runner import CONFIG, CUT, HANDOFF
 config = CONFIG.replace(cluster={address!r})
-stylize_video_scaled(Path({clip!r}), [load_image(Path({style!r}))], Path({out!r}), config, cuts=[CUT])
+stylize_video_scaled(Path({clip!r}), [load_image(Path({style!r}))], Path({out!r}), config, cuts=[CUT], handoff=HANDOFF)
 """
 
 
