@@ -188,12 +188,15 @@ def _driver_per_frame(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-def makespan(frames: int, workers: int, segment_frames: int, f: float, k: float, overhead: float) -> float:
+def makespan(
+    frames: int, workers: int, segment_frames: int, f: float, k: float, overhead: float, preroll: int = 6
+) -> float:
     """Seconds of a single-shot clip on ``workers`` under the runner's scheduler (keyframes first, then
-    the longest segment left to an idle worker; each call pays ``overhead``)."""
-    from stylevid.pipeline.scale.plan import plan_segments
+    the longest segment left to an idle worker; a segment inside the shot also makes its pre-roll;
+    each call pays ``overhead``)."""
+    from stylevid.pipeline.scale.plan import opening_frame, plan_segments
 
-    plan = plan_segments(frames, [], segment_frames)
+    plan = plan_segments(frames, [], segment_frames, preroll)
     free = [0.0] * workers  # when each worker is next free
     heapq.heapify(free)
     keyframe_done = []
@@ -205,7 +208,8 @@ def makespan(frames: int, workers: int, segment_frames: int, f: float, k: float,
     clocks = sorted(free)
     for segment in sorted(plan.segments, key=lambda s: -s.length):
         start = max(heapq.heappop(clocks), ready)
-        heapq.heappush(clocks, start + (segment.length - 1) * (f + overhead))
+        made = segment.end - opening_frame(segment, preroll) - 1  # after the keyframe
+        heapq.heappush(clocks, start + made * (f + overhead))
     return max(clocks)
 
 

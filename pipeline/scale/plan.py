@@ -70,9 +70,11 @@ def default_segment_frames(frame_count: int, workers: int) -> int:
     return max(1, math.ceil(frame_count / max(1, workers)))
 
 
-def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int) -> Plan:
+def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int, preroll: int = 0) -> Plan:
     """Shots from ``cuts`` (first frames of new shots), each split into segments of at most
-    ``segment_frames`` frames of near-equal length."""
+    ``segment_frames`` frames, of near-equal work: a segment inside a shot also makes ``preroll``
+    frames before its first one, so it is that much shorter than the shot's first segment (unless
+    the segments are too short for it to matter: then they are of near-equal length)."""
     if frame_count < 1:
         raise StylevidError("nothing to plan: the clip has no frames")
     if segment_frames < 1:
@@ -86,6 +88,9 @@ def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int) ->
     for shot_index, (start, end) in enumerate(shots):
         count = math.ceil((end - start) / segment_frames)
         bounds = [start + (end - start) * k // count for k in range(count + 1)]
+        if count > 1 and (end - start) > 2 * preroll * count:
+            work = end - start + (count - 1) * preroll  # frames made, pre-rolls included
+            bounds = [start] + [start + work * k // count - (k - 1) * preroll for k in range(1, count)] + [end]
         for k in range(count):
             following = bounds[k + 1] if k + 1 < count else None
             segments.append(Segment(len(segments), shot_index, bounds[k], bounds[k + 1], following, start))

@@ -124,7 +124,7 @@ def stylize_video_scaled(
     del frames
     if not metas:
         raise StylevidError(f"no frames could be read from {source.path}")
-    plan = _plan(config, len(metas), cuts, count)
+    plan = _plan(config, len(metas), cuts, count, handoff.preroll)
     settings = settings_fingerprint(source, config, styles)
     settings.update(
         {
@@ -172,10 +172,11 @@ def stylize_video_scaled(
     return result
 
 
-def _plan(config: VideoConfig, frame_count: int, cuts: Sequence[int], workers: int) -> Plan:
+def _plan(config: VideoConfig, frame_count: int, cuts: Sequence[int], workers: int, preroll: int) -> Plan:
     if config.frame_init == "independent":
         return independent_plan(frame_count)
-    return plan_segments(frame_count, cuts, config.segment_frames or default_segment_frames(frame_count, workers))
+    segment_frames = config.segment_frames or default_segment_frames(frame_count, workers)
+    return plan_segments(frame_count, cuts, segment_frames, preroll)
 
 
 def _without_picture(frame: Frame, size: int) -> tuple[Frame, np.ndarray]:

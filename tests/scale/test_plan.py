@@ -106,3 +106,11 @@ def test_settle_mixes_the_hand_off_frames_in_equal_steps():
     first = plan_segments(20, [], 10).segments[0]
     assert [settle_fraction(first, p, 4) for p in range(4, 10)] == pytest.approx([0, 0, 0.2, 0.4, 0.6, 0.8])
     assert settle_fraction(plan_segments(20, [], 10).segments[1], 15, 4) == 0
+
+
+def test_segments_inside_a_shot_are_shorter_by_their_pre_roll_so_the_work_is_even():
+    plan = plan_segments(100, [], 34, preroll=6)
+    lengths = [s.length + (6 if s.start else 0) for s in plan.segments]  # frames each segment makes
+    assert [(s.start, s.end) for s in plan.segments] == [(0, 37), (37, 68), (68, 100)]
+    assert max(lengths) - min(lengths) <= 1
+    assert [(s.start, s.end) for s in plan_segments(12, [], 6, preroll=3).segments] == [(0, 6), (6, 12)]  # too short
