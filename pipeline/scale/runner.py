@@ -426,6 +426,10 @@ class _Driver:
         if position < segment.start:  # pre-roll: the chain's input, never committed
             self.preroll_frames += 1
             return
+        if position == segment.start and position != self.opening(segment):
+            # its worker measured the pair with its own pre-roll frame: the output measures the seam
+            # against the frame before it that was kept
+            stats["warping_error"] = None
         if done.snapshots or done.history:
             self.work.save_history(done.history, done.snapshots)
         self.progress.frame_done(position, stats)

@@ -31,10 +31,10 @@ from stylevid.pipeline.io.probe import probe_video  # noqa: E402
 from stylevid.pipeline.progress import Progress  # noqa: E402
 from stylevid.pipeline.scale.runner import Handoff, stylize_video_scaled  # noqa: E402
 
-FRAMES, CUT, SEGMENT = 24, 12, 6  # two shots of two segments each
-# a pre-roll shorter than a segment, so the second segment of a shot does not open on the shot's keyframe
-# (it would then repeat the first segment exactly, and its seam would not be one)
-HANDOFF = Handoff(frames=5, preroll=3)
+FRAMES, CUT, SEGMENT = 40, 20, 10  # two shots of two segments each
+# the defaults: a pre-roll shorter than a segment, so the second segment of a shot does not open on the
+# shot's keyframe (it would then repeat the first segment exactly, and its seam would not be one)
+HANDOFF = Handoff()
 CONFIG = VideoConfig(
     style=StyleConfig(size=32, iters=8, device="cpu"),
     frame_iters=6,
@@ -75,8 +75,8 @@ def test_frame_count_rate_audio_and_the_record(clip, undisturbed):
     made = sum(w["frames"] for w in scale["workers"])
     assert len(scale["workers"]) == 2 and made == FRAMES + scale["preroll_frames"] > FRAMES
     assert all(w["busy_seconds"] > 0 for w in scale["workers"])
-    assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 6), (6, 12), (12, 18), (18, 24)]
-    assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(6, "segment"), (12, "cut"), (18, "segment")]
+    assert [(s["start"], s["end"]) for s in scale["segments"]] == [(0, 10), (10, 20), (20, 30), (30, 40)]
+    assert [(s["frame"], s["kind"]) for s in scale["seams"]] == [(10, "segment"), (20, "cut"), (30, "segment")]
     assert json.loads((out / "run.json").read_text())["scale_out"]["seams"] == scale["seams"]
 
 
@@ -133,14 +133,14 @@ def test_a_killed_driver_resumes_without_redoing_finished_frames(ray_cluster, cl
     command = [sys.executable, "-c", script]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while len(list((out / ".work" / "frames").glob("*.png"))) < 6:
+    while len(list((out / ".work" / "frames").glob("*.png"))) < 12:
         assert driver.poll() is None, driver.communicate()
         assert time.monotonic() < deadline, "the driver made no progress"
         time.sleep(0.05)
     driver.kill()
     driver.wait()
     kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / ".work" / "frames").glob("*.png")}
-    assert 6 <= len(kept) < FRAMES
+    assert 12 <= len(kept) < FRAMES
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "run.json").read_text())["scale_out"]
