@@ -497,13 +497,12 @@ def _scale_record(
     errors = {p: rows[p].get("warping_error") for p in range(1, len(rows))}
     within_shots = [e for p, e in errors.items() if p not in cuts and e is not None]
     median = statistics.median(within_shots) if within_shots else None
-    seams = []
-    for position in (*plan.seams, *plan.cuts):
+    seams: list[dict[str, Any]] = []
+    for position in sorted((*plan.seams, *plan.cuts)):
         error = errors.get(position)
         ratio = error / median if error is not None and median else None
         kind = "cut" if position in cuts else "segment"
         seams.append({"frame": position, "kind": kind, "warping_error": error, "ratio_to_median": ratio})
-    seams.sort(key=lambda s: s["frame"])
     inside = [s["ratio_to_median"] for s in seams if s["kind"] == "segment" and s["ratio_to_median"] is not None]
     return {
         "cluster": address,
