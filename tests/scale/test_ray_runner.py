@@ -131,7 +131,7 @@ import sys
 from pathlib import Path
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.scale.runner import stylize_video_scaled
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, str(Path({tests!r}).parent)]
 from test_ray_runner import CONFIG, CUT, HANDOFF
 config = CONFIG.replace(cluster={address!r})
 stylize_video_scaled(Path({clip!r}), [load_image(Path({style!r}))], Path({out!r}), config, cuts=[CUT], handoff=HANDOFF)
