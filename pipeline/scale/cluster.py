@@ -46,6 +46,7 @@ class Workers:
     gpus: bool  # each actor holds one GPU
     threads: int  # torch threads per CPU actor (0: the defaults)
     address: str  # "local" or the cluster joined
+    setup: Any = None  # object ref of the actors' construction arguments: held so that a restart finds them
 
 
 def connect(cluster: str | None) -> tuple[str, dict[str, float]]:
@@ -96,4 +97,4 @@ def start_workers(setup: WorkerSetup, config: VideoConfig, resources: dict[str, 
     setup_ref = ray.put(replace(setup, config=setup.config.replace(style=style)))
     actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=0, **options)(StyleWorker)
     actors = [actor.remote(setup_ref, threads) for _ in range(count)]
-    return Workers(actors, on_gpus, threads, address)
+    return Workers(actors, on_gpus, threads, address, setup_ref)
