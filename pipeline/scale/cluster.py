@@ -8,6 +8,7 @@ with ``cores ÷ N`` torch threads. Ray is imported here only, so nothing else ne
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +57,9 @@ def connect(cluster: str | None) -> tuple[str, dict[str, float]]:
     if not ray.is_initialized():
         try:
             if cluster is None:
-                ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+                ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
             else:
-                ray.init(address=cluster, log_to_driver=False, configure_logging=False)
+                ray.init(address=cluster, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             where = "a local Ray cluster" if cluster is None else f"the Ray cluster at {cluster}"

@@ -126,6 +126,41 @@ def test_a_killed_worker_is_restarted_and_the_output_is_identical(ray_cluster, c
     assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
 
 
+class KillEveryWorker(Progress):
+    """Kills every worker process it has heard of once ``after`` frames are done (and both were heard of)."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.count, self.pids, self.killed = after, 0, {}, False
+
+    def frame_done(self, position, stats):
+        self.count += 1
+        self.pids[stats["worker"]] = stats["worker_pid"]
+        if not self.killed and self.count >= self.after and len(self.pids) == 2:
+            self.killed = True
+            for pid in self.pids.values():
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_lost_for_good_stop_the_run_with_one_line_and_keep_every_finished_frame(
+    ray_cluster, clip, styles, undisturbed, tmp_path, monkeypatch
+):
+    from stylevid.pipeline.errors import StylevidError
+    from stylevid.pipeline.scale import cluster
+
+    reference, _ = undisturbed
+    monkeypatch.setattr(cluster, "MAX_RESTARTS", 0)  # as if each worker's GPU had failed for good
+    killer = KillEveryWorker(after=4)
+    with pytest.raises(StylevidError) as stopped:
+        stylize_video_scaled(clip, styles, tmp_path, CONFIG, cuts=[CUT], handoff=HANDOFF, progress=killer)
+    message = str(stopped.value)
+    assert killer.killed and "died for good" in message and "\n" not in message
+    kept = sorted((tmp_path / ".work" / "frames").glob("*.png"))
+    assert len(kept) >= 4
+    for path in kept:
+        theirs = reference / ".work" / "frames" / path.name
+        assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(theirs)))
+
+
 DRIVER = """
 import sys
 from pathlib import Path
