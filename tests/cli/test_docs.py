@@ -155,6 +155,7 @@ def _stop_before_work(monkeypatch) -> None:
     from stylevid.pipeline import evaluate, image_job, validation
     from stylevid.pipeline import video_job as video
     from stylevid.pipeline.io import images, paths
+    from stylevid.pipeline.scale import cluster
     from stylevid.pipeline.scale import runner as scaled
 
     def check_paths(input_path, style_paths, out_dir, init="content"):
@@ -169,6 +170,7 @@ def _stop_before_work(monkeypatch) -> None:
     monkeypatch.setattr(image_job, "stylize_image_file", reached)
     monkeypatch.setattr(video, "stylize_video", reached)
     monkeypatch.setattr(scaled, "stylize_video_scaled", reached)
+    monkeypatch.setattr(cluster, "ray_available", lambda: True)  # Ray is an extra: the docs hold without it
     monkeypatch.setattr(evaluate, "evaluate_pair", reached)
 
 
