@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,8 +55,6 @@ def connect(cluster: str | None) -> tuple[str, dict[str, float]]:
     (address, the cluster's resources). A Ray already started in this process is used as it is."""
     ray = _ray()
     if not ray.is_initialized():
-        # Ray's C++ core logs warnings to the terminal; a run shows only its own lines unless asked
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
         try:
             if cluster is None:
                 ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
