@@ -199,3 +199,25 @@ def test_a_killed_driver_resumes_without_redoing_finished_frames(ray_cluster, cl
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == identity
     assert all(np.array_equal(a, b) for a, b in zip(frames_of(out), frames_of(reference)))
     assert probe_video(out / "clip_stylised.mp4").frame_count == FRAMES
+
+
+@pytest.mark.parametrize("frame_init,segment", [("prev-warped", 100), ("independent", 1)])
+def test_a_run_on_workers_repeats_the_in_process_run(ray_cluster, styles, tmp_path, frame_init, segment):
+    """One segment (or independent frames, each its own keyframe, spread over the workers) makes the
+    same pictures as the in-process runner, bit for bit (CPU, one torch thread each)."""
+    import torch
+
+    from stylevid.pipeline import stylize_video
+
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=6)
+    config = CONFIG.replace(frame_init=frame_init, segment_frames=segment)
+    stylize_video_scaled(clip, styles, tmp_path / "workers", config)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        stylize_video(clip, styles, tmp_path / "here", config.replace(workers=0, segment_frames=None))
+    finally:
+        torch.set_num_threads(threads)
+    mine, theirs = frames_of(tmp_path / "workers"), frames_of(tmp_path / "here")
+    assert len(mine) == len(theirs) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
