@@ -32,12 +32,15 @@ the temporal loss of Ruder et al.).
 
   stylevid frames/ --style wave.jpg --fps 24 -o out/
 
+  stylevid photos/ --style wave.jpg --frame-init independent -o out/   (photos of different sizes: a batch)
+
   stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
 
 OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
 of the picture, or of a video's --gif-frame), losses.png, run.json and, for videos, preview.gif
 and frame_losses.png. A video run keeps its finished frames in OUT/.work: run the same command
-again to resume after a crash or Ctrl-C.
+again to resume after a crash or Ctrl-C. A batch of photos writes NAME_stylised.png per photo and
+run.json; run it again to skip the photos already done.
 """
 
 IMAGES = "Style and loss"
@@ -184,7 +187,10 @@ def stylize(
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
     gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
     restart: bool = typer.Option(
-        False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO
+        False,
+        "--restart",
+        help="Discard frames (or a batch's photos) saved by an earlier run with other settings.",
+        rich_help_panel=VIDEO,
     ),
     weights: str | None = typer.Option(
         None,
@@ -214,7 +220,7 @@ def stylize(
 ) -> None:
     from stylevid.pipeline.config import StyleConfig, VideoConfig
     from stylevid.pipeline.io.paths import create_output_folder, default_output
-    from stylevid.pipeline.validation import check_video_settings, validate_run
+    from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
     style_list = _names(style_layers) or ()
     config = StyleConfig(
@@ -263,6 +269,8 @@ def stylize(
             audio=audio,
             gif_frame=gif_frame,
         )
+        if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
+            kind = check_folder(input, video_config)
         check_video_settings(kind, video_config)
     # Validated: from here on the run decodes, loads weights and writes.
     create_output_folder(out_dir)
@@ -278,6 +286,18 @@ def stylize(
         with ImageProgress(console, config.iters) as progress:
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
+        return
+    if kind == "batch":
+        from stylevid.pipeline.batch_job import stylize_photos
+
+        from .progress import PhotoProgress
+
+        with PhotoProgress(console) as photo_progress:
+            batch = stylize_photos(input, styles, out_dir, video_config, restart=restart, progress=photo_progress)
+        summary = f"{len(batch.outputs)} photos, {batch.stylised} stylised now"
+        if batch.done_earlier:
+            summary += f", {batch.done_earlier} done earlier"
+        _done(console, quiet, batch.output, batch.files, summary)
         return
     from stylevid.pipeline.video_job import stylize_video
 

@@ -185,6 +185,12 @@ class VideoConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON stores it: the engine's settings under "style", fps as text like "30000/1001"."""
+        data = dataclasses.asdict(self)
+        data["fps"] = None if self.fps is None else str(self.fps)
+        return data
+
     def output_kind(self, input_kind: str) -> str:
         """ "video" or "frames": what a run on an input of ``input_kind`` ("video" or "folder") writes."""
         if self.output != "auto":

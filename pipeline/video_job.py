@@ -69,7 +69,11 @@ def stylize_video(
 
     Frames finished by an earlier run with the same settings are reused unless ``restart``.
     """
-    validate_run(input_path, styles, out_dir, config)
+    if validate_run(input_path, styles, out_dir, config) == "batch":
+        raise StylevidError(
+            f"the pictures of {input_path} differ in size: a batch of photos, not a video; "
+            "stylise them with stylize_photos"
+        )
     progress = progress or Progress()
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
     kind = config.output_kind(source.kind)

@@ -190,6 +190,11 @@ class StyleTransfer:
             self._style_grams = grams
         return self._style_grams
 
+    def reset_style_targets(self) -> None:
+        """Compute the style targets again for the next content: with --preserve-colors they are matched
+        to the first content's luminance, right for a video's frames but not for unrelated photos."""
+        self._style_grams = None
+
     def style_weight_for(self, content: np.ndarray) -> float:
         """β: the configured one, or the area-scaled default for this picture size."""
         return self._style_weight(content.shape[0], content.shape[1])

@@ -11,10 +11,11 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..checks import check_picture
 from ..errors import StylevidError
@@ -92,17 +93,26 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB")).copy()  # L, P, CMYK, YCbCr, 1, RGB;16 …
 
 
-def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
-    """Write an H×W×3 uint8 RGB picture atomically (temp file + rename); format from the suffix."""
+def save_image(path: str | os.PathLike, picture: np.ndarray, *, text: dict[str, str] | None = None) -> Path:
+    """Write an H×W×3 uint8 RGB picture atomically (temp file + rename); format from the suffix.
+
+    ``text``: PNG text chunks, written before the pixels (so reading them back decodes nothing).
+    """
     path = Path(path)
     check_picture("picture", picture)
     suffix = path.suffix.lower() or ".png"
     fmt = _FORMATS.get(suffix)
     if fmt is None:
         raise StylevidError(f"cannot write images as {suffix}; use .png or .jpg")
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if text and fmt != "PNG":
+        raise ValueError(f"text chunks need a .png file, not {suffix}")
+    options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG":
         options = {"compress_level": 1}
+        if text:
+            options["pnginfo"] = PngImagePlugin.PngInfo()
+            for key, value in text.items():
+                options["pnginfo"].add_text(key, value)
     atomic_write(path, lambda handle: Image.fromarray(picture).save(handle, format=fmt, **options))
     return path
 

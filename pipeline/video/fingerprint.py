@@ -14,29 +14,34 @@ import numpy as np
 from .frames import FolderSource, FrameSource
 
 if TYPE_CHECKING:
-    from ..config import VideoConfig
+    from ..config import StyleConfig, VideoConfig
+
+
+def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, Any]:
+    """What a stylised picture depends on in the engine: ``style.*`` fields (the device left out)
+    and the style pictures' sha256. Shared by video runs and photo batches."""
+    fields = style.to_dict()
+    fields.pop("device", None)
+    digest = hashlib.sha256()
+    for picture in styles:
+        digest.update(np.ascontiguousarray(picture).tobytes())
+    return {**{f"style.{k}": v for k, v in fields.items()}, "styles_sha256": digest.hexdigest()}
 
 
 def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[np.ndarray]) -> dict[str, Any]:
     """Everything that changes the stylised frames; encoding-only settings are left out."""
-    style = config.style.to_dict()
-    style.pop("device", None)
-    digest = hashlib.sha256()
-    for picture in styles:
-        digest.update(np.ascontiguousarray(picture).tobytes())
     if source.path.is_file():
         identity = f"{source.path.stat().st_size} bytes"
     else:  # a folder: its frame files' names and sizes
         assert isinstance(source, FolderSource)
         files = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}" for p in source.files).encode())
         identity = f"frames sha256 {files.hexdigest()}"
-    flat = {f"style.{k}": v for k, v in style.items()}
+    flat = engine_settings(config.style, styles)
     flat.update(
         {
             "input": str(source.path.resolve()),
             "input_identity": identity,
             "fps": None if config.fps is None else str(config.fps),
-            "styles_sha256": digest.hexdigest(),
             "frame_iters": config.frame_iters,
             "batch_frames": config.batch_frames,
             "frame_init": config.frame_init,
