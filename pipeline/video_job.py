@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .budget import PeakMemory, estimate_for_input, run_device
 from .config import VideoConfig
 from .engine.transfer import StyleTransfer
 from .errors import StylevidError
@@ -70,6 +71,7 @@ def stylize_video(
     Frames finished by an earlier run with the same settings are reused unless ``restart``.
     """
     validate_run(input_path, styles, out_dir, config)
+    peak = PeakMemory(run_device(config.style.device)).start()
     progress = progress or Progress()
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
     kind = config.output_kind(source.kind)
@@ -94,7 +96,8 @@ def stylize_video(
     except BaseException:
         output.abort()
         raise
-    record, files = finalise(output, source, engine, work, config, out_dir, stages)
+    estimate = estimate_for_input(input_path, source.kind, styles, config, str(engine.device), engine.precision)
+    record, files = finalise(output, source, engine, work, config, out_dir, stages, memory=peak.record(estimate))
     result = VideoResult(
         output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
     )

@@ -21,6 +21,7 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
     """Everything that changes the stylised frames; encoding-only settings are left out."""
     style = config.style.to_dict()
     style.pop("device", None)
+    style.pop("memory_limit", None)  # bounds the run, changes no frame
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())
