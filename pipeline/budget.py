@@ -40,11 +40,11 @@ from .engine.memory import (
 from .engine.snapshots import snapshot_iterations
 from .errors import StylevidError
 
-#: CPU: resident memory a run adds beyond its tensors — oneDNN's and the allocator's scratch and
-#: slack, autograd's worker state, and the renders' Matplotlib: the intercept of the measured peaks
-#: against the picture's area, about 100 MiB on a 2-core machine (benchmarks/memory_estimate.py,
-#: docs/performance.md "Memory estimate").
-CPU_RUNTIME_BYTES = 100 * 2**20
+#: CPU: resident memory a run adds beyond its tensors once the network runs — oneDNN's and the
+#: allocator's scratch and slack, autograd's worker state, the renders' Matplotlib: the intercept of
+#: the measured peaks against the picture's area (their slope is the model's), fitted on a 2-core
+#: machine (benchmarks/memory_estimate.py, docs/performance.md "Memory estimate").
+CPU_RUNTIME_BYTES = 135 * 2**20
 #: CPU: importing torch (with torchvision) costs a process this much resident memory once (about
 #: 215 MiB measured); the check adds it when torch is not imported yet (the command line checks before).
 TORCH_IMPORT_BYTES = 220 * 2**20
@@ -132,6 +132,7 @@ def estimate_run(
         history=history,
         temporal=temporal,
         graphs=graphs,
+        pooling=style.pooling,
     )
     optimisation = run_bytes(height, width, shape)
     if video is not None and graphs and items == 1:
@@ -143,7 +144,8 @@ def estimate_run(
     style_pass = max(style_pass_bytes(h, w, shape) for h, w in style_sizes)
     weights = weight_bytes(shape.layers)
     parts: dict[str, int] = {"weights": weights, "optimisation": optimisation}
-    phases = {"style_pass": style_pass, "optimisation": optimisation + (0 if on_cuda else snapshots)}
+    runtime = 0 if on_cuda else CPU_RUNTIME_BYTES  # paid once the network runs, not while it loads
+    phases = {"style_pass": style_pass + runtime, "optimisation": optimisation + runtime}
     if not on_cuda:  # host memory: pictures, frames in flight, the weights file while it loads, the runtime
         pictures = [source or (height, width), *styles]
         parts["pictures"] = DECODE_COPIES * 3 * sum(h * w for h, w in pictures)
@@ -155,11 +157,12 @@ def estimate_run(
             weights_file_bytes = _weights_file_bytes(style)
         # the file, and the fp32 copy of what it holds (none for an fp32 file, twice an fp16 file's size)
         phases["loading_weights"] = weights_file_bytes + min(2 * weights_file_bytes, weight_bytes(["pool5"]))
-        parts["runtime"] = CPU_RUNTIME_BYTES
+        phases["optimisation"] += snapshots
+        parts["runtime"] = runtime
         parts["snapshots"] = snapshots
     parts["style_pass"] = style_pass
-    parts["phase"] = max(phases.values())
-    total = sum(v for k, v in parts.items() if k in ("weights", "pictures", "frames_in_flight", "runtime", "phase"))
+    parts["phase"] = max(phases.values())  # the largest of the phases that follow one another (with the runtime)
+    total = sum(v for k, v in parts.items() if k in ("weights", "pictures", "frames_in_flight", "phase"))
     return Estimate(total, parts, device, height, width, precision)
 
 
@@ -366,8 +369,10 @@ def check_memory(
         changed = style.replace(size=size, history_size=history or style.history_size)
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
-        details = {"device": device, "source": source, "styles": style_dims, "precision": estimate.precision}
-        return once + estimate_run(height, width, run, **details).bytes
+        shrunk = estimate_run(
+            height, width, run, device=device, source=source, styles=style_dims, precision=estimate.precision
+        )
+        return once + shrunk.bytes
 
     size = largest_fitting_sorted(need, budget, size_candidates(style.size))
     history = None
@@ -446,7 +451,7 @@ class PeakMemory:
     def record(self, estimate: Estimate | None) -> dict[str, Any]:
         """run.json's ``memory``: the estimate beside the measured peak."""
         peak = self.peak()
-        data = estimate.record() if estimate is not None else {"device": self.device}
+        data: dict[str, Any] = estimate.record() if estimate is not None else {"device": self.device}
         data.update({"peak_bytes": peak, "peak_measure": self.method})
         if estimate is not None and peak:
             data["peak_over_estimate"] = round(peak / estimate.bytes, 3)

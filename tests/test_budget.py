@@ -6,12 +6,9 @@ peaks: benchmarks/memory_estimate.py, docs/performance.md.)"""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from conftest import CONTENT_FILE, REPO, STYLE_FILE, cli_error_line, run_cli
+from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 from stylevid.pipeline import budget
 from stylevid.pipeline.budget import check_memory, estimate_run, estimate_run_bytes, parse_memory
@@ -32,28 +29,6 @@ def test_size_200000_is_refused_in_one_line_before_anything_is_made(capsys, tmp_
     assert not out.exists()  # no output folder, no progress (stdout is empty with --quiet and without)
     code, printed, _ = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", out, "--size", "200000")
     assert code == 2 and printed == "" and not out.exists()
-
-
-def test_the_check_on_the_cpu_reads_headers_and_imports_no_torch(tmp_path):
-    """What makes the refusal quick: the validation pass neither imports torch nor decodes a picture."""
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from pathlib import Path
-        from stylevid.pipeline.config import StyleConfig
-        from stylevid.pipeline.errors import StylevidError
-        from stylevid.pipeline.validation import validate_run
-        try:
-            validate_run(Path({str(CONTENT_FILE)!r}), [Path({str(STYLE_FILE)!r})], Path({str(tmp_path / "o")!r}),
-                         StyleConfig(size=200000, device="cpu"))
-        except StylevidError as error:
-            print("refused:", error)
-        print("torch imported:", "torch" in sys.modules)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
-    assert "refused: not enough memory" in done.stdout
-    assert "torch imported: False" in done.stdout
 
 
 def test_a_low_memory_limit_refuses_with_the_largest_size_that_fits(capsys, tmp_path):
@@ -160,8 +135,6 @@ def test_run_json_holds_the_estimate_beside_the_measured_peak(capsys, tmp_path):
     assert code == 0, err
     memory = json.loads((tmp_path / "o" / "run.json").read_text())["memory"]
     assert memory["device"] == "cpu" and memory["precision"] == "fp32"
-    assert memory["estimate_bytes"] == sum(
-        memory["estimate_parts"][k] for k in ("weights", "pictures", "runtime", "phase")
-    )
+    assert memory["estimate_bytes"] == sum(memory["estimate_parts"][k] for k in ("weights", "pictures", "phase"))
     assert memory["peak_bytes"] > 0 and memory["peak_measure"] in ("VmHWM", "ru_maxrss")
     assert memory["peak_over_estimate"] == pytest.approx(memory["peak_bytes"] / memory["estimate_bytes"], abs=1e-3)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .layers import BLOCK_CHANNELS, LAYER_NAMES
 
 FP32_BYTES = 4
+INDEX_BYTES = 8  # max pooling's indices (int64), kept for the backward pass
 SIZE_STEP = 16  # --size advice comes in multiples of this
 SMALLEST_SIZE = 64  # no advice below this long side
 
@@ -33,6 +34,7 @@ class RunShape:
     history: int = 100  # L-BFGS curvature pairs (m)
     temporal: bool = False  # a temporal term (its targets, masks and flows per item)
     graphs: bool = False  # a CUDA graph's pool (about one evaluation's activations)
+    pooling: str = "max"  # "max" keeps its indices for the backward pass; "avg" keeps none
 
 
 def _channels(layer: str) -> int:
@@ -52,16 +54,23 @@ def layer_sizes(height: int, width: int, layers: Iterable[str]) -> dict[str, int
 
 
 def activation_bytes(height: int, width: int, shape: RunShape) -> int:
-    """One forward and backward pass over ``shape.items`` pictures: every layer's output kept for
-    the backward pass, the fp32 copies of the style layers that the Grams are made from (when the
-    network runs in a narrower type), the Grams, and the two largest gradients alive at once."""
+    """One forward and backward pass over ``shape.items`` pictures: what autograd keeps for the
+    backward pass — every ReLU's and pooling layer's output (a convolution keeps its input and a
+    ReLU its output, so a convolution's own output lives only until its ReLU has run, unless the
+    loss reads it) and max pooling's int64 indices — one convolution's output in flight, the fp32
+    copies of the style layers that the Grams are made from (when the network runs in a narrower
+    type), the Grams, and the two largest gradients alive at once."""
     sizes = layer_sizes(height, width, shape.layers)
-    kept = sum(sizes.values()) * shape.element_bytes
+    kept = sum(n for name, n in sizes.items() if not name.startswith("conv") or name in shape.layers)
+    in_flight = max(sizes.values())
+    activations = (kept + in_flight) * shape.element_bytes
+    if shape.pooling == "max":
+        activations += sum(n for name, n in sizes.items() if name.startswith("pool")) * INDEX_BYTES
     if shape.element_bytes < FP32_BYTES:
-        kept += sum(sizes[name] for name in shape.style_layers) * FP32_BYTES
+        activations += sum(sizes[name] for name in shape.style_layers) * FP32_BYTES
     grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES
     gradients = 2 * max(sizes.values()) * FP32_BYTES
-    return shape.items * (kept + grams + gradients)
+    return shape.items * (activations + grams + gradients)
 
 
 def optimiser_bytes(height: int, width: int, shape: RunShape) -> int:
