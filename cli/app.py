@@ -216,8 +216,16 @@ def stylize(
         help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).",
         rich_help_panel=MODEL,
     ),
+    memory_limit: str | None = typer.Option(
+        None,
+        help="Most memory the run may use, e.g. 8G or 512M (RAM, or GPU memory on CUDA); "
+        "checked against the run's estimate before any work \\[default: what is free].",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
+    from stylevid.pipeline.budget import check_memory, parse_memory
     from stylevid.pipeline.config import StyleConfig, VideoConfig
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
@@ -246,6 +254,7 @@ def stylize(
         device=device,
         precision=precision,
         cuda_graphs=cuda_graphs,
+        memory_limit=None if memory_limit is None else parse_memory(memory_limit),
     )
     out_dir = output if output is not None else default_output(input)
     kind = validate_run(input, style, out_dir, config)
@@ -272,6 +281,7 @@ def stylize(
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)
         check_video_settings(kind, video_config)
+        check_memory(input, kind, style, video_config)
     # Validated: from here on the run decodes, loads weights and writes.
     create_output_folder(out_dir)
     from stylevid.pipeline.io.images import load_image

@@ -71,6 +71,9 @@ class StyleConfig:
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "fp32" (reference), "bf16" (fast path on CUDA), "auto" picks per device
     cuda_graphs: bool = False  # CUDA: replay each iteration's loss and gradient from a recorded CUDA graph
+    # bytes the run may use at most (RAM on the CPU, GPU memory on CUDA), checked against the memory
+    # estimate before any work; None → what the device has free (pipeline/budget.py)
+    memory_limit: int | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -130,6 +133,8 @@ def validate(config: StyleConfig) -> None:
         one_of("weights format", config.weights_format, WEIGHTS_FORMATS)
     if not isinstance(config.cuda_graphs, bool):
         raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
+    if config.memory_limit is not None:
+        positive_int("memory limit (bytes)", config.memory_limit)
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:

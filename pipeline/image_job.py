@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .budget import PeakMemory, estimate_for_input, run_device
 from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
@@ -46,6 +47,7 @@ def stylize_image_file(
     image_path = out_dir / f"{Path(content_path).stem}_stylised.png"
     for planned in (image_path, out_dir / "progress.gif", out_dir / "losses.png", out_dir / "run.json"):
         check_not_input(planned, [Path(content_path), *map(Path, style_paths)])  # before any work
+    peak = PeakMemory(run_device(config.device)).start()
     content = load_image(content_path)
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
     engine = StyleTransfer(config, styles)
@@ -91,6 +93,9 @@ def stylize_image_file(
         final_losses=result.final,
         initial_losses=result.history[0],
         outputs={k: str(v) for k, v in files.items()},
+        memory=peak.record(
+            estimate_for_input(content_path, "image", styles, config, str(engine.device), engine.precision)
+        ),
     )
     files["record"] = write_json(out_dir / "run.json", record)
     return ImageResult(result, files, record)

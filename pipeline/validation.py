@@ -5,10 +5,13 @@ checked before any decoding, weights loading or progress display.
 are made. What is left needs the files or the machine: the input, style and init paths and the
 output folder, the style-blend length against the number of styles, for a folder input whether
 its pictures are a frame sequence or a batch of photos (from their headers: a sequence must have
-one size), and for a run that writes a video, the encoder in the local FFmpeg and its CRF range.
-The command line and the Python API (:func:`.image_job.stylize_image_file`,
-:func:`.video_job.stylize_video`, :func:`.batch_job.stylize_photos`) run the same pass.
-Nothing here imports torch or OpenCV; PyAV is imported only to check a video input or encoder.
+one size), for a run that writes a video, the encoder in the local FFmpeg and its CRF range; and
+last, whether the run's memory estimate fits the device (:func:`.budget.check_memory`: a video's
+once its :class:`~.config.VideoConfig` is known). The command line and the Python API
+(:func:`.image_job.stylize_image_file`, :func:`.video_job.stylize_video`,
+:func:`.batch_job.stylize_photos`) run the same pass.
+Nothing here imports OpenCV, nor torch unless the run may use a GPU (its free memory); PyAV is
+imported only to check a video input or encoder.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .budget import check_memory
 from .config import StyleConfig, VideoConfig
 from .errors import StylevidError
 from .io.paths import check_paths
@@ -29,7 +33,8 @@ def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config:
 
     ``styles`` are style image paths or pictures (only paths are checked as files). With a
     :class:`VideoConfig` the video settings are checked too (:func:`check_folder`,
-    :func:`check_video_settings`). Nothing is changed on disk.
+    :func:`check_video_settings`). The memory check runs for an image, and for a video or folder
+    given its :class:`VideoConfig`. Nothing is changed on disk.
     """
     style_config = config.style if isinstance(config, VideoConfig) else config
     check_style_blend(style_config.style_blend, len(styles), weights="--style-weights", images="--style images")
@@ -39,6 +44,8 @@ def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config:
         if kind == "folder":
             kind = check_folder(Path(input_path), config)
         check_video_settings(kind, config)
+    if kind == "image" or isinstance(config, VideoConfig):  # a video's needs depend on its VideoConfig
+        check_memory(Path(input_path), kind, styles, config)
     return kind
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .budget import PeakMemory, estimate_for_input, run_device
 from .config import VideoConfig
 from .engine.transfer import StyleTransfer
 from .errors import StylevidError
@@ -74,6 +75,7 @@ def stylize_video(
             f"the pictures of {input_path} differ in size: a batch of photos, not a video; "
             "stylise them with stylize_photos"
         )
+    peak = PeakMemory(run_device(config.style.device)).start()
     progress = progress or Progress()
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
     kind = config.output_kind(source.kind)
@@ -98,7 +100,8 @@ def stylize_video(
     except BaseException:
         output.abort()
         raise
-    record, files = finalise(output, source, engine, work, config, out_dir, stages)
+    estimate = estimate_for_input(input_path, source.kind, styles, config, str(engine.device), engine.precision)
+    record, files = finalise(output, source, engine, work, config, out_dir, stages, memory=peak.record(estimate))
     result = VideoResult(
         output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
     )

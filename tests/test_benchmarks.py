@@ -157,3 +157,15 @@ def test_video_throughput_benchmark_runs_on_cpu(tmp_path):
         assert row["batch_frames"] == (2 if name == "fast-batch2" else 1)
     assert runs["fast"]["vs_reference"]["frame_iterations_per_second"] > 0
     assert (tmp_path / "runs" / "fast-batch2" / "cockatoo_stylised.mp4").is_file()
+
+
+def test_memory_estimate_benchmark_runs_and_records_estimate_and_peak(tmp_path):
+    out = tmp_path / "memory.json"
+    script = str(REPO / "benchmarks" / "memory_estimate.py")
+    command = [sys.executable, script, "--sizes", "32", "--iters", "2", "--history", "1", "--json", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "peak/est" in done.stdout
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["processing"] == [32, 24] and row["device"] == "cpu"
+    assert row["estimate_bytes"] > 0 and row["peak_bytes"] > 0

@@ -407,6 +407,7 @@ class StyleTransfer:
             history=cfg.history_size,
             temporal=temporal,
             graphs=self.optimiser.cuda_graphs,
+            pooling=cfg.pooling,
         )
 
     def out_of_memory(self, content: np.ndarray, count: int = 1, *, temporal: bool = False) -> StylevidError:

@@ -34,10 +34,13 @@ def finalise(
     config: VideoConfig,
     out_dir: Path,
     stages: dict[str, float],
+    *,
+    memory: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the renders and run.json; return the record and every file written (name → path).
 
-    ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``.
+    ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``;
+    ``memory``: the memory estimate beside the measured peak (:meth:`.budget.PeakMemory.record`).
     """
     began = time.perf_counter()
     rows, processing_shape = output.rows, output.processing_shape
@@ -70,6 +73,7 @@ def finalise(
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),
         cuda_graph=_graph_summary(rows, engine.graph_failure, engine.graph_recordings) if engine.cuda_graphs else None,
+        memory=memory,
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)

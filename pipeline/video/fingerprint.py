@@ -22,6 +22,7 @@ def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, A
     and the style pictures' sha256. Shared by video runs and photo batches."""
     fields = style.to_dict()
     fields.pop("device", None)
+    fields.pop("memory_limit", None)  # bounds the run, changes no frame
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())

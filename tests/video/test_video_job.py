@@ -75,6 +75,8 @@ def test_video_keeps_frame_count_rate_duration_and_audio(tmp_path, style_picture
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["frames"] == 10 and len(record["per_frame"]) == 10
     assert record["warping_error"] is not None and record["warping_error"] >= 0
+    memory = record["memory"]  # the estimate made before the run, beside the measured peak
+    assert memory["estimate_bytes"] > memory["estimate_parts"]["frames_in_flight"] > 0 and memory["peak_bytes"] > 0
     with Image.open(tmp_path / "out" / "preview.gif") as gif:
         assert gif.n_frames == 10
 
