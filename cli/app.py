@@ -183,6 +183,12 @@ def stylize(
     crf: int = typer.Option(18, help="Encoder quality (lower is better).", rich_help_panel=VIDEO),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
     gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
+    cuts: str = typer.Option(
+        "auto",
+        help="Scene cuts: auto (detected), off, or the 0-based frames that open new shots, e.g. 120,348; "
+        "a frame after a cut is stylised afresh, like frame 0.",
+        rich_help_panel=VIDEO,
+    ),
     restart: bool = typer.Option(
         False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO
     ),
@@ -212,7 +218,7 @@ def stylize(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
-    from stylevid.pipeline.config import StyleConfig, VideoConfig
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_video_settings, validate_run
 
@@ -262,6 +268,7 @@ def stylize(
             crf=crf,
             audio=audio,
             gif_frame=gif_frame,
+            cuts=parse_cuts(cuts),
         )
         check_video_settings(kind, video_config)
     # Validated: from here on the run decodes, loads weights and writes.
