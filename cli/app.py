@@ -332,13 +332,17 @@ def evaluate(
     stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
     original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
     flow: str = typer.Option("dis", help="Optical flow: dis or farneback."),
+    cuts: str = typer.Option(
+        "auto", help="Scene cuts, whose pairs are left out: auto (detected on the original), off, or frames: 120,348."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     import json
 
+    from stylevid.pipeline.config import parse_cuts
     from stylevid.pipeline.evaluate import evaluate_pair
 
-    result = evaluate_pair(stylised, original, flow_method=flow)
+    result = evaluate_pair(stylised, original, flow_method=flow, cuts=parse_cuts(cuts))
     if json_out:
         print(json.dumps({"warping_error": result.mean, "pairs": len(result.values), "values": list(result.values)}))
     else:
