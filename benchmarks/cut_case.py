@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("out/cut_case"))
     parser.add_argument("--docs", type=Path, default=None, help="write cut_before_after.{png,gif} here")
+    parser.add_argument("--runs", default="off,alone,auto", help="which runs, in order (off and alone needed)")
     args = parser.parse_args()
 
     clip = cut_clip()
@@ -60,7 +61,8 @@ def main() -> None:
     base = StyleConfig(size=args.size, iters=args.iters, device=args.device)
     styles = [load_image(args.style)]
     engine = StyleTransfer(base, styles)
-    runs = {"off": ("clip", "off"), "auto": ("clip", "auto"), "alone": ("pan", "auto")}
+    runs = {"off": ("clip", "off"), "alone": ("pan", "auto"), "auto": ("clip", "auto")}
+    runs = {name: runs[name] for name in args.runs.split(",")}
     results, pictures = {}, {}
     for name, (clip_name, cuts) in runs.items():
         config = VideoConfig(style=base, frame_iters=args.frame_iters, cuts=cuts, output="frames")
@@ -70,7 +72,7 @@ def main() -> None:
     offset = {"off": 0, "auto": 0, "alone": 8}  # position in the 16-frame clip of each run's frame 0
     table = {}
     reference = {r["frame"] + 8: r for r in results["alone"]["per_frame"]}
-    for name in ("off", "auto"):
+    for name in [n for n in ("off", "auto") if n in results]:
         rows = {r["frame"]: r for r in results[name]["per_frame"]}
         table[name] = {
             "shots": results[name]["shots"],
@@ -96,15 +98,18 @@ def main() -> None:
             )
     (args.out / "cut_case.json").write_text(json.dumps(table, indent=1))
     if args.docs:
-        grid = [[pictures[name][f - offset[name]] if f - offset[name] >= 0 else None for f in SHOWN] for name in runs]
+        shown = [n for n in ("off", "auto", "alone") if n in pictures]
+        grid = [[pictures[name][f - offset[name]] if f - offset[name] >= 0 else None for f in SHOWN] for name in shown]
+        labels = {"off": "--cuts off", "auto": "--cuts auto", "alone": "pan alone"}
         save_image_grid(
             grid,
             args.docs / "cut_before_after.png",
-            row_labels=["--cuts off", "--cuts auto", "pan alone"],
+            row_labels=[labels[n] for n in shown],
             col_labels=[f"frame {f}" for f in SHOWN],
             cell_side=args.size,
         )
-        sides = [np.concatenate([a, b], axis=1) for a, b in zip(pictures["off"], pictures["auto"], strict=True)]
+        after = pictures["auto"] if "auto" in pictures else pictures["off"][:8] + pictures["alone"]
+        sides = [np.concatenate([a, b], axis=1) for a, b in zip(pictures["off"], after, strict=True)]
         save_clip_gif(sides, args.docs / "cut_before_after.gif", fps=4, max_side=2 * args.size)
         print(f"wrote {args.docs / 'cut_before_after.png'} and .gif")
 

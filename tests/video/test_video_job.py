@@ -344,13 +344,14 @@ def test_the_frame_after_a_cut_is_stylised_as_a_first_frame(tmp_path, style_pict
     """A clip cut at frame 5: frame 5 gets the full budget, no temporal term, no pair error, and the
     second shot comes out exactly as the same frames stylised as a clip of their own."""
     pictures = cut_frames(10, cut_at=5)
-    config = batched(batch_frames=batch_frames)  # 4 iterations for a first frame, 3 for the others
+    config = batched(batch_frames=batch_frames)  # 4 iterations for a first frame, 3 for the others (4 when rolling)
     result = stylize_video(frame_folder(tmp_path / "cut", pictures), style_pictures, tmp_path / "out", config)
     assert result.record["shots"] == [{"first": 0, "last": 4}, {"first": 5, "last": 9}]
     rows = result.record["per_frame"]
-    assert [r["iterations"] for r in rows] == [4, 3, 3, 3, 3, 4, 3, 3, 3, 3]
+    later = 3 if batch_frames == 1 else 4  # the rolling batch rounds 3 up to whole stages of 2
+    assert [r["iterations"] for r in rows] == [4, *[later] * 4, 4, *[later] * 4]
     assert rows[5]["temporal"] == 0 and all(r["temporal"] > 0 for r in rows[6:])
-    assert rows[5]["warping_error"] is None and rows[5]["cut_score"] > 5 * rows[4]["cut_score"]
+    assert rows[5]["warping_error"] is None and rows[5]["cut_score"] > 2 * rows[4]["cut_score"]
     if batch_frames > 1:
         assert [r.get("segment") for r in rows] == [
             None,
