@@ -186,6 +186,12 @@ def stylize(
     crf: int = typer.Option(18, help="Encoder quality (lower is better).", rich_help_panel=VIDEO),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
     gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
+    cuts: str = typer.Option(
+        "auto",
+        help="Scene cuts: auto (detected), off, or the 0-based frames that open new shots, e.g. 120,348; "
+        "a frame after a cut is stylised afresh, like frame 0.",
+        rich_help_panel=VIDEO,
+    ),
     restart: bool = typer.Option(
         False,
         "--restart",
@@ -226,7 +232,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
-    from stylevid.pipeline.config import StyleConfig, VideoConfig
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
@@ -277,6 +283,7 @@ def stylize(
             crf=crf,
             audio=audio,
             gif_frame=gif_frame,
+            cuts=parse_cuts(cuts),
         )
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)
@@ -355,13 +362,17 @@ def evaluate(
     stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
     original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
     flow: str = typer.Option("dis", help="Optical flow: dis or farneback."),
+    cuts: str = typer.Option(
+        "auto", help="Scene cuts, whose pairs are left out: auto (detected on the original), off, or frames: 120,348."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     import json
 
+    from stylevid.pipeline.config import parse_cuts
     from stylevid.pipeline.evaluate import evaluate_pair
 
-    result = evaluate_pair(stylised, original, flow_method=flow)
+    result = evaluate_pair(stylised, original, flow_method=flow, cuts=parse_cuts(cuts))
     if json_out:
         print(json.dumps({"warping_error": result.mean, "pairs": len(result.values), "values": list(result.values)}))
     else:

@@ -30,6 +30,8 @@ NAMED_INITS = ("noise", "content", "style")
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
 FLOW_METHODS = ("dis", "farneback")
+#: --cuts: detect scene cuts ("auto"), none ("off"), or the listed frames open new shots.
+CUT_MODES = ("auto", "off")
 OUTPUT_KINDS = ("auto", "video", "frames")
 OUTPUT_SIZES = ("processing", "original")
 #: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
@@ -162,6 +164,9 @@ class VideoConfig:
     crf: int = 18  # encoder quality (lower is better)
     audio: bool = True  # copy (or re-encode) the source's audio streams
     gif_frame: int = 0  # which frame's optimisation the progress GIF shows
+    # scene cuts: "auto" (detected, motion/cuts.py), "off", or the 0-based positions of the frames
+    # that open new shots (sorted, each ≥ 1); a frame that opens a shot is stylised as frame 0 is
+    cuts: str | tuple[int, ...] = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.style, StyleConfig):
@@ -185,6 +190,7 @@ class VideoConfig:
         positive_int(f"--crf for {self.codec}", self.crf, minimum=0, maximum=MAX_CRF[self.codec])
         if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
+        check_cuts(self.cuts)
 
     def replace(self, **changes: Any) -> VideoConfig:
         """A copy with some fields changed (validated again)."""
@@ -201,3 +207,32 @@ class VideoConfig:
         if self.output != "auto":
             return self.output
         return "video" if input_kind == "video" else "frames"
+
+
+def check_cuts(cuts: Any) -> None:
+    """StylevidError unless ``cuts`` is one of :data:`CUT_MODES` or increasing frame positions ≥ 1."""
+    if isinstance(cuts, str):
+        one_of("--cuts", cuts, CUT_MODES)
+        return
+    if not isinstance(cuts, tuple) or not cuts:
+        raise StylevidError(f"--cuts must be auto, off or frame positions like 8,120; got {cuts!r}")
+    for position in cuts:
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise StylevidError(
+                f"--cuts positions must be whole numbers of at least 1 (frame 0 opens the first shot), got {position!r}"
+            )
+    if list(cuts) != sorted(set(cuts)):
+        raise StylevidError(f"--cuts positions must increase, got {','.join(map(str, cuts))}")
+
+
+def parse_cuts(text: str) -> str | tuple[int, ...]:
+    """--cuts as the user wrote it: "auto", "off" or "F1,F2,…" (0-based frame positions)."""
+    text = text.strip()
+    if text.lower() in CUT_MODES:
+        return text.lower()
+    try:
+        cuts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise StylevidError(f"--cuts must be auto, off or frame positions like 8,120; got {text!r}") from None
+    check_cuts(cuts)
+    return cuts

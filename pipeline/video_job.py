@@ -126,10 +126,13 @@ def _optimise_frames(
     thread ahead of the optimiser, and finished frames are written (work folder, then output)
     by another, so the optimiser (the GPU, when there is one) waits for neither. Frames finished
     by an earlier run go straight to the output. With ``batch_frames`` > 1 the frames from one
-    segment anchor to the next (see :mod:`.video.schedule`) go through one rolling batch.
+    segment anchor to the next (see :mod:`.video.schedule`) go through one rolling batch. A frame
+    that opens a shot (frame 0, or the first after a cut) is stylised on its own, afresh.
     """
     resume_at = work.resume_point(done)
-    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
+    prepared = prefetch(
+        prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at, cuts=config.cuts)
+    )
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():
@@ -138,7 +141,7 @@ def _optimise_frames(
         while (item := items.peek()) is not None:
             position = item.frame.position
             began, waited_before = time.perf_counter(), seconds["waiting_for_frames"]
-            if config.batch_frames == 1 or position in (0, config.gif_frame):
+            if config.batch_frames == 1 or position == config.gif_frame or item.opens_shot:
                 items.take()
                 previous_stylised, last = steps.one(item, previous_stylised), position
             else:
@@ -157,9 +160,11 @@ def _optimise_frames(
     return seconds
 
 
-def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[int], bool]:
-    """Whether a position belongs to the segment that opens at ``first``."""
-    return lambda position: position == first or not starts_segment(position, every, gif_frame)
+def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[PreparedFrame], bool]:
+    """Whether a frame belongs to the segment that opens at ``first`` (a segment never spans a cut)."""
+    return lambda item: (
+        item.frame.position == first or not starts_segment(item.frame.position, every, gif_frame, item.shot_start)
+    )
 
 
 def _frames_to_stylise(

@@ -15,6 +15,7 @@ from ..engine.terms import LOSS_TERMS
 from ..engine.transfer import StyleTransfer
 from ..errors import StylevidError
 from ..io.record import run_record, write_json
+from ..motion.cuts import shots
 from ..render.animation import save_clip_gif, save_progress_gif
 from ..render.plots import save_loss_plot, save_per_frame_plot
 from .frames import FrameSource
@@ -47,8 +48,9 @@ def finalise(
     if not rows:
         raise StylevidError(f"no frames were stylised from {source.path}")
     files = dict(output.files)
-    files.update(_renders(work, config, source, out_dir, rows, output.preview))
-    pair_errors = [r["warping_error"] for r in rows[1:]]
+    cuts = shot_openings(rows)[1:]
+    files.update(_renders(work, config, source, out_dir, rows, output.preview, cuts))
+    pair_errors = [r["warping_error"] for r in rows[1:] if r["warping_error"] is not None]  # none across a cut
     optimise_stages = {k: v for k, v in stages.items() if k not in ("total", "closing_output")}
     record = run_record(
         kind="video",
@@ -72,6 +74,7 @@ def finalise(
         mean_style_loss=float(np.mean([r["style"] for r in rows])),
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),
+        shots=[{"first": first, "last": last} for first, last in shots(cuts, len(rows))],
         cuda_graph=_graph_summary(rows, engine.graph_failure, engine.graph_recordings) if engine.cuda_graphs else None,
         memory=memory,
         per_frame=rows,
@@ -106,6 +109,7 @@ def _renders(
     out_dir: Path,
     rows: list[dict[str, Any]],
     preview: list[np.ndarray],
+    cuts: list[int],
 ) -> dict[str, Path]:
     """progress.gif and losses.png (of the progress-GIF frame), frame_losses.png and preview.gif."""
     files: dict[str, Path] = {}
@@ -122,9 +126,15 @@ def _renders(
         [{k: r.get(k) for k in plotted} for r in rows],
         out_dir / "frame_losses.png",
         title=f"per frame — {title}",
+        cuts=cuts,
     )
     files["preview_gif"] = save_clip_gif(preview, out_dir / "preview.gif", fps=float(source.fps) / config.every)
     return files
+
+
+def shot_openings(rows: list[dict[str, Any]]) -> list[int]:
+    """Positions of the frames that open a shot (the first frame, then one after each cut)."""
+    return [r["frame"] for k, r in enumerate(rows) if k == 0 or r.get("shot", 0) == r["frame"]]
 
 
 def _title(config: VideoConfig) -> str:

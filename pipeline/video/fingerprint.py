@@ -53,6 +53,7 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
             "end": config.end,
             "every": config.every,
             "gif_frame": config.gif_frame,
+            "cuts": config.cuts if isinstance(config.cuts, str) else list(config.cuts),
         }
     )
     return flat

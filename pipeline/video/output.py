@@ -47,7 +47,10 @@ class VideoOutput:
         """Write frame ``frame`` (``content``: the original at processing size) stylised as ``stylised``."""
         self.processing_shape = stylised.shape[:2]
         error = stats.get("warping_error")
-        if error is None and self._previous is not None:  # measured while stylising, except by older versions
+        opens_shot = stats.get("shot") == frame.position  # no pair to measure across a cut
+        if (
+            error is None and self._previous is not None and not opens_shot
+        ):  # measured while stylising, except by older versions
             previous_content, previous_stylised = self._previous
             error = warping_error_sequence(
                 [previous_stylised, stylised], [previous_content, content], self.config.flow_method

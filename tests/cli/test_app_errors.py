@@ -78,6 +78,12 @@ def test_output_never_overwrites_an_input(capsys, tmp_path):
         (["--codec", "h264_nvenc"], "codec"),
         (["--init", "missing.png"], "--init"),
         (["--style-weights", "1,2"], "2 --style-weights given for 1 --style images"),
+        (["--cuts", "sometimes"], "--cuts"),
+        (["--cuts", "5,x"], "--cuts"),
+        (["--cuts", "0"], "at least 1"),
+        (["--cuts", "9,4"], "must increase"),
+        (["--cuts", "4,4"], "must increase"),
+        (["--cuts", ""], "--cuts"),
     ],
 )
 def test_video_run_errors_come_before_any_work(capsys, tmp_path, args, words):
