@@ -210,6 +210,18 @@ def stylize(
         help="CUDA: replay each iteration from a recorded CUDA graph (fewer kernel launches).",
         rich_help_panel=MODEL,
     ),
+    tile: int | None = typer.Option(
+        None,
+        help="Run the network on tiles of N px (a multiple of 16, at least 64) with the whole picture's "
+        "loss and gradient: bounded memory at large sizes, about 1.5–3× the time.",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+    bit_depth: int = typer.Option(
+        8,
+        help="Bits per channel of the saved image: 8, or 16 (PNG, for print; videos stay 8-bit).",
+        rich_help_panel=OUTPUT,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.config import StyleConfig, VideoConfig
@@ -240,6 +252,8 @@ def stylize(
         device=device,
         precision=precision,
         cuda_graphs=cuda_graphs,
+        tile=tile,
+        bit_depth=bit_depth,
     )
     out_dir = output if output is not None else default_output(input)
     kind = validate_run(input, style, out_dir, config)

@@ -21,6 +21,8 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
     """Everything that changes the stylised frames; encoding-only settings are left out."""
     style = config.style.to_dict()
     style.pop("device", None)
+    style.pop("tile", None)  # tiling computes the same frames (engine/tiling.py)
+    style.pop("bit_depth", None)  # video frames are always 8-bit
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())
