@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from .checks import check_window, finite, one_of, positive_int
-from .engine.layers import LAYER_NAMES
+from .engine.layers import LAYER_NAMES, pooling_grid
 from .errors import StylevidError
 
 #: Layers of the paper (Gatys et al. 2016, section 2): content at relu4_2, style at relu1_1…relu5_1.
@@ -36,6 +36,9 @@ OUTPUT_KINDS = ("auto", "video", "frames")
 OUTPUT_SIZES = ("processing", "original")
 #: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
 VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
+BIT_DEPTHS = (8, 16)
+#: Smallest --tile: each tile is run with a halo of about 150 px, so smaller tiles spend most of their time on it.
+MIN_TILE = 64
 MAX_CRF = {"libx264": 51, "libx265": 51, "mpeg4": 51, "libvpx-vp9": 63}
 
 
@@ -76,6 +79,12 @@ class StyleConfig:
     # bytes the run may use at most (RAM on the CPU, GPU memory on CUDA), checked against the memory
     # estimate before any work; None → what the device has free (pipeline/budget.py)
     memory_limit: int | None = None
+    # exact tiling: the network runs on tiles of this many pixels a side (plus a halo), with the loss
+    # and gradient of the whole picture (engine/tiling.py); None → the whole picture at once
+    tile: int | None = None
+
+    # --- output ------------------------------------------------------------------------------------
+    bit_depth: int = 8  # bits per channel of a saved image: 8, or 16 (PNG/TIFF; video frames stay 8-bit)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -137,10 +146,28 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
     if config.memory_limit is not None:
         positive_int("memory limit (bytes)", config.memory_limit)
+    if config.tile is not None:
+        check_tile(config.tile, (config.content_layer, *config.style_layers))
+        if config.cuda_graphs:
+            raise StylevidError("--tile and --cuda-graphs do not go together: a tiled iteration is not one CUDA graph")
+    if config.bit_depth not in BIT_DEPTHS or isinstance(config.bit_depth, bool):
+        raise StylevidError(f"--bit-depth must be 8 or 16, got {config.bit_depth!r}")
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
         raise StylevidError("init must be content, noise, style or an image file")
+
+
+def check_tile(tile: object, layers: tuple[str, ...]) -> None:
+    """--tile: a whole number of pixels, at least MIN_TILE, on the pooling grid of ``layers``."""
+    positive_int("--tile", tile, minimum=MIN_TILE)
+    assert isinstance(tile, int)
+    grid = pooling_grid(layers)
+    if tile % grid:
+        raise StylevidError(
+            f"--tile must be a multiple of {grid} px (the pooling grid of the deepest VGG layer used), "
+            f"got {tile}; try {max(MIN_TILE, tile // grid * grid)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -171,6 +198,8 @@ class VideoConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.style, StyleConfig):
             raise StylevidError(f"style must be a StyleConfig, got {type(self.style).__name__}")
+        if self.style.bit_depth != 8:
+            raise StylevidError("--bit-depth 16 is for images; video frames and frame folders are written 8-bit")
         positive_int("frame iterations", self.frame_iters)
         positive_int("--batch-frames", self.batch_frames, maximum=64)
         if self.batch_frames > 1 and self.style.optimizer != "lbfgs":

@@ -62,7 +62,7 @@ def stylize_image_file(
         f"pooling {config.pooling}, {engine.device.type}"
     )
     files = {
-        "image": save_image(image_path, result.picture),
+        "image": save_image(image_path, result.picture16 if result.picture16 is not None else result.picture),
         "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
         "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title),
     }

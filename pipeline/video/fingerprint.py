@@ -23,6 +23,8 @@ def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, A
     fields = style.to_dict()
     fields.pop("device", None)
     fields.pop("memory_limit", None)  # bounds the run, changes no frame
+    fields.pop("tile", None)  # tiling computes the same frames (engine/tiling.py)
+    fields.pop("bit_depth", None)  # video frames are always 8-bit
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())
