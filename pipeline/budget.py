@@ -133,6 +133,7 @@ def estimate_run(
         temporal=temporal,
         graphs=graphs,
         pooling=style.pooling,
+        tile=style.tile,
     )
     optimisation = run_bytes(height, width, shape)
     if video is not None and graphs and items == 1:
@@ -348,6 +349,11 @@ def estimate_for_input(
     )
 
 
+#: the --tile suggested when a picture does not fit whole (about 2× the time of an untiled
+#: iteration on the CPU, docs/performance.md "Tiling")
+TILE_SUGGESTED = 512
+
+
 def check_memory(
     input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig
 ) -> Estimate | None:
@@ -367,8 +373,8 @@ def check_memory(
     source = input_dims(Path(input_path), kind)
     style_dims = _style_dims(styles)
 
-    def need(size: int, history: int | None = None) -> int:
-        changed = style.replace(size=size, history_size=history or style.history_size)
+    def need(size: int, history: int | None = None, tile: int | None = style.tile) -> int:
+        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile)
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
         shrunk = estimate_run(
@@ -382,7 +388,14 @@ def check_memory(
         history = largest_fitting(
             lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_size]
         )
-    if history is not None:
+    tile = None
+    if style.tile is None and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
+        tile = TILE_SUGGESTED if need(style.size, tile=TILE_SUGGESTED) <= budget else None
+    if tile is not None:
+        hint = f"try --tile {tile} (exact: the same result in less memory)" + (
+            f", or --size {size}" if size is not None else ""
+        )
+    elif history is not None:
         hint = f"try --history {history} (or --size {size})" if size is not None else f"try --history {history}"
     elif size is not None:
         hint = f"try --size {size}"

@@ -66,6 +66,17 @@ def test_a_smaller_history_is_suggested_when_that_alone_fits():
         check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit))
 
 
+def test_tiling_is_suggested_when_the_picture_fits_only_in_tiles():
+    config = StyleConfig(size=1536, iters=5, history_size=5, device="cpu")
+    whole = estimate_run_bytes(1152, 1536, config, styles=[(768, 970)], source=(768, 1024))
+    tiled = estimate_run_bytes(1152, 1536, config.replace(tile=512), styles=[(768, 970)], source=(768, 1024))
+    assert tiled < whole / 1.5
+    limit = (whole + tiled) // 2
+    with pytest.raises(StylevidError, match=r"try --tile 512 .*--size \d+"):
+        check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit))
+    check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit, tile=512))
+
+
 def test_nothing_fits_says_so():
     config = StyleConfig(size=256, device="cpu", memory_limit=2**20)
     with pytest.raises(StylevidError, match="even --size 64 does not fit; free some memory or raise --memory-limit"):

@@ -59,3 +59,18 @@ def pooling_grid(layers: Iterable[str]) -> int:
     """The input pixels between pooling-grid lines of the deepest of ``layers`` (its stride): a crop
     of the picture that starts on a multiple of this gives those layers' responses on the same grid."""
     return max(receptive_field(name).stride for name in layers)
+
+
+def tile_halo(layers: Iterable[str]) -> tuple[int, int, int]:
+    """(before, after, grid): input pixels a tile must see before and after the pixels it owns so
+    that ``layers`` are exact at its owned positions, and the pooling grid its crop starts on.
+
+    A tile owning pixels y0 … y1 − 1 (both on the grid) owns positions p = y0/s … y1/s − 1 of a
+    layer of stride s, which reach pixels p·s − before_l … p·s + after_l: so y0 − before_l, rounded
+    down to the grid (the crop must start on it), and y1 − s + after_l. relu5_1: 80 and 70.
+    """
+    layers = list(layers)
+    grid = pooling_grid(layers)
+    fields = [receptive_field(name) for name in layers]
+    before = max(f.before for f in fields)
+    return -(-before // grid) * grid, max(f.after - f.stride + 1 for f in fields), grid

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from .layers import BLOCK_CHANNELS, LAYER_NAMES
+from .layers import BLOCK_CHANNELS, LAYER_NAMES, tile_halo
 
 FP32_BYTES = 4
 INDEX_BYTES = 8  # max pooling's indices (int64), kept for the backward pass
@@ -35,6 +35,16 @@ class RunShape:
     temporal: bool = False  # a temporal term (its targets, masks and flows per item)
     graphs: bool = False  # a CUDA graph's pool (about one evaluation's activations)
     pooling: str = "max"  # "max" keeps its indices for the backward pass; "avg" keeps none
+    tile: int | None = None  # exact tiling (engine/tiling.py): the network sees one tile plus its halo at a time
+
+
+def network_view(height: int, width: int, shape: RunShape) -> tuple[int, int]:
+    """The largest picture the network sees at once: the whole one, or one tile with its halo."""
+    if shape.tile is None:
+        return height, width
+    before, after, _ = tile_halo(shape.layers)
+    reach = shape.tile + before + after
+    return min(height, reach), min(width, reach)
 
 
 def _channels(layer: str) -> int:
@@ -91,8 +101,9 @@ def target_bytes(height: int, width: int, shape: RunShape) -> int:
 
 
 def run_bytes(height: int, width: int, shape: RunShape) -> int:
-    """The estimated device memory of one optimisation of ``shape.items`` pictures of height × width."""
-    activations = activation_bytes(height, width, shape)
+    """The estimated device memory of one optimisation of ``shape.items`` pictures of height × width
+    (with tiling, the network's share is that of one tile and its halo)."""
+    activations = activation_bytes(*network_view(height, width, shape), shape)
     graph_pool = activations if shape.graphs else 0
     return activations + graph_pool + optimiser_bytes(height, width, shape) + target_bytes(height, width, shape)
 
@@ -118,7 +129,7 @@ def style_pass_bytes(height: int, width: int, shape: RunShape) -> int:
     """One style picture of height × width through the network without gradients: its style
     layers' outputs (kept until their Grams are made), the two largest outputs alive at once
     (a layer's input and output), and the Grams."""
-    sizes = layer_sizes(height, width, shape.style_layers)
+    sizes = layer_sizes(*network_view(height, width, shape), shape.style_layers)
     kept = sum(sizes[name] for name in shape.style_layers) * shape.element_bytes
     moving = 2 * max(sizes.values()) * shape.element_bytes
     grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES

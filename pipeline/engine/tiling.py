@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .layers import pooling_grid, receptive_field
+from .layers import receptive_field, tile_halo
 from .losses import content_loss, gram_matrix, style_layer_loss
 
 #: VGG responses of an image batch (RGB 0–1) at the named layers.
@@ -65,17 +65,8 @@ class Tile:
 
 
 def halo(layers: Collection[str]) -> tuple[int, int, int]:
-    """(before, after, grid): input pixels a tile must see before and after the pixels it owns so
-    that ``layers`` are exact at its owned positions, and the pooling grid its crop starts on.
-
-    A tile owning pixels y0 … y1 − 1 (both on the grid) owns positions p = y0/s … y1/s − 1 of a
-    layer of stride s, which reach pixels p·s − before_l … p·s + after_l: so y0 − before_l, rounded
-    down to the grid (the crop must start on it), and y1 − s + after_l. relu5_1: 80 and 70.
-    """
-    grid = pooling_grid(layers)
-    fields = [receptive_field(name) for name in layers]
-    before = max(f.before for f in fields)
-    return -(-before // grid) * grid, max(f.after - f.stride + 1 for f in fields), grid
+    """See :func:`.layers.tile_halo` (before, after, grid)."""
+    return tile_halo(layers)
 
 
 def tile_grid(height: int, width: int, tile: int, layers: Collection[str]) -> list[Tile]:
