@@ -3,9 +3,10 @@ checked before any decoding, weights loading or progress display.
 
 :class:`~.config.StyleConfig` and :class:`~.config.VideoConfig` check their own fields when they
 are made. What is left needs the files or the machine: the input, style and init paths and the
-output folder, the style-blend length against the number of styles, and for a run that writes a
-video, the encoder in the local FFmpeg and its CRF range. The command line and the Python API
-(:func:`.image_job.stylize_image_file`, :func:`.video_job.stylize_video`) run the same pass.
+output folder, the style-blend length against the number of styles, that no output would overwrite
+an input, and for a run that writes a video, the encoder in the local FFmpeg and its CRF range.
+The command line and the Python API (:func:`.image_job.stylize_image_file`,
+:func:`.video_job.stylize_video`) run the same pass.
 Nothing here imports torch or OpenCV; PyAV is imported only to check a video input or encoder.
 """
 
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import StyleConfig, VideoConfig
+from .config import NAMED_INITS, StyleConfig, VideoConfig
 from .errors import StylevidError
-from .io.paths import check_paths
+from .io.paths import check_not_input, check_paths, planned_outputs, result_name
 
 
 def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config: StyleConfig | VideoConfig) -> str:
@@ -34,7 +35,27 @@ def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config:
     kind = check_paths(Path(input_path), style_paths, Path(out_dir), style_config.init)
     if isinstance(config, VideoConfig):
         check_video_settings(kind, config)
+    check_outputs_spare_inputs(Path(input_path), kind, style_paths, Path(out_dir), config)
     return kind
+
+
+def check_outputs_spare_inputs(
+    input_path: Path, kind: str, style_paths: Sequence[Path], out_dir: Path, config: StyleConfig | VideoConfig
+) -> None:
+    """No file the run writes (its result, renders, run.json) is one of its inputs.
+
+    An input named like an output (``OUT/clip_stylised.mp4`` as the input of a run into ``OUT``)
+    would be overwritten while it is still being read.
+    """
+    if isinstance(config, VideoConfig):
+        style_config, output_kind, codec = config.style, config.output_kind(kind), config.codec
+    else:
+        style_config, output_kind, codec = config, "image", "libx264"
+    inputs = [input_path, *style_paths]
+    if style_config.init not in NAMED_INITS:
+        inputs.append(Path(style_config.init))
+    for planned in planned_outputs(out_dir, result_name(input_path, kind, output_kind, codec), kind):
+        check_not_input(planned, inputs)
 
 
 def check_video_settings(input_kind: str, config: VideoConfig) -> None:
