@@ -3,8 +3,9 @@
     stylevid INPUT --style STYLE [-o OUT] [options]     INPUT: an image, a video or a folder of frames
     stylevid eval STYLISED ORIGINAL                      warping error of any stylised clip
 
-Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C in a video run
-finishes the frame in flight, saves it and exits 130 (run the same command again to resume).
+Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C, SIGTERM or SIGHUP
+in a video run finishes the frame in flight, saves it and exits 130, 143 or 129 (run the same
+command again to resume); a second one stops at once.
 Heavy modules are imported inside the commands: torch and OpenCV after the validation pass, PyAV
 only to probe a video. `--help` and an error in the input start fast.
 """
@@ -398,11 +399,16 @@ _ClickException: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__n
 
 
 def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> int:
+    from stylevid.pipeline.video.signals import Stopped, stop_at_once_on_signals
+
     command = typer.main.get_command(group)
     try:
-        code = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        # SIGTERM and SIGHUP end a run like Ctrl-C does. The command is invoked directly, not
+        # through command.main(), which would turn every KeyboardInterrupt into a silent exit 130.
+        with stop_at_once_on_signals(), command.make_context(prog_name, args) as context:
+            code = command.invoke(context)
     except StylevidError as error:
-        print(f"stylevid: error: {error}", file=sys.stderr)
+        _say(f"stylevid: error: {error}")
         return error.exit_code
     except typer.Exit as done:
         return done.exit_code
@@ -414,10 +420,19 @@ def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> in
             return 0
         print(f"stylevid: error: {error.format_message()} (see stylevid --help)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stylevid: stopped; finished frames are kept — run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        by = f" by {stop.args[0]}" if isinstance(stop, Stopped) and stop.exit_code != 130 else ""
+        _say(f"stylevid: stopped{by}; finished frames are kept — run the same command again to resume")
+        return stop.exit_code if isinstance(stop, Stopped) else 130
     return code if isinstance(code, int) else 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a terminal that hung up (SIGHUP) may have taken stderr with it."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:

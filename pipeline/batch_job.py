@@ -11,6 +11,7 @@ then ends with one line naming it. Ctrl-C finishes and saves the photo in flight
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,13 @@ from .engine.device import precision_choice
 from .engine.transfer import StyleTransfer
 from .errors import StylevidError
 from .io.folder import select_pictures
+from .io.folder_lock import output_folder_lock
 from .io.images import load_image, resize
 from .io.paths import create_output_folder
 from .io.record import run_record, write_json
 from .progress import Progress
 from .validation import validate_run
-from .video.signals import finish_frame_on_ctrl_c
+from .video.signals import finish_frame_on_signals, signal_name
 from .video_job import Interrupted
 
 
@@ -80,48 +82,52 @@ def stylize_photos(
     settings = batch_settings(config, styles)
     plan = plan_photos(selection.files, out_dir, settings, restart=restart, inputs=selection.files)  # before work
     create_output_folder(out_dir)
-    if engine is None and any(item.done is None for item in plan):  # a finished batch loads no weights
-        engine = StyleTransfer(config.style, styles)
-    rows: list[dict[str, Any]] = [
-        _row(item, "pending" if item.done is None else "done earlier", item.done) for item in plan
-    ]
-    began = time.perf_counter()
+    with output_folder_lock(out_dir):  # one run per output folder
+        if engine is None and any(item.done is None for item in plan):  # a finished batch loads no weights
+            engine = StyleTransfer(config.style, styles)
+        rows: list[dict[str, Any]] = [
+            _row(item, "pending" if item.done is None else "done earlier", item.done) for item in plan
+        ]
+        began = time.perf_counter()
 
-    def record() -> dict[str, Any]:
-        data = _record(folder, out_dir, config, engine, rows, time.perf_counter() - began)
-        write_json(out_dir / "run.json", data)
-        return data
+        def record() -> dict[str, Any]:
+            data = _record(folder, out_dir, config, engine, rows, time.perf_counter() - began)
+            write_json(out_dir / "run.json", data)
+            return data
 
-    progress.begin(len(plan), sum(item.done is not None for item in plan))
-    with finish_frame_on_ctrl_c() as stop_requested:
-        for position, item in enumerate(plan):
-            if item.done is not None:
-                continue
-            assert engine is not None
-            progress.frame_started(position, config.style.iters)
-            rows[position] = _stylise_one(item, engine, config, settings, progress, position)
-            progress.frame_done(position, rows[position])
-            record()
-            if stop_requested() and position + 1 < len(plan):
-                raise Interrupted(
-                    f"stopped after photo {position + 1} ({item.source.name}); its picture is saved — "
-                    "run the same command again to resume"
-                )
-    data = record()
-    failed = [row for row in rows if row["status"] == "failed"]
-    if failed:
-        raise StylevidError(
-            f"{len(failed)} of {len(rows)} photos failed, first {failed[0]['name']}: {failed[0]['error']}; "
-            f"the others are in {out_dir} (see run.json)"
+        progress.begin(len(plan), sum(item.done is not None for item in plan))
+        with finish_frame_on_signals() as stop_requested:
+            for position, item in enumerate(plan):
+                if item.done is not None:
+                    continue
+                assert engine is not None
+                progress.frame_started(position, config.style.iters)
+                rows[position] = _stylise_one(item, engine, config, settings, progress, position)
+                progress.frame_done(position, rows[position])
+                record()
+                if stop_requested() and position + 1 < len(plan):
+                    assert stop_requested.signum is not None
+                    by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
+                    raise Interrupted(
+                        f"stopped{by} after photo {position + 1} ({item.source.name}); its picture is saved — "
+                        "run the same command again to resume",
+                        stop_requested.signum,
+                    )
+        data = record()
+        failed = [row for row in rows if row["status"] == "failed"]
+        if failed:
+            raise StylevidError(
+                f"{len(failed)} of {len(rows)} photos failed, first {failed[0]['name']}: {failed[0]['error']}; "
+                f"the others are in {out_dir} (see run.json)"
+            )
+        return PhotoBatchResult(
+            output=out_dir,
+            outputs=[item.output for item in plan],
+            stylised=sum(row["status"] == "stylised" for row in rows),
+            done_earlier=sum(row["status"] == "done earlier" for row in rows),
+            record=data,
+            files={"record": out_dir / "run.json"},
         )
-    return PhotoBatchResult(
-        output=out_dir,
-        outputs=[item.output for item in plan],
-        stylised=sum(row["status"] == "stylised" for row in rows),
-        done_earlier=sum(row["status"] == "done earlier" for row in rows),
-        record=data,
-        files={"record": out_dir / "run.json"},
-    )
 
 
 def _stylise_one(

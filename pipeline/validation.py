@@ -5,11 +5,11 @@ checked before any decoding, weights loading or progress display.
 are made. What is left needs the files or the machine: the input, style and init paths and the
 output folder, the style-blend length against the number of styles, for a folder input whether
 its pictures are a frame sequence or a batch of photos (from their headers: a sequence must have
-one size), for a run that writes a video, the encoder in the local FFmpeg and its CRF range; and
-last, whether the run's memory estimate fits the device (:func:`.budget.check_memory`: a video's
-once its :class:`~.config.VideoConfig` is known). The command line and the Python API
-(:func:`.image_job.stylize_image_file`, :func:`.video_job.stylize_video`,
-:func:`.batch_job.stylize_photos`) run the same pass.
+one size), that no output would overwrite an input, for a run that writes a video, the encoder in
+the local FFmpeg and its CRF range; and last, whether the run's memory estimate fits the device
+(:func:`.budget.check_memory`: a video's once its :class:`~.config.VideoConfig` is known). The
+command line and the Python API (:func:`.image_job.stylize_image_file`,
+:func:`.video_job.stylize_video`, :func:`.batch_job.stylize_photos`) run the same pass.
 Nothing here imports OpenCV, nor torch unless the run may use a GPU (its free memory); PyAV is
 imported only to check a video input or encoder.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .budget import check_memory
-from .config import StyleConfig, VideoConfig
+from .config import NAMED_INITS, StyleConfig, VideoConfig
 from .errors import StylevidError
-from .io.paths import check_paths
+from .io.paths import check_not_input, check_paths, planned_outputs, result_name
 
 
 def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config: StyleConfig | VideoConfig) -> str:
@@ -44,6 +44,8 @@ def validate_run(input_path: Path, styles: Sequence[Any], out_dir: Path, config:
         if kind == "folder":
             kind = check_folder(Path(input_path), config)
         check_video_settings(kind, config)
+    if kind != "batch":  # a batch's outputs are checked photo by photo (batch/outputs.py)
+        check_outputs_spare_inputs(Path(input_path), kind, style_paths, Path(out_dir), config)
     if kind == "image" or isinstance(config, VideoConfig):  # a video's needs depend on its VideoConfig
         check_memory(Path(input_path), kind, styles, config)
     return kind
@@ -82,6 +84,25 @@ def check_folder(folder: Path, config: VideoConfig) -> str:
 
 def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}×{size[1]}"
+
+
+def check_outputs_spare_inputs(
+    input_path: Path, kind: str, style_paths: Sequence[Path], out_dir: Path, config: StyleConfig | VideoConfig
+) -> None:
+    """No file the run writes (its result, renders, run.json) is one of its inputs.
+
+    An input named like an output (``OUT/clip_stylised.mp4`` as the input of a run into ``OUT``)
+    would be overwritten while it is still being read.
+    """
+    if isinstance(config, VideoConfig):
+        style_config, output_kind, codec = config.style, config.output_kind(kind), config.codec
+    else:
+        style_config, output_kind, codec = config, "image", "libx264"
+    inputs = [input_path, *style_paths]
+    if style_config.init not in NAMED_INITS:
+        inputs.append(Path(style_config.init))
+    for planned in planned_outputs(out_dir, result_name(input_path, kind, output_kind, codec), kind):
+        check_not_input(planned, inputs)
 
 
 def check_video_settings(input_kind: str, config: VideoConfig) -> None:

@@ -6,6 +6,7 @@ time) from a :class:`FrameSource`, in order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -142,6 +143,20 @@ def frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> Ite
             return
         yielded = True
         yield frame
+
+
+def with_first_frame_checked(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """``frames`` unchanged, after decoding the first one now.
+
+    Whether a window (``--start``/``--end`` as indices or times, against the clip's real length)
+    holds any frame, and whether anything decodes at all, is only certain once a frame is
+    decoded. Doing that before the run opens its work folder or shows progress makes such an
+    error one line, before any work.
+    """
+    first = next(frames, None)  # a StylevidError here says why nothing can be read
+    if first is None:
+        return iter(())
+    return itertools.chain([first], frames)
 
 
 def open_source(path: Path, *, start=None, end=None, every: int = 1, fps: Fraction | None = None) -> FrameSource:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import StylevidError
 from ..io.images import resize, save_image
+from ..io.paths import result_name
 from ..io.video_write import VideoWriter
 from ..motion.warping_error import warping_error_sequence
 from .frames import Frame, FrameSource, VideoSource
@@ -88,14 +89,12 @@ class VideoOutput:
 
     def _open_writer(self, first: np.ndarray, first_time: float) -> VideoWriter:
         source, config = self.source, self.config
-        stem = source.path.stem if source.kind == "video" else source.path.name
-        suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
         video = source if isinstance(source, VideoSource) else None
         audio_source = source.path if (config.audio and video is not None and video.info.audio_streams) else None
         # the audio stops at an end given in seconds; else (no end, or a frame index) at the last frame
         audio_end = video.end if video is not None and isinstance(video.end, float) else None
         return VideoWriter(
-            self.out_dir / f"{stem}_stylised{suffix}",
+            self.out_dir / result_name(source.path, source.kind, "video", config.codec),
             fps=source.fps / config.every,
             width=first.shape[1],
             height=first.shape[0],
