@@ -78,7 +78,10 @@ def _size(size: tuple[int, int]) -> str:
 
 
 def check_video_settings(input_kind: str, config: VideoConfig) -> None:
-    """A run that writes a video needs ``config.codec`` in the local FFmpeg, at a CRF in its range."""
+    """A run that writes a video needs ``config.codec`` in the local FFmpeg, at a CRF in its range;
+    ``--flow-dir`` must be a folder (its files are checked against the frames when the run opens them)."""
+    if config.flow_dir is not None and not Path(config.flow_dir).is_dir():
+        raise StylevidError(f"--flow-dir {config.flow_dir} is not a folder")
     if config.output_kind(input_kind) == "video":
         from .io.video_write import check_encoder
 

@@ -27,6 +27,7 @@ from .video.finalise import finalise
 from .video.fingerprint import settings_fingerprint
 from .video.frame_pairs import PreparedFrame, prepare_frames
 from .video.frames import Frame, frames_until_damage, open_source
+from .video.given_motion import RunFlow, open_given_flow
 from .video.lookahead import Lookahead
 from .video.output import VideoOutput
 from .video.prefetch import prefetch
@@ -76,6 +77,7 @@ def stylize_video(
         )
     progress = progress or Progress()
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
+    given_flow = open_given_flow(source, config)  # --flow-dir: every pair's file, checked before any work
     kind = config.output_kind(source.kind)
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
@@ -89,7 +91,9 @@ def stylize_video(
         with finish_frame_on_ctrl_c() as stop_requested:
             progress.begin(source.expected_count(), done)
             frames = frames_until_damage(source, damage)
-            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested)
+            stages = _optimise_frames(
+                frames, engine, work, output, config, done, progress, stop_requested, given_flow
+            )
         stages["total"] = time.perf_counter() - began
         progress.stage("encoding" if kind == "video" else "writing frames")
         closing_began = time.perf_counter()
@@ -116,6 +120,7 @@ def _optimise_frames(
     done: int,
     progress: Progress,
     stop_requested: Callable[[], bool],
+    given_flow: RunFlow | None = None,
 ) -> dict[str, float]:
     """Stylise the frames from ``done`` on into ``work`` and send every frame to ``output``.
 
@@ -126,7 +131,9 @@ def _optimise_frames(
     segment anchor to the next (see :mod:`.video.schedule`) go through one rolling batch.
     """
     resume_at = work.resume_point(done)
-    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
+    prepared = prefetch(
+        prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at, given=given_flow)
+    )
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():

@@ -30,9 +30,11 @@ import torch
 
 from ..io.images import check_picture, to_tensor
 from .flow import FlowEstimator
+from .given_flow import FlowFolder
 from .warp import warp
 
 __all__ = [
+    "GivenFlowMeter",
     "WarpingErrorMeter",
     "WarpingErrorResult",
     "warping_error_pair",
@@ -167,6 +169,60 @@ class WarpingErrorMeter:
         bw, mask = self._flow.reliable_backward(prev_orig, original)
         with torch.no_grad():
             err = float(warping_error_pair(prev_styl, cur, bw, mask)[0])
+        self._values.append(err)
+        return err
+
+
+class GivenFlowMeter:
+    """Streaming warping error through **given** flow (``.flo`` files, e.g. ground truth), not estimated flow.
+
+    Frames are fed in order with their 1-based frame numbers (the flow files' numbering, see
+    :mod:`~stylevid.pipeline.motion.given_flow`). A pair with a backward flow is measured as
+    :func:`warping_error_pair` does, on frame t's grid; a pair with only a forward flow (Sintel's
+    ``frame_NNNN.flo``) on frame t-1's grid, ``warp(V_t, flow_fw)`` against ``V_{t-1}``, each with
+    the reliability the folder gives (its masks, else the forward-backward check, else the
+    in-frame test). Flows at the original frames' size are scaled to the stylised size.
+
+    Args:
+        folder: the :class:`~stylevid.pipeline.motion.given_flow.FlowFolder` to read.
+    """
+
+    def __init__(self, folder: FlowFolder) -> None:
+        self.folder = folder
+        self._previous: tuple[int, torch.Tensor] | None = None
+        self._values: list[float] = []
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(self._values)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self._values) / len(self._values) if self._values else math.nan
+
+    def result(self) -> WarpingErrorResult:
+        return WarpingErrorResult(values=self.values, mean=self.mean)
+
+    def update(self, number: int, stylised: np.ndarray, original_size: tuple[int, int]) -> float | None:
+        """Add frame ``number`` (1-based) stylised as ``stylised``; ``original_size`` = (height, width)
+        of its original. Returns ``E_t`` (``None`` for the first frame)."""
+        check_picture("stylised", stylised)
+        cur = to_tensor(stylised)
+        previous, self._previous = self._previous, (number, cur)
+        if previous is None:
+            return None
+        previous_number, prev = previous
+        if prev.shape != cur.shape:
+            raise ValueError(f"stylised frames changed size from {tuple(prev.shape[2:])} to {tuple(cur.shape[2:])}")
+        h, w = stylised.shape[:2]
+        self.folder.check([(previous_number, number)], [(h, w), tuple(original_size)], run=False)
+        motion = self.folder.pair(previous_number, number, h, w)
+        with torch.no_grad():
+            if motion.flow_bw is not None and motion.reliable_bw is not None:
+                err = float(warping_error_pair(prev, cur, motion.flow_bw, motion.reliable_bw)[0])
+            else:
+                assert motion.flow_fw is not None and motion.reliable_fw is not None
+                err = float(warping_error_pair(cur, prev, motion.flow_fw, motion.reliable_fw)[0])
         self._values.append(err)
         return err
 

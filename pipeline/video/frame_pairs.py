@@ -19,6 +19,7 @@ from ..motion.flow import FlowEstimator
 from ..motion.warp import warp
 from ..motion.warping_error import warping_error_pair
 from .frames import Frame
+from .given_motion import RunFlow
 
 
 @dataclass
@@ -43,20 +44,27 @@ def prepare_frames(
     flow_method: str,
     *,
     flows_from: int = 0,
+    given: RunFlow | None = None,
 ) -> Iterator[PreparedFrame]:
     """Each frame at processing size with its backward flow and mask.
 
-    Frames before position ``flows_from`` (finished by an earlier run) come without flow.
+    Frames before position ``flows_from`` (finished by an earlier run) come without flow. With
+    ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``.
     """
     flow = FlowEstimator(flow_method)
     previous: np.ndarray | None = None
+    previous_index = -1
     for frame in frames:
         content = to_processing_size(frame.picture)
         flow_bw = reliable = None
         if previous is not None and frame.position >= flows_from:
-            flow_bw, reliable = flow.reliable_backward(previous, content)
+            if given is not None:
+                height, width = content.shape[:2]
+                flow_bw, reliable = given.reliable_backward(previous_index + 1, frame.index + 1, height, width)
+            else:
+                flow_bw, reliable = flow.reliable_backward(previous, content)
         yield PreparedFrame(frame, content, flow_bw, reliable)
-        previous = content
+        previous, previous_index = content, frame.index
 
 
 def warp_into(previous_stylised: np.ndarray, flow_bw: torch.Tensor) -> np.ndarray:

@@ -168,6 +168,7 @@ def _stop_before_work(monkeypatch) -> None:
     monkeypatch.setattr(image_job, "stylize_image_file", reached)
     monkeypatch.setattr(video, "stylize_video", reached)
     monkeypatch.setattr(evaluate, "evaluate_pair", reached)
+    monkeypatch.setattr(evaluate, "evaluate_clips", reached)
 
 
 @pytest.mark.parametrize("where,args", STYLEVID_COMMANDS, ids=[c for c, _ in STYLEVID_COMMANDS])
