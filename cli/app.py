@@ -380,8 +380,10 @@ def evaluate(
             data["flow_dir"] = str(flow_dir)
         print(json.dumps(data))
         return
-    print(f"warping error ({flow.upper() if flow == 'dis' else flow} flow) {estimated.mean:.6f} "
-          f"over {len(estimated.values)} frame pairs")
+    print(
+        f"warping error ({flow.upper() if flow == 'dis' else flow} flow) {estimated.mean:.6f} "
+        f"over {len(estimated.values)} frame pairs"
+    )
     if given is not None:
         print(f"warping error (given flow)  {given.mean:.6f} over {len(given.values)} frame pairs")
 

@@ -91,9 +91,7 @@ def stylize_video(
         with finish_frame_on_ctrl_c() as stop_requested:
             progress.begin(source.expected_count(), done)
             frames = frames_until_damage(source, damage)
-            stages = _optimise_frames(
-                frames, engine, work, output, config, done, progress, stop_requested, given_flow
-            )
+            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested, given_flow)
         stages["total"] = time.perf_counter() - began
         progress.stage("encoding" if kind == "video" else "writing frames")
         closing_began = time.perf_counter()

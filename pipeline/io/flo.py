@@ -42,9 +42,7 @@ def read_flo_size(path: str | os.PathLike) -> tuple[int, int]:
         raise StylevidError(f"{path} is not a .flo flow file (only {len(header)} bytes)")
     magic = float(np.frombuffer(header[:4], dtype="<f4")[0])
     if magic != FLO_MAGIC:
-        raise StylevidError(
-            f"{path} is not a Middlebury .flo flow file (magic number {magic!r}, expected {FLO_MAGIC})"
-        )
+        raise StylevidError(f"{path} is not a Middlebury .flo flow file (magic number {magic!r}, expected {FLO_MAGIC})")
     width, height = (int(v) for v in np.frombuffer(header[4:], dtype="<i4"))
     if not (0 < width <= _MAX_SIDE and 0 < height <= _MAX_SIDE):
         raise StylevidError(f"{path} declares an impossible flow size {width}×{height}")

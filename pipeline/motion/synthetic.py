@@ -209,7 +209,9 @@ def camera_clip(
         angle = -math.radians(rotate_degrees) * t  # the view turns clockwise: the picture counter-clockwise
         centre = start + np.asarray(shift) * t  # the moves are ~frame pixels at zoom 1
         maps.append(camera_map((centre[0], centre[1]), scale, angle, size))
-    return TrueMotionClip(f"camera shift {shift} zoom {zoom} rotate {rotate_degrees}°", (Layer(texture, tuple(maps)),), size)
+    return TrueMotionClip(
+        f"camera shift {shift} zoom {zoom} rotate {rotate_degrees}°", (Layer(texture, tuple(maps)),), size
+    )
 
 
 def object_clip(
@@ -241,7 +243,7 @@ def object_clip(
         front = noise_texture(side, side, seed)
     else:
         front = _prepared(foreground, side)
-        front = np.ascontiguousarray(front[: side, : side])
+        front = np.ascontiguousarray(front[:side, :side])
         if front.shape[0] < side or front.shape[1] < side:
             front = cv2.resize(front, (side, side), interpolation=cv2.INTER_CUBIC)
     disc_centre = ((side - 1) / 2.0, (side - 1) / 2.0)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from PIL import Image
 
 from ..config import VideoConfig
@@ -52,7 +51,9 @@ class RunFlow:
     folder: FlowFolder
     sizes: tuple[tuple[int, int], ...]  # processing size, original size
 
-    def reliable_backward(self, previous: int, number: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def reliable_backward(
+        self, previous: int, number: int, height: int, width: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flow_bw, reliable)`` of frame ``number`` against frame ``previous`` (1-based), at height × width."""
         self.folder.check([(previous, number)], self.sizes, run=True)  # a header read; videos of unknown length
         motion = self.folder.pair(previous, number, height, width)
