@@ -45,12 +45,15 @@ def evaluate_clips(
     for path in (stylised, original):
         if not Path(path).exists():
             raise StylevidError(f"{path} does not exist")
-    from .motion.given_flow import FlowFolder
+    from .io.flow_folder import FlowFolder
+    from .motion.given_flow import pair_motion
     from .motion.warping_error import GivenFlowMeter, WarpingErrorMeter  # torch, OpenCV, PyAV: only now
     from .video.frames import open_source
 
-    given = GivenFlowMeter(FlowFolder(flow_dir)) if flow_dir is not None else None
+    folder = FlowFolder(flow_dir) if flow_dir is not None else None
+    given = GivenFlowMeter()
     meter = WarpingErrorMeter(flow_method)
+    previous_number = 0
     stylised_frames = open_source(Path(stylised)).frames()
     count = 0
     for original_frame in open_source(Path(original)).frames():
@@ -58,9 +61,16 @@ def evaluate_clips(
         if stylised_frame is None:
             break
         meter.update(original_frame.picture, stylised_frame.picture)
-        if given is not None:
-            given.update(original_frame.index + 1, stylised_frame.picture, original_frame.picture.shape[:2])
+        if folder is not None:
+            number, motion = original_frame.index + 1, None  # the flow files number frames from 1
+            if count > 0:
+                height, width = stylised_frame.picture.shape[:2]
+                sizes = [(height, width), original_frame.picture.shape[:2]]
+                folder.check([(previous_number, number)], sizes, run=False)
+                motion = pair_motion(*folder.pair(previous_number, number, height, width).arrays())
+            given.update(stylised_frame.picture, motion)
+            previous_number = number
         count += 1
     if count < 2:
         raise StylevidError("need at least two frames in both clips to measure a warping error")
-    return ClipEvaluation(meter.result(), given.result() if given is not None else None)
+    return ClipEvaluation(meter.result(), given.result() if folder is not None else None)

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..motion.synthetic import TrueMotionClip
 from .flo import write_flo, write_mask_png
 from .images import save_image
+
+if TYPE_CHECKING:
+    from ..motion.synthetic import TrueMotionClip
 
 
 def save_true_motion_clip(

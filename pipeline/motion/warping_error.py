@@ -30,7 +30,7 @@ import torch
 
 from ..io.images import check_picture, to_tensor
 from .flow import FlowEstimator
-from .given_flow import FlowFolder
+from .given_flow import PairMotion
 from .warp import warp
 
 __all__ = [
@@ -176,20 +176,15 @@ class WarpingErrorMeter:
 class GivenFlowMeter:
     """Streaming warping error through **given** flow (``.flo`` files, e.g. ground truth), not estimated flow.
 
-    Frames are fed in order with their 1-based frame numbers (the flow files' numbering, see
-    :mod:`~stylevid.pipeline.motion.given_flow`). A pair with a backward flow is measured as
-    :func:`warping_error_pair` does, on frame t's grid; a pair with only a forward flow (Sintel's
-    ``frame_NNNN.flo``) on frame t-1's grid, ``warp(V_t, flow_fw)`` against ``V_{t-1}``, each with
-    the reliability the folder gives (its masks, else the forward-backward check, else the
-    in-frame test). Flows at the original frames' size are scaled to the stylised size.
-
-    Args:
-        folder: the :class:`~stylevid.pipeline.motion.given_flow.FlowFolder` to read.
+    Frames are fed in order, each with the :class:`~.given_flow.PairMotion` between it and the frame
+    before (at the stylised size; see :mod:`stylevid.pipeline.io.flow_folder` for which file serves
+    which pair). A pair with a backward flow is measured as :func:`warping_error_pair` does, on
+    frame t's grid; a pair with only a forward flow (Sintel's ``frame_NNNN.flo``) on frame t-1's
+    grid, ``warp(V_t, flow_fw)`` against ``V_{t-1}``; each with its given reliability mask.
     """
 
-    def __init__(self, folder: FlowFolder) -> None:
-        self.folder = folder
-        self._previous: tuple[int, torch.Tensor] | None = None
+    def __init__(self) -> None:
+        self._previous: torch.Tensor | None = None
         self._values: list[float] = []
 
     @property
@@ -203,26 +198,22 @@ class GivenFlowMeter:
     def result(self) -> WarpingErrorResult:
         return WarpingErrorResult(values=self.values, mean=self.mean)
 
-    def update(self, number: int, stylised: np.ndarray, original_size: tuple[int, int]) -> float | None:
-        """Add frame ``number`` (1-based) stylised as ``stylised``; ``original_size`` = (height, width)
-        of its original. Returns ``E_t`` (``None`` for the first frame)."""
+    def update(self, stylised: np.ndarray, motion: PairMotion | None) -> float | None:
+        """Add stylised frame t with the motion back to frame t-1 (None for the first frame); return ``E_t``."""
         check_picture("stylised", stylised)
         cur = to_tensor(stylised)
-        previous, self._previous = self._previous, (number, cur)
-        if previous is None:
+        prev, self._previous = self._previous, cur
+        if prev is None or motion is None:
             return None
-        previous_number, prev = previous
         if prev.shape != cur.shape:
             raise ValueError(f"stylised frames changed size from {tuple(prev.shape[2:])} to {tuple(cur.shape[2:])}")
-        h, w = stylised.shape[:2]
-        self.folder.check([(previous_number, number)], [(h, w), tuple(original_size)], run=False)
-        motion = self.folder.pair(previous_number, number, h, w)
         with torch.no_grad():
             if motion.flow_bw is not None and motion.reliable_bw is not None:
                 err = float(warping_error_pair(prev, cur, motion.flow_bw, motion.reliable_bw)[0])
-            else:
-                assert motion.flow_fw is not None and motion.reliable_fw is not None
+            elif motion.flow_fw is not None and motion.reliable_fw is not None:
                 err = float(warping_error_pair(cur, prev, motion.flow_fw, motion.reliable_fw)[0])
+            else:
+                raise ValueError("the pair's motion holds no flow")
         self._values.append(err)
         return err
 

@@ -13,8 +13,9 @@ from PIL import Image
 
 from ..config import VideoConfig
 from ..errors import StylevidError
+from ..io.flow_folder import FlowFolder
 from ..io.images import fit_long_side
-from ..motion.given_flow import FlowFolder
+from ..motion.given_flow import pair_motion
 from .frames import FolderSource, FrameSource, VideoSource, _to_index
 
 
@@ -56,7 +57,7 @@ class RunFlow:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flow_bw, reliable)`` of frame ``number`` against frame ``previous`` (1-based), at height × width."""
         self.folder.check([(previous, number)], self.sizes, run=True)  # a header read; videos of unknown length
-        motion = self.folder.pair(previous, number, height, width)
+        motion = pair_motion(*self.folder.pair(previous, number, height, width).arrays())
         assert motion.flow_bw is not None and motion.reliable_bw is not None
         return motion.flow_bw, motion.reliable_bw
 

@@ -11,10 +11,11 @@ from motion_factory import texture
 
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.flo import write_flo, write_mask_png
+from stylevid.pipeline.io.flow_folder import FlowFolder
 from stylevid.pipeline.io.images import to_picture, to_tensor
 from stylevid.pipeline.io.true_motion import save_true_motion_clip
 from stylevid.pipeline.motion.flow import flow_to_tensor
-from stylevid.pipeline.motion.given_flow import FlowFolder
+from stylevid.pipeline.motion.given_flow import pair_motion
 from stylevid.pipeline.motion.occlusion import consistency_mask
 from stylevid.pipeline.motion.synthetic import object_clip
 from stylevid.pipeline.motion.warp import warp
@@ -34,10 +35,14 @@ def saved(clip, tmp_path):
     return tmp_path / "flow"
 
 
-def _measure(folder, pictures):
-    meter = GivenFlowMeter(FlowFolder(folder))
+def _motion(folder, first, second):
+    return pair_motion(*folder.pair(first, second, *SIZE).arrays())
+
+
+def _measure(path, pictures):
+    folder, meter = FlowFolder(path), GivenFlowMeter()
     for number, picture in enumerate(pictures, start=1):
-        meter.update(number, picture, picture.shape[:2])
+        meter.update(picture, _motion(folder, number - 1, number) if number > 1 else None)
     return meter.result()
 
 
@@ -63,7 +68,7 @@ def test_sintel_forward_flow_with_its_mask_tree_is_measured_on_the_earlier_frame
         write_mask_png(root / "occlusions" / "scene" / f"frame_{t:04d}.png", ~valid)
     folder = FlowFolder(root / "flow" / "scene")
     assert set(folder.forward) == {(1, 2), (2, 3), (3, 4)} and not folder.backward
-    motion = folder.pair(1, 2, *SIZE)
+    motion = _motion(folder, 1, 2)
     assert motion.flow_bw is None and motion.flow_fw is not None
     assert float(motion.reliable_fw.mean()) == pytest.approx(float(clip.forward(1, 1)[1].mean()), abs=1e-6)
     with_masks = _measure(root / "flow" / "scene", clip.frames)
@@ -77,7 +82,7 @@ def test_flow_at_the_original_size_is_scaled_to_the_processing_size(tmp_path):
     flow = np.zeros((20, 40, 2), np.float32)
     flow[..., 0], flow[..., 1] = 4.0, -2.0
     write_flo(tmp_path / "backward_2_1.flo", flow)
-    motion = FlowFolder(tmp_path).pair(1, 2, 10, 20)
+    motion = pair_motion(*FlowFolder(tmp_path).pair(1, 2, 10, 20).arrays())
     assert motion.flow_bw.shape == (1, 2, 10, 20)
     assert torch.allclose(motion.flow_bw[0, 0], torch.full((10, 20), 2.0))
     assert torch.allclose(motion.flow_bw[0, 1], torch.full((10, 20), -1.0))
@@ -85,7 +90,7 @@ def test_flow_at_the_original_size_is_scaled_to_the_processing_size(tmp_path):
 
 def test_without_masks_both_directions_use_the_forward_backward_check(clip, saved):
     shutil.rmtree(saved / "occlusions")
-    motion = FlowFolder(saved).pair(2, 3, *SIZE)
+    motion = _motion(FlowFolder(saved), 2, 3)
     assert torch.equal(motion.reliable_bw, consistency_mask(motion.flow_fw, motion.flow_bw))
     assert float(motion.reliable_bw.mean()) < 1.0  # the disc's edge is caught
 
