@@ -152,11 +152,10 @@ def main() -> None:
                 flush=True,
             )
         table[clip_name] = {"clip": clip.name, "rows": rows}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"settings": vars(args) | {"style": str(args.style)}, "clips": table}, indent=2, default=str)
-        )
+        if args.json:  # after every clip, so a long run leaves what it measured so far
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            settings = vars(args) | {"style": str(args.style), "out": str(args.out), "json": str(args.json)}
+            args.json.write_text(json.dumps({"settings": settings, "clips": table}, indent=2))
 
 
 if __name__ == "__main__":
