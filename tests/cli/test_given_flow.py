@@ -49,7 +49,7 @@ def test_a_run_follows_the_given_flow(capsys, clip_dirs, tmp_path):
     code, _, err = run_cli(capsys, frames, "--style", STYLE_FILE, "-o", out, *FAST, "--flow-dir", wrong, "--quiet")
     assert code == 0, err
     record = json.loads((out / "run.json").read_text())
-    assert record["config"]["flow_dir"] == str(wrong)
+    assert record["config"]["flow_dir"] == str(wrong) and record["warping_error_flow"] == "given"
     # run.json's warping error is measured through the flow the run used
     code, printed, err = run_cli(capsys, "eval", out / "frames", frames, "--flow-dir", wrong, "--json")
     measured = json.loads(printed)
