@@ -18,6 +18,7 @@ content loss, seconds per frame. Ratios are against ``prev`` in the same run. Th
 true-motion error (resampling only) is printed as the floor.
 
     nice python benchmarks/true_motion.py --size 160 --frames 8 --json out/true_motion.json
+    nice python benchmarks/true_motion.py --size 64 --frames 5 --iters 30 --frame-iters 15 --threads 1  # busy CPU
 
 Weights: $STYLEVID_WEIGHTS / $STYLEVID_WEIGHTS_FORMAT (e.g. the shared Caffe file) or torchvision's.
 """
@@ -82,9 +83,14 @@ def main() -> None:
     parser.add_argument("--frame-iters", type=int, default=40)
     parser.add_argument("--clips", default="camera_slow,camera_fast,object")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (1 is ~3x faster on a CPU shared by many jobs)"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/true_motion"))
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     styles = [load_image(args.style)]
     base = StyleConfig(size=args.size, iters=args.iters, device=args.device)
