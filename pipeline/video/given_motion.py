@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from ..config import VideoConfig
 from ..errors import StylevidError
 from ..io.flow_folder import FlowFolder
+from ..io.folder import header_size, to_index
 from ..io.images import fit_long_side
 from ..motion.given_flow import pair_motion
-from .frames import FolderSource, FrameSource, VideoSource, _to_index
+from .frames import FolderSource, FrameSource, VideoSource
 
 
 def selected_numbers(source: FrameSource) -> list[int] | None:
@@ -27,7 +27,7 @@ def selected_numbers(source: FrameSource) -> list[int] | None:
         count = source.expected_count()
         if count is None:
             return None
-        first = _to_index(source.start, source.fps, 0)
+        first = to_index(source.start, source.fps, 0)
         return [first + source.every * k + 1 for k in range(count)]
     return None
 
@@ -35,12 +35,10 @@ def selected_numbers(source: FrameSource) -> list[int] | None:
 def _original_size(source: FrameSource) -> tuple[int, int]:
     """(height, width) of the source's decoded frames."""
     if isinstance(source, FolderSource):
-        try:
-            with Image.open(source.files[0]) as picture:
-                width, height = picture.size
-        except OSError as error:
-            raise StylevidError(f"cannot read {source.files[0]}: {error}") from None
-        return height, width
+        size = header_size(source.files[0])  # upright, as the frames are decoded
+        if size is None:
+            raise StylevidError(f"cannot read {source.files[0]} (not a picture?)")
+        return size[1], size[0]
     assert isinstance(source, VideoSource)
     return source.info.height, source.info.width  # display size: rotation applied, as frames are decoded
 
