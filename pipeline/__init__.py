@@ -33,6 +33,7 @@ _EXPORTS = {
     "PhotoBatchResult": ".batch_job",
     "stylize_photos": ".batch_job",
     "evaluate_pair": ".evaluate",
+    "evaluate_clips": ".evaluate",
 }
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Stylized",
     "VideoConfig",
     "VideoResult",
+    "evaluate_clips",
     "evaluate_pair",
     "load_image",
     "save_image",
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from .config import StyleConfig, VideoConfig
     from .engine.transfer import StyleTransfer, Stylized, stylize_image
     from .errors import StylevidError
-    from .evaluate import evaluate_pair
+    from .evaluate import evaluate_clips, evaluate_pair
     from .image_job import ImageResult, stylize_image_file
     from .io.images import load_image, save_image
     from .progress import Progress

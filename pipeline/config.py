@@ -180,6 +180,9 @@ class VideoConfig:
     frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
     temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
     flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
+    # a folder of precomputed .flo files (backward_J_I.flo per pair; see motion/given_flow.py) used instead
+    # of flow_method for the warped init, the temporal loss and the warping error; None → estimate
+    flow_dir: str | None = None
     early_stop: bool = True  # later frames stop when the loss stops improving
     start: int | float | None = None  # first frame: index, or seconds (float)
     end: int | float | None = None  # end (exclusive): index, or seconds (float)
@@ -210,6 +213,8 @@ class VideoConfig:
         if self.temporal_weight is not None:
             finite("temporal weight", self.temporal_weight)
         one_of("flow method", self.flow_method, FLOW_METHODS)
+        if self.flow_dir is not None and (not isinstance(self.flow_dir, str) or not self.flow_dir):
+            raise StylevidError(f"--flow-dir must be a folder path, got {self.flow_dir!r}")
         check_window(self.start, self.end, self.every)
         if self.fps is not None and not (isinstance(self.fps, Fraction) and self.fps > 0):
             raise StylevidError(f"--fps must be positive, got {self.fps}")

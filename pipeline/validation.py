@@ -106,11 +106,20 @@ def check_outputs_spare_inputs(
 
 
 def check_video_settings(input_kind: str, config: VideoConfig) -> None:
-    """A run that writes a video needs ``config.codec`` in the local FFmpeg, at a CRF in its range."""
+    """A run that writes a video needs ``config.codec`` in the local FFmpeg, at a CRF in its range;
+    ``--flow-dir`` must be a folder (its files are checked against the frames when the run opens them)."""
+    if config.flow_dir is not None:
+        check_flow_dir(Path(config.flow_dir))
     if config.output_kind(input_kind) == "video":
         from .io.video_write import check_encoder
 
         check_encoder(config.codec, config.crf)
+
+
+def check_flow_dir(path: Path) -> None:
+    """``--flow-dir`` is a folder (which pairs its files serve is checked when the run opens its frames)."""
+    if not path.is_dir():
+        raise StylevidError(f"--flow-dir {path} is not a folder")
 
 
 def check_style_blend(

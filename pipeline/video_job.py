@@ -30,6 +30,7 @@ from .video.finalise import finalise
 from .video.fingerprint import settings_fingerprint
 from .video.frame_pairs import PreparedFrame, prepare_frames
 from .video.frames import Frame, FrameSource, frames_until_damage, open_source, with_first_frame_checked
+from .video.given_motion import RunFlow, open_given_flow
 from .video.lookahead import Lookahead
 from .video.output import VideoOutput
 from .video.prefetch import prefetch
@@ -84,12 +85,15 @@ def stylize_video(
             "stylise them with stylize_photos"
         )
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
+    given_flow = open_given_flow(source, config)  # --flow-dir: every pair's file, checked before any work
     damage: list[StylevidError] = []
     frames = with_first_frame_checked(frames_until_damage(source, damage))  # an empty window: one line, no display
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
     with output_folder_lock(out_dir):  # before anything in the folder changes (--restart deletes .work)
-        return _stylize_into(source, frames, damage, styles, out_dir, config, restart, progress or Progress(), engine)
+        return _stylize_into(
+            source, frames, damage, styles, out_dir, config, restart, progress or Progress(), engine, given_flow
+        )
 
 
 def _stylize_into(
@@ -102,6 +106,7 @@ def _stylize_into(
     restart: bool,
     progress: Progress,
     engine: StyleTransfer | None,
+    given_flow: RunFlow | None,
 ) -> VideoResult:
     """The run itself, in the output folder this process holds."""
     peak = PeakMemory(run_device(config.style.device)).start()
@@ -114,7 +119,7 @@ def _stylize_into(
     try:
         with finish_frame_on_signals() as stop_requested:
             progress.begin(source.expected_count(), done)
-            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested)
+            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested, given_flow)
         stages["total"] = time.perf_counter() - began
         progress.stage("encoding" if kind == "video" else "writing frames")
         closing_began = time.perf_counter()
@@ -142,6 +147,7 @@ def _optimise_frames(
     done: int,
     progress: Progress,
     stop_requested: StopRequest,
+    given_flow: RunFlow | None = None,
 ) -> dict[str, float]:
     """Stylise the frames from ``done`` on into ``work`` and send every frame to ``output``.
 
@@ -154,7 +160,14 @@ def _optimise_frames(
     """
     resume_at = work.resume_point(done)
     prepared = prefetch(
-        prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at, cuts=config.cuts)
+        prepare_frames(
+            frames,
+            engine.prepare_content,
+            config.flow_method,
+            flows_from=resume_at,
+            cuts=config.cuts,
+            given=given_flow,
+        )
     )
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None

@@ -31,9 +31,11 @@ import torch
 
 from ..io.images import check_picture, to_tensor
 from .flow import FlowEstimator
+from .given_flow import PairMotion
 from .warp import warp
 
 __all__ = [
+    "GivenFlowMeter",
     "WarpingErrorMeter",
     "WarpingErrorResult",
     "warping_error_pair",
@@ -168,6 +170,51 @@ class WarpingErrorMeter:
         bw, mask = self._flow.reliable_backward(prev_orig, original)
         with torch.no_grad():
             err = float(warping_error_pair(prev_styl, cur, bw, mask)[0])
+        self._values.append(err)
+        return err
+
+
+class GivenFlowMeter:
+    """Streaming warping error through **given** flow (``.flo`` files, e.g. ground truth), not estimated flow.
+
+    Frames are fed in order, each with the :class:`~.given_flow.PairMotion` between it and the frame
+    before (at the stylised size; see :mod:`stylevid.pipeline.io.flow_folder` for which file serves
+    which pair). A pair with a backward flow is measured as :func:`warping_error_pair` does, on
+    frame t's grid; a pair with only a forward flow (Sintel's ``frame_NNNN.flo``) on frame t-1's
+    grid, ``warp(V_t, flow_fw)`` against ``V_{t-1}``; each with its given reliability mask.
+    """
+
+    def __init__(self) -> None:
+        self._previous: torch.Tensor | None = None
+        self._values: list[float] = []
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(self._values)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self._values) / len(self._values) if self._values else math.nan
+
+    def result(self) -> WarpingErrorResult:
+        return WarpingErrorResult(values=self.values, mean=self.mean)
+
+    def update(self, stylised: np.ndarray, motion: PairMotion | None) -> float | None:
+        """Add stylised frame t with the motion back to frame t-1 (None for the first frame); return ``E_t``."""
+        check_picture("stylised", stylised)
+        cur = to_tensor(stylised)
+        prev, self._previous = self._previous, cur
+        if prev is None or motion is None:
+            return None
+        if prev.shape != cur.shape:
+            raise ValueError(f"stylised frames changed size from {tuple(prev.shape[2:])} to {tuple(cur.shape[2:])}")
+        with torch.no_grad():
+            if motion.flow_bw is not None and motion.reliable_bw is not None:
+                err = float(warping_error_pair(prev, cur, motion.flow_bw, motion.reliable_bw)[0])
+            elif motion.flow_fw is not None and motion.reliable_fw is not None:
+                err = float(warping_error_pair(cur, prev, motion.flow_fw, motion.reliable_fw)[0])
+            else:
+                raise ValueError("the pair's motion holds no flow")
         self._values.append(err)
         return err
 

@@ -71,6 +71,7 @@ def finalise(
             "per_frame_mean": float(np.mean([r["seconds"] for r in rows])),
         },
         warping_error=math.fsum(pair_errors) / len(pair_errors) if pair_errors else None,
+        warping_error_flow="given" if config.flow_dir is not None else config.flow_method,  # which flow measured it
         mean_style_loss=float(np.mean([r["style"] for r in rows])),
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),

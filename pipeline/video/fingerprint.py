@@ -7,6 +7,7 @@ refused unless restarted (:meth:`.workdir.WorkFolder.open`).
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,4 +59,6 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
             "cuts": config.cuts if isinstance(config.cuts, str) else list(config.cuts),
         }
     )
+    if config.flow_dir is not None:  # only when given, so work folders of earlier versions still resume
+        flat["flow_dir"] = str(Path(config.flow_dir).resolve())
     return flat

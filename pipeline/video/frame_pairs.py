@@ -26,6 +26,7 @@ from ..motion.flow import FlowEstimator
 from ..motion.warp import warp
 from ..motion.warping_error import warping_error_pair
 from .frames import Frame
+from .given_motion import RunFlow
 
 
 @dataclass
@@ -58,12 +59,14 @@ def prepare_frames(
     *,
     flows_from: int = 0,
     cuts: str | tuple[int, ...] = "off",
+    given: RunFlow | None = None,
 ) -> Iterator[PreparedFrame]:
     """Each frame at processing size with its shot and, unless it opens one, its backward flow and mask.
 
     ``cuts``: "auto" (detected on every frame), "off", or the positions that open new shots.
     Frames before position ``flows_from`` (finished by an earlier run) come without flow; cuts are
-    detected on them all the same, so a resumed run finds the cuts of the run it resumes.
+    detected on them all the same, so a resumed run finds the cuts of the run it resumes. With
+    ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``.
     """
     flow = FlowEstimator(flow_method)
     finder = CutFinder() if cuts == "auto" else None
@@ -72,17 +75,22 @@ def prepare_frames(
     pending: deque[tuple[Frame, np.ndarray, float | None]] = deque()  # decoded, their pair not yet decided
     previous_small: np.ndarray | None = None
     previous: np.ndarray | None = None  # content of the last frame handed out
+    previous_index = -1  # its index in the source (flow files number frames from 1)
     shot_start = 0
 
     def hand_out() -> PreparedFrame:
-        nonlocal previous, shot_start
+        nonlocal previous, previous_index, shot_start
         frame, content, score = pending.popleft()
         if frame.position == 0 or frame.position in forced:
             shot_start = frame.position
         flow_bw = reliable = None
         if previous is not None and frame.position != shot_start and frame.position >= flows_from:
-            flow_bw, reliable = flow.reliable_backward(previous, content)
-        previous = content
+            if given is not None:
+                height, width = content.shape[:2]
+                flow_bw, reliable = given.reliable_backward(previous_index + 1, frame.index + 1, height, width)
+            else:
+                flow_bw, reliable = flow.reliable_backward(previous, content)
+        previous, previous_index = content, frame.index
         return PreparedFrame(frame, content, flow_bw, reliable, shot_start, score)
 
     for frame in frames:

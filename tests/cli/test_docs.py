@@ -163,11 +163,13 @@ def _stop_before_work(monkeypatch) -> None:
         raise _Reached(args, kwargs)
 
     monkeypatch.setattr(validation, "check_paths", check_paths)
+    monkeypatch.setattr(validation, "check_flow_dir", lambda path: None)
     monkeypatch.setattr(paths, "create_output_folder", lambda out_dir: None)
     monkeypatch.setattr(images, "load_image", lambda path, **kwargs: np.zeros((32, 32, 3), np.uint8))
     monkeypatch.setattr(image_job, "stylize_image_file", reached)
     monkeypatch.setattr(video, "stylize_video", reached)
     monkeypatch.setattr(evaluate, "evaluate_pair", reached)
+    monkeypatch.setattr(evaluate, "evaluate_clips", reached)
 
 
 @pytest.mark.parametrize("where,args", STYLEVID_COMMANDS, ids=[c for c, _ in STYLEVID_COMMANDS])
