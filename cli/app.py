@@ -3,8 +3,9 @@
     stylevid INPUT --style STYLE [-o OUT] [options]     INPUT: an image, a video or a folder of frames
     stylevid eval STYLISED ORIGINAL                      warping error of any stylised clip
 
-Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C in a video run
-finishes the frame in flight, saves it and exits 130 (run the same command again to resume).
+Every problem a user can fix ends in one line on stderr and exit code 2; Ctrl-C, SIGTERM or SIGHUP
+in a video run finishes the frame in flight, saves it and exits 130, 143 or 129 (run the same
+command again to resume); a second one stops at once.
 Heavy modules are imported inside the commands: torch and OpenCV after the validation pass, PyAV
 only to probe a video. `--help` and an error in the input start fast.
 """
@@ -32,12 +33,15 @@ the temporal loss of Ruder et al.).
 
   stylevid frames/ --style wave.jpg --fps 24 -o out/
 
+  stylevid photos/ --style wave.jpg --frame-init independent -o out/   (photos of different sizes: a batch)
+
   stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
 
 OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
 of the picture, or of a video's --gif-frame), losses.png, run.json and, for videos, preview.gif
 and frame_losses.png. A video run keeps its finished frames in OUT/.work: run the same command
-again to resume after a crash or Ctrl-C.
+again to resume after a crash or Ctrl-C. A batch of photos writes NAME_stylised.png per photo and
+run.json; run it again to skip the photos already done.
 """
 
 IMAGES = "Style and loss"
@@ -152,6 +156,13 @@ def stylize(
         show_default=False,
     ),
     flow: str = typer.Option("dis", help="Optical flow: dis or farneback.", rich_help_panel=VIDEO),
+    flow_dir: Path | None = typer.Option(
+        None,
+        help="Use precomputed flow: backward_J_I.flo per frame pair (frames numbered from 1) "
+        "instead of --flow; see docs/usage.md.",
+        rich_help_panel=VIDEO,
+        show_default=False,
+    ),
     early_stop: bool = typer.Option(
         True,
         "--early-stop/--no-early-stop",
@@ -184,8 +195,17 @@ def stylize(
     crf: int = typer.Option(18, help="Encoder quality (lower is better).", rich_help_panel=VIDEO),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the source's audio.", rich_help_panel=VIDEO),
     gif_frame: int = typer.Option(0, help="Frame whose optimisation progress.gif shows.", rich_help_panel=VIDEO),
+    cuts: str = typer.Option(
+        "auto",
+        help="Scene cuts: auto (detected), off, or the 0-based frames that open new shots, e.g. 120,348; "
+        "a frame after a cut is stylised afresh, like frame 0.",
+        rich_help_panel=VIDEO,
+    ),
     restart: bool = typer.Option(
-        False, "--restart", help="Discard frames saved by an earlier run with other settings.", rich_help_panel=VIDEO
+        False,
+        "--restart",
+        help="Discard frames (or a batch's photos) saved by an earlier run with other settings.",
+        rich_help_panel=VIDEO,
     ),
     weights: str | None = typer.Option(
         None,
@@ -229,11 +249,31 @@ def stylize(
         rich_help_panel=SCALE,
         show_default=False,
     ),
+    memory_limit: str | None = typer.Option(
+        None,
+        help="Most memory the run may use, e.g. 8G or 512M (RAM, or GPU memory on CUDA); "
+        "checked against the run's estimate before any work \\[default: what is free].",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+    tile: int | None = typer.Option(
+        None,
+        help="Run the network on tiles of N px (a multiple of 16, at least 64) with the whole picture's "
+        "loss and gradient: bounded memory at large sizes, about 1.5–3× the time.",
+        rich_help_panel=MODEL,
+        show_default=False,
+    ),
+    bit_depth: int = typer.Option(
+        8,
+        help="Bits per channel of the saved image: 8, or 16 (PNG, for print; videos stay 8-bit).",
+        rich_help_panel=OUTPUT,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
-    from stylevid.pipeline.config import StyleConfig, VideoConfig
+    from stylevid.pipeline.budget import check_memory, parse_memory
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts
     from stylevid.pipeline.io.paths import create_output_folder, default_output
-    from stylevid.pipeline.validation import check_video_settings, validate_run
+    from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
     style_list = _names(style_layers) or ()
     config = StyleConfig(
@@ -259,10 +299,13 @@ def stylize(
         device=device,
         precision=precision,
         cuda_graphs=cuda_graphs,
+        memory_limit=None if memory_limit is None else parse_memory(memory_limit),
+        tile=tile,
+        bit_depth=bit_depth,
     )
     out_dir = output if output is not None else default_output(input)
     kind = validate_run(input, style, out_dir, config)
-    if kind == "image" and (workers or cluster is not None or segment_frames is not None):
+    if kind not in ("video", "folder") and (workers or cluster is not None or segment_frames is not None):
         raise StylevidError("--workers, --cluster and --segment-frames apply to videos and frame folders")
     if kind != "image":
         video_config = VideoConfig(
@@ -272,6 +315,7 @@ def stylize(
             frame_init=frame_init,
             temporal_weight=temporal_weight,
             flow_method=flow,
+            flow_dir=None if flow_dir is None else str(flow_dir),
             early_stop=early_stop,
             start=_position(start),
             end=_position(end),
@@ -286,8 +330,12 @@ def stylize(
             workers=workers,
             cluster=cluster,
             segment_frames=segment_frames,
+            cuts=parse_cuts(cuts),
         )
+        if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
+            kind = check_folder(input, video_config)
         check_video_settings(kind, video_config)
+        check_memory(input, kind, style, video_config)
         if video_config.scaled_out:
             from stylevid.pipeline.scale.cluster import check_ray_installed
 
@@ -306,6 +354,18 @@ def stylize(
         with ImageProgress(console, config.iters) as progress:
             result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
+        return
+    if kind == "batch":
+        from stylevid.pipeline.batch_job import stylize_photos
+
+        from .progress import PhotoProgress
+
+        with PhotoProgress(console) as photo_progress:
+            batch = stylize_photos(input, styles, out_dir, video_config, restart=restart, progress=photo_progress)
+        summary = f"{len(batch.outputs)} photos, {batch.stylised} stylised now"
+        if batch.done_earlier:
+            summary += f", {batch.done_earlier} done earlier"
+        _done(console, quiet, batch.output, batch.files, summary)
         return
     if video_config.scaled_out:
         from stylevid.pipeline.scale.runner import stylize_video_scaled
@@ -356,24 +416,50 @@ eval_app = typer.Typer(
 
 @eval_app.command(
     help="Warping error (Lai et al. 2018) of a stylised clip or frame folder against its original.\n\n"
-    "  stylevid eval out/clip_stylised.mp4 clip.mp4",
+    "  stylevid eval out/clip_stylised.mp4 clip.mp4\n\n"
+    "  stylevid eval out/frames/ sintel/final/alley_1 --flow-dir sintel/flow/alley_1   (given flow)",
     no_args_is_help=True,
 )
 def evaluate(
     stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
     original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
-    flow: str = typer.Option("dis", help="Optical flow: dis or farneback."),
+    flow: str = typer.Option("dis", help="Optical flow estimated on the originals: dis or farneback."),
+    cuts: str = typer.Option(
+        "auto", help="Scene cuts, whose pairs are left out: auto (detected on the original), off, or frames: 120,348."
+    ),
+    flow_dir: Path | None = typer.Option(
+        None,
+        help="Also measure through the given .flo files here (e.g. Sintel's ground truth; see docs/usage.md).",
+        show_default=False,
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     import json
 
-    from stylevid.pipeline.evaluate import evaluate_pair
+    from stylevid.pipeline.config import parse_cuts
+    from stylevid.pipeline.evaluate import evaluate_clips
 
-    result = evaluate_pair(stylised, original, flow_method=flow)
+    result = evaluate_clips(stylised, original, flow_method=flow, flow_dir=flow_dir, cuts=parse_cuts(cuts))
+    estimated, given = result.estimated, result.given
     if json_out:
-        print(json.dumps({"warping_error": result.mean, "pairs": len(result.values), "values": list(result.values)}))
-    else:
-        print(f"warping error {result.mean:.6f} over {len(result.values)} frame pairs")
+        data: dict[str, Any] = {
+            "warping_error": estimated.mean,
+            "pairs": len(estimated.values),
+            "values": list(estimated.values),
+            "flow": flow,
+        }
+        if given is not None:
+            data["warping_error_given_flow"] = given.mean
+            data["values_given_flow"] = list(given.values)
+            data["flow_dir"] = str(flow_dir)
+        print(json.dumps(data))
+        return
+    print(
+        f"warping error ({flow.upper() if flow == 'dis' else flow} flow) {estimated.mean:.6f} "
+        f"over {len(estimated.values)} frame pairs"
+    )
+    if given is not None:
+        print(f"warping error (given flow)  {given.mean:.6f} over {len(given.values)} frame pairs")
 
 
 # Typer ≥ 0.20 vendors click; older versions use click itself: find its base exception either way.
@@ -381,11 +467,16 @@ _ClickException: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__n
 
 
 def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> int:
+    from stylevid.pipeline.video.signals import Stopped, stop_at_once_on_signals
+
     command = typer.main.get_command(group)
     try:
-        code = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        # SIGTERM and SIGHUP end a run like Ctrl-C does. The command is invoked directly, not
+        # through command.main(), which would turn every KeyboardInterrupt into a silent exit 130.
+        with stop_at_once_on_signals(), command.make_context(prog_name, args) as context:
+            code = command.invoke(context)
     except StylevidError as error:
-        print(f"stylevid: error: {error}", file=sys.stderr)
+        _say(f"stylevid: error: {error}")
         return error.exit_code
     except typer.Exit as done:
         return done.exit_code
@@ -397,10 +488,19 @@ def _run(group: typer.Typer, args: list[str], prog_name: str = "stylevid") -> in
             return 0
         print(f"stylevid: error: {error.format_message()} (see stylevid --help)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stylevid: stopped; finished frames are kept — run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        by = f" by {stop.args[0]}" if isinstance(stop, Stopped) and stop.exit_code != 130 else ""
+        _say(f"stylevid: stopped{by}; finished frames are kept — run the same command again to resume")
+        return stop.exit_code if isinstance(stop, Stopped) else 130
     return code if isinstance(code, int) else 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a terminal that hung up (SIGHUP) may have taken stderr with it."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,6 +59,8 @@ class ImageProgress:
 class VideoProgress(VideoCallbacks):
     """Frames done / total with an ETA, and the current frame's iterations and loss."""
 
+    unit = "frame"  # what the bar counts
+
     def __init__(self, console: Console) -> None:
         self._progress = _bar(console)
         self._console = console
@@ -69,13 +71,15 @@ class VideoProgress(VideoCallbacks):
 
     def begin(self, total_frames: int | None, done: int) -> None:
         self._progress.start()
-        self._task = self._progress.add_task("frames", total=total_frames, completed=done, info="")
+        self._task = self._progress.add_task(f"{self.unit}s", total=total_frames, completed=done, info="")
         if done:
-            self._console.print(f"resuming: {done} frame(s) already done")
+            self._console.print(f"resuming: {done} {self.unit}(s) already done")
 
     def frame_started(self, position: int, iters: int, frames: int = 1) -> None:
         self._iters = iters
-        self._frames = f"frame {position + 1}" if frames == 1 else f"frames {position + 1}–{position + frames}"
+        self._frames = (
+            f"{self.unit} {position + 1}" if frames == 1 else f"{self.unit}s {position + 1}–{position + frames}"
+        )
         self._show(info=f"{self._frames}: starting")
 
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:
@@ -94,3 +98,13 @@ class VideoProgress(VideoCallbacks):
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:
             self._progress.stop()
+
+
+class PhotoProgress(VideoProgress):
+    """Photos of a batch done / total; photos done by an earlier run may lie anywhere in the order."""
+
+    unit = "photo"
+
+    def frame_done(self, position: int, stats: dict[str, Any]) -> None:
+        assert self._task is not None, "begin() opens the bar"
+        self._progress.advance(self._task)

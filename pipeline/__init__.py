@@ -2,7 +2,7 @@
 
 The public API, stable across releases::
 
-    from stylevid.pipeline import StyleConfig, VideoConfig, stylize_image, stylize_video
+    from stylevid.pipeline import StyleConfig, VideoConfig, stylize_image, stylize_photos, stylize_video
 
 The subpackages (``engine``, ``motion``, ``video``, ``io``, ``render``) hold the parts behind it.
 
@@ -30,11 +30,15 @@ _EXPORTS = {
     "Progress": ".progress",
     "VideoResult": ".video_job",
     "stylize_video": ".video_job",
+    "PhotoBatchResult": ".batch_job",
+    "stylize_photos": ".batch_job",
     "evaluate_pair": ".evaluate",
+    "evaluate_clips": ".evaluate",
 }
 
 __all__ = [
     "ImageResult",
+    "PhotoBatchResult",
     "Progress",
     "StyleConfig",
     "StyleTransfer",
@@ -42,19 +46,22 @@ __all__ = [
     "Stylized",
     "VideoConfig",
     "VideoResult",
+    "evaluate_clips",
     "evaluate_pair",
     "load_image",
     "save_image",
     "stylize_image",
     "stylize_image_file",
+    "stylize_photos",
     "stylize_video",
 ]
 
 if TYPE_CHECKING:
+    from .batch_job import PhotoBatchResult, stylize_photos
     from .config import StyleConfig, VideoConfig
     from .engine.transfer import StyleTransfer, Stylized, stylize_image
     from .errors import StylevidError
-    from .evaluate import evaluate_pair
+    from .evaluate import evaluate_clips, evaluate_pair
     from .image_job import ImageResult, stylize_image_file
     from .io.images import load_image, save_image
     from .progress import Progress

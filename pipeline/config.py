@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from .checks import check_window, finite, one_of, positive_int
-from .engine.layers import LAYER_NAMES
+from .engine.layers import LAYER_NAMES, pooling_grid
 from .errors import StylevidError
 
 #: Layers of the paper (Gatys et al. 2016, section 2): content at relu4_2, style at relu1_1…relu5_1.
@@ -30,10 +30,15 @@ NAMED_INITS = ("noise", "content", "style")
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
 FLOW_METHODS = ("dis", "farneback")
+#: --cuts: detect scene cuts ("auto"), none ("off"), or the listed frames open new shots.
+CUT_MODES = ("auto", "off")
 OUTPUT_KINDS = ("auto", "video", "frames")
 OUTPUT_SIZES = ("processing", "original")
 #: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
 VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
+BIT_DEPTHS = (8, 16)
+#: Smallest --tile: each tile is run with a halo of about 150 px, so smaller tiles spend most of their time on it.
+MIN_TILE = 64
 MAX_CRF = {"libx264": 51, "libx265": 51, "mpeg4": 51, "libvpx-vp9": 63}
 
 
@@ -71,6 +76,15 @@ class StyleConfig:
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     precision: str = "auto"  # "fp32" (reference), "bf16" (fast path on CUDA), "auto" picks per device
     cuda_graphs: bool = False  # CUDA: replay each iteration's loss and gradient from a recorded CUDA graph
+    # bytes the run may use at most (RAM on the CPU, GPU memory on CUDA), checked against the memory
+    # estimate before any work; None → what the device has free (pipeline/budget.py)
+    memory_limit: int | None = None
+    # exact tiling: the network runs on tiles of this many pixels a side (plus a halo), with the loss
+    # and gradient of the whole picture (engine/tiling.py); None → the whole picture at once
+    tile: int | None = None
+
+    # --- output ------------------------------------------------------------------------------------
+    bit_depth: int = 8  # bits per channel of a saved image: 8, or 16 (PNG/TIFF; video frames stay 8-bit)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -130,10 +144,30 @@ def validate(config: StyleConfig) -> None:
         one_of("weights format", config.weights_format, WEIGHTS_FORMATS)
     if not isinstance(config.cuda_graphs, bool):
         raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
+    if config.memory_limit is not None:
+        positive_int("memory limit (bytes)", config.memory_limit)
+    if config.tile is not None:
+        check_tile(config.tile, (config.content_layer, *config.style_layers))
+        if config.cuda_graphs:
+            raise StylevidError("--tile and --cuda-graphs do not go together: a tiled iteration is not one CUDA graph")
+    if config.bit_depth not in BIT_DEPTHS or isinstance(config.bit_depth, bool):
+        raise StylevidError(f"--bit-depth must be 8 or 16, got {config.bit_depth!r}")
     if not isinstance(config.seed, int) or isinstance(config.seed, bool):
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
         raise StylevidError("init must be content, noise, style or an image file")
+
+
+def check_tile(tile: object, layers: tuple[str, ...]) -> None:
+    """--tile: a whole number of pixels, at least MIN_TILE, on the pooling grid of ``layers``."""
+    positive_int("--tile", tile, minimum=MIN_TILE)
+    assert isinstance(tile, int)
+    grid = pooling_grid(layers)
+    if tile % grid:
+        raise StylevidError(
+            f"--tile must be a multiple of {grid} px (the pooling grid of the deepest VGG layer used), "
+            f"got {tile}; try {max(MIN_TILE, tile // grid * grid)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -146,6 +180,9 @@ class VideoConfig:
     frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
     temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
     flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
+    # a folder of precomputed .flo files (backward_J_I.flo per pair; see motion/given_flow.py) used instead
+    # of flow_method for the warped init, the temporal loss and the warping error; None → estimate
+    flow_dir: str | None = None
     early_stop: bool = True  # later frames stop when the loss stops improving
     start: int | float | None = None  # first frame: index, or seconds (float)
     end: int | float | None = None  # end (exclusive): index, or seconds (float)
@@ -157,6 +194,9 @@ class VideoConfig:
     crf: int = 18  # encoder quality (lower is better)
     audio: bool = True  # copy (or re-encode) the source's audio streams
     gif_frame: int = 0  # which frame's optimisation the progress GIF shows
+    # scene cuts: "auto" (detected, motion/cuts.py), "off", or the 0-based positions of the frames
+    # that open new shots (sorted, each ≥ 1); a frame that opens a shot is stylised as frame 0 is
+    cuts: str | tuple[int, ...] = "auto"
     # --- scale-out (Ray; docs/scale-out.md) ----------------------------------------------------
     workers: int = 0  # Ray workers (one per device); 0 → no Ray, unless `cluster` is set (then one per GPU/CPU core)
     cluster: str | None = None  # an existing Ray cluster: "auto" (found on this machine) or HOST:PORT; None → local
@@ -165,6 +205,8 @@ class VideoConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.style, StyleConfig):
             raise StylevidError(f"style must be a StyleConfig, got {type(self.style).__name__}")
+        if self.style.bit_depth != 8:
+            raise StylevidError("--bit-depth 16 is for images; video frames and frame folders are written 8-bit")
         positive_int("frame iterations", self.frame_iters)
         positive_int("--batch-frames", self.batch_frames, maximum=64)
         if self.batch_frames > 1 and self.style.optimizer != "lbfgs":
@@ -175,6 +217,8 @@ class VideoConfig:
         if self.temporal_weight is not None:
             finite("temporal weight", self.temporal_weight)
         one_of("flow method", self.flow_method, FLOW_METHODS)
+        if self.flow_dir is not None and (not isinstance(self.flow_dir, str) or not self.flow_dir):
+            raise StylevidError(f"--flow-dir must be a folder path, got {self.flow_dir!r}")
         check_window(self.start, self.end, self.every)
         if self.fps is not None and not (isinstance(self.fps, Fraction) and self.fps > 0):
             raise StylevidError(f"--fps must be positive, got {self.fps}")
@@ -184,11 +228,14 @@ class VideoConfig:
         positive_int(f"--crf for {self.codec}", self.crf, minimum=0, maximum=MAX_CRF[self.codec])
         if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
+        check_cuts(self.cuts)
         positive_int("--workers", self.workers, minimum=0, maximum=4096)
         if self.segment_frames is not None:
             positive_int("--segment-frames", self.segment_frames)
         if self.cluster is not None and (not isinstance(self.cluster, str) or not self.cluster.strip()):
             raise StylevidError(f"--cluster must be auto or HOST:PORT, got {self.cluster!r}")
+        if self.scaled_out and self.flow_dir is not None:
+            raise StylevidError("--flow-dir cannot be combined with --workers/--cluster yet; use one or the other")
         if self.scaled_out and self.batch_frames > 1:
             raise StylevidError(
                 "--batch-frames > 1 cannot be combined with --workers/--cluster yet; use one or the other"
@@ -197,6 +244,12 @@ class VideoConfig:
     def replace(self, **changes: Any) -> VideoConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON stores it: the engine's settings under "style", fps as text like "30000/1001"."""
+        data = dataclasses.asdict(self)
+        data["fps"] = None if self.fps is None else str(self.fps)
+        return data
 
     @property
     def scaled_out(self) -> bool:
@@ -208,3 +261,32 @@ class VideoConfig:
         if self.output != "auto":
             return self.output
         return "video" if input_kind == "video" else "frames"
+
+
+def check_cuts(cuts: Any) -> None:
+    """StylevidError unless ``cuts`` is one of :data:`CUT_MODES` or increasing frame positions ≥ 1."""
+    if isinstance(cuts, str):
+        one_of("--cuts", cuts, CUT_MODES)
+        return
+    if not isinstance(cuts, tuple) or not cuts:
+        raise StylevidError(f"--cuts must be auto, off or frame positions like 8,120; got {cuts!r}")
+    for position in cuts:
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise StylevidError(
+                f"--cuts positions must be whole numbers of at least 1 (frame 0 opens the first shot), got {position!r}"
+            )
+    if list(cuts) != sorted(set(cuts)):
+        raise StylevidError(f"--cuts positions must increase, got {','.join(map(str, cuts))}")
+
+
+def parse_cuts(text: str) -> str | tuple[int, ...]:
+    """--cuts as the user wrote it: "auto", "off" or "F1,F2,…" (0-based frame positions)."""
+    text = text.strip()
+    if text.lower() in CUT_MODES:
+        return text.lower()
+    try:
+        cuts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise StylevidError(f"--cuts must be auto, off or frame positions like 8,120; got {text!r}") from None
+    check_cuts(cuts)
+    return cuts

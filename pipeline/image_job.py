@@ -8,13 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from .budget import PeakMemory, estimate_for_input, run_device
 from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
 from .engine.snapshots import snapshot_iterations
 from .engine.transfer import StyleTransfer, Stylized
+from .io.folder_lock import output_folder_lock
 from .io.images import load_image, save_image
-from .io.paths import check_not_input, create_output_folder
+from .io.paths import create_output_folder, result_name
 from .io.record import run_record, write_json
 from .render.animation import save_progress_gif
 from .render.plots import save_loss_plot
@@ -41,17 +43,29 @@ def stylize_image_file(
 
     ``styles`` may hold the style pictures already decoded from ``style_paths``.
     """
-    validate_run(content_path, style_paths, out_dir, config)
+    validate_run(content_path, style_paths, out_dir, config)  # also: no output overwrites an input
     out_dir = Path(out_dir)
-    image_path = out_dir / f"{Path(content_path).stem}_stylised.png"
-    for planned in (image_path, out_dir / "progress.gif", out_dir / "losses.png", out_dir / "run.json"):
-        check_not_input(planned, [Path(content_path), *map(Path, style_paths)])  # before any work
+    create_output_folder(out_dir)
+    with output_folder_lock(out_dir):  # one run per output folder
+        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report)
+
+
+def _stylize_into(
+    content_path: Path,
+    style_paths: list[Path],
+    out_dir: Path,
+    config: StyleConfig,
+    styles: list[np.ndarray] | None,
+    on_report: ReportFn | None,
+) -> ImageResult:
+    """The run itself, in the output folder this process holds."""
+    image_path = out_dir / result_name(Path(content_path), "image", "image")
+    peak = PeakMemory(run_device(config.device)).start()
     content = load_image(content_path)
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
     engine = StyleTransfer(config, styles)
     prepared = engine.prepare_content(content)
     result = engine.stylize(prepared, snapshot_at=[0, *snapshot_iterations(config.iters)], on_report=on_report)
-    create_output_folder(out_dir)
     beta = engine.style_weight_for(prepared)
     title = (
         f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — "
@@ -60,7 +74,7 @@ def stylize_image_file(
         f"pooling {config.pooling}, {engine.device.type}"
     )
     files = {
-        "image": save_image(image_path, result.picture),
+        "image": save_image(image_path, result.picture16 if result.picture16 is not None else result.picture),
         "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
         "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title),
     }
@@ -91,6 +105,9 @@ def stylize_image_file(
         final_losses=result.final,
         initial_losses=result.history[0],
         outputs={k: str(v) for k, v in files.items()},
+        memory=peak.record(
+            estimate_for_input(content_path, "image", styles, config, str(engine.device), engine.precision)
+        ),
     )
     files["record"] = write_json(out_dir / "run.json", record)
     return ImageResult(result, files, record)

@@ -8,6 +8,7 @@ finalise: renders and run record. The optimiser never sees PyAV.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -17,30 +18,39 @@ from typing import Any
 
 import numpy as np
 
+from .budget import PeakMemory, estimate_for_input, run_device
 from .config import VideoConfig
 from .engine.transfer import StyleTransfer
 from .errors import StylevidError
+from .io.folder_lock import output_folder_lock
 from .io.paths import create_output_folder
 from .progress import Progress
 from .validation import validate_run
 from .video.finalise import finalise
 from .video.fingerprint import settings_fingerprint
 from .video.frame_pairs import PreparedFrame, prepare_frames
-from .video.frames import Frame, frames_until_damage, open_source
+from .video.frames import Frame, FrameSource, frames_until_damage, open_source, with_first_frame_checked
+from .video.given_motion import RunFlow, open_given_flow
 from .video.lookahead import Lookahead
 from .video.output import VideoOutput
 from .video.prefetch import prefetch
 from .video.schedule import segment_frames, starts_segment
-from .video.signals import finish_frame_on_ctrl_c
+from .video.signals import StopRequest, exit_code_for, finish_frame_on_signals, signal_name
 from .video.steps import FrameSteps
 from .video.workdir import WorkFolder
 from .video.writer import FrameWriter
 
 
 class Interrupted(StylevidError):
-    """Ctrl-C: the frame in flight was finished and saved; rerunning resumes."""
+    """A stop signal (Ctrl-C, SIGTERM, SIGHUP): the frame in flight was finished and saved; rerunning resumes.
 
-    exit_code = 130
+    ``exit_code`` is 128 + the signal's number: 130, 143 or 129.
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = exit_code_for(signum)
 
 
 @dataclass
@@ -69,23 +79,47 @@ def stylize_video(
 
     Frames finished by an earlier run with the same settings are reused unless ``restart``.
     """
-    validate_run(input_path, styles, out_dir, config)
-    progress = progress or Progress()
+    if validate_run(input_path, styles, out_dir, config) == "batch":
+        raise StylevidError(
+            f"the pictures of {input_path} differ in size: a batch of photos, not a video; "
+            "stylise them with stylize_photos"
+        )
     source = open_source(Path(input_path), start=config.start, end=config.end, every=config.every, fps=config.fps)
-    kind = config.output_kind(source.kind)
+    given_flow = open_given_flow(source, config)  # --flow-dir: every pair's file, checked before any work
+    damage: list[StylevidError] = []
+    frames = with_first_frame_checked(frames_until_damage(source, damage))  # an empty window: one line, no display
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
+    with output_folder_lock(out_dir):  # before anything in the folder changes (--restart deletes .work)
+        return _stylize_into(
+            source, frames, damage, styles, out_dir, config, restart, progress or Progress(), engine, given_flow
+        )
+
+
+def _stylize_into(
+    source: FrameSource,
+    frames: Iterator[Frame],
+    damage: list[StylevidError],
+    styles: list[np.ndarray],
+    out_dir: Path,
+    config: VideoConfig,
+    restart: bool,
+    progress: Progress,
+    engine: StyleTransfer | None,
+    given_flow: RunFlow | None,
+) -> VideoResult:
+    """The run itself, in the output folder this process holds."""
+    peak = PeakMemory(run_device(config.style.device)).start()
+    kind = config.output_kind(source.kind)
     engine = engine or StyleTransfer(config.style, styles)
     work = WorkFolder(out_dir / ".work")
     done = work.open(settings_fingerprint(source, config, styles), restart=restart)
     began = time.perf_counter()
-    damage: list[StylevidError] = []
     output = VideoOutput(source, config, kind, out_dir)
     try:
-        with finish_frame_on_ctrl_c() as stop_requested:
+        with finish_frame_on_signals() as stop_requested:
             progress.begin(source.expected_count(), done)
-            frames = frames_until_damage(source, damage)
-            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested)
+            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested, given_flow)
         stages["total"] = time.perf_counter() - began
         progress.stage("encoding" if kind == "video" else "writing frames")
         closing_began = time.perf_counter()
@@ -94,7 +128,8 @@ def stylize_video(
     except BaseException:
         output.abort()
         raise
-    record, files = finalise(output, source, engine, work, config, out_dir, stages)
+    estimate = estimate_for_input(source.path, source.kind, styles, config, str(engine.device), engine.precision)
+    record, files = finalise(output, source, engine, work, config, out_dir, stages, memory=peak.record(estimate))
     result = VideoResult(
         output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
     )
@@ -111,7 +146,8 @@ def _optimise_frames(
     config: VideoConfig,
     done: int,
     progress: Progress,
-    stop_requested: Callable[[], bool],
+    stop_requested: StopRequest,
+    given_flow: RunFlow | None = None,
 ) -> dict[str, float]:
     """Stylise the frames from ``done`` on into ``work`` and send every frame to ``output``.
 
@@ -119,10 +155,20 @@ def _optimise_frames(
     thread ahead of the optimiser, and finished frames are written (work folder, then output)
     by another, so the optimiser (the GPU, when there is one) waits for neither. Frames finished
     by an earlier run go straight to the output. With ``batch_frames`` > 1 the frames from one
-    segment anchor to the next (see :mod:`.video.schedule`) go through one rolling batch.
+    segment anchor to the next (see :mod:`.video.schedule`) go through one rolling batch. A frame
+    that opens a shot (frame 0, or the first after a cut) is stylised on its own, afresh.
     """
     resume_at = work.resume_point(done)
-    prepared = prefetch(prepare_frames(frames, engine.prepare_content, config.flow_method, flows_from=resume_at))
+    prepared = prefetch(
+        prepare_frames(
+            frames,
+            engine.prepare_content,
+            config.flow_method,
+            flows_from=resume_at,
+            cuts=config.cuts,
+            given=given_flow,
+        )
+    )
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():
@@ -131,7 +177,7 @@ def _optimise_frames(
         while (item := items.peek()) is not None:
             position = item.frame.position
             began, waited_before = time.perf_counter(), seconds["waiting_for_frames"]
-            if config.batch_frames == 1 or position in (0, config.gif_frame):
+            if config.batch_frames == 1 or position == config.gif_frame or item.opens_shot:
                 items.take()
                 previous_stylised, last = steps.one(item, previous_stylised), position
             else:
@@ -139,10 +185,12 @@ def _optimise_frames(
                 segment = items.take_while(_in_segment(position, every, config.gif_frame))
                 previous_stylised, last = steps.segment(segment, previous_stylised)
             seconds["optimising"] += time.perf_counter() - began - (seconds["waiting_for_frames"] - waited_before)
-            if stop_requested():
+            if stop_requested.signum is not None:
                 writer.flush()
+                by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
                 raise Interrupted(
-                    f"stopped after frame {last + 1}; its work is saved — run the same command again to resume"
+                    f"stopped{by} after frame {last + 1}; its work is saved — run the same command again to resume",
+                    stop_requested.signum,
                 )
         waited = time.perf_counter()
         writer.flush()
@@ -150,9 +198,11 @@ def _optimise_frames(
     return seconds
 
 
-def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[int], bool]:
-    """Whether a position belongs to the segment that opens at ``first``."""
-    return lambda position: position == first or not starts_segment(position, every, gif_frame)
+def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[PreparedFrame], bool]:
+    """Whether a frame belongs to the segment that opens at ``first`` (a segment never spans a cut)."""
+    return lambda item: (
+        item.frame.position == first or not starts_segment(item.frame.position, every, gif_frame, item.shot_start)
+    )
 
 
 def _frames_to_stylise(

@@ -71,6 +71,21 @@ def shifted_frames(count: int, size: int = 40, step: int = 2) -> list[np.ndarray
     return [np.ascontiguousarray(wide[:, (count - i) * step : (count - i) * step + size]) for i in range(count)]
 
 
+def cut_frames(count: int, cut_at: int, size: int = 48, step: int = 2) -> list[np.ndarray]:
+    """A hard cut: ``cut_at`` frames of one textured scene panning right, then another panning down."""
+    first = shifted_frames(cut_at, size, step)
+    rng = np.random.default_rng(11)
+    tall = (rng.random((size + step * count, size, 3)) * 255).astype(np.uint8)
+    tall = np.asarray(
+        Image.fromarray(tall)
+        .resize((size // 4, (size + step * count) // 4))
+        .resize((size, size + step * count), Image.BICUBIC)
+    )
+    tall = np.ascontiguousarray(255 - tall // 2)  # brighter, smoother: another place
+    second = [np.ascontiguousarray(tall[i * step : i * step + size]) for i in range(count - cut_at)]
+    return first + second
+
+
 def prepared_frames(pictures: list[np.ndarray]) -> list[PreparedFrame]:
     """``pictures`` as the optimiser gets them: at their own size, with DIS flow back to the picture before."""
     flow = FlowEstimator("dis")

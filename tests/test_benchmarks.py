@@ -157,3 +157,31 @@ def test_video_throughput_benchmark_runs_on_cpu(tmp_path):
         assert row["batch_frames"] == (2 if name == "fast-batch2" else 1)
     assert runs["fast"]["vs_reference"]["frame_iterations_per_second"] > 0
     assert (tmp_path / "runs" / "fast-batch2" / "cockatoo_stylised.mp4").is_file()
+
+
+def test_memory_estimate_benchmark_runs_and_records_estimate_and_peak(tmp_path):
+    out = tmp_path / "memory.json"
+    script = str(REPO / "benchmarks" / "memory_estimate.py")
+    command = [sys.executable, script, "--sizes", "32", "--iters", "2", "--history", "1", "--json", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "peak/est" in done.stdout
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["processing"] == [32, 24] and row["device"] == "cpu"
+    assert row["estimate_bytes"] > 0 and row["peak_bytes"] > 0
+
+
+def test_true_motion_benchmark_grades_with_the_exact_flow(tmp_path):
+    out = tmp_path / "true_motion.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "true_motion.py"), "--size", "32", "--frames", "5"]
+    command += ["--iters", "2", "--frame-iters", "2", "--clips", "object", "--threads", "1"]
+    command += ["--out", str(tmp_path / "runs"), "--json", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = json.loads(out.read_text())["clips"]["object"]["rows"]
+    assert list(rows) == ["originals", "independent", "prev", "prev-warped (DIS)", "prev-warped (exact)"]
+    assert rows["prev"]["true_motion_warping_error_vs_prev"] == 1.0
+    # a run driven by the exact flow records (in run.json) the same error the benchmark measures through it
+    exact = rows["prev-warped (exact)"]
+    assert exact["run_json_warping_error"] == pytest.approx(exact["true_motion_warping_error"], rel=1e-3)
+    assert rows["originals"]["true_motion_warping_error"] < 1e-3 and (tmp_path / "runs" / "object" / "flow").is_dir()

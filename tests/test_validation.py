@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import CONTENT_FILE, STYLE_FILE
 from media_factory import make_test_clip
+from PIL import Image
 
 from stylevid.pipeline import StyleConfig, StylevidError, VideoConfig, stylize_image_file, stylize_video
 from stylevid.pipeline.config import VIDEO_CODECS
@@ -28,9 +29,11 @@ def clip(tmp_path_factory) -> Path:
 
 def test_validate_run_names_the_input_kind_and_writes_nothing(tmp_path, clip):
     out = tmp_path / "deep" / "out"
+    (tmp_path / "frames").mkdir()
+    Image.new("RGB", (8, 6)).save(tmp_path / "frames" / "f1.png")
     assert validate_run(CONTENT_FILE, [STYLE_FILE], out, StyleConfig()) == "image"
     assert validate_run(clip, [STYLE_FILE], out, VideoConfig()) == "video"
-    assert validate_run(tmp_path, [STYLE_FILE], out, VideoConfig()) == "folder"
+    assert validate_run(tmp_path / "frames", [STYLE_FILE], out, VideoConfig()) == "folder"
     assert not (tmp_path / "deep").exists()
     create_output_folder(out)
     assert out.is_dir()

@@ -1,19 +1,22 @@
 """How much device memory one optimisation needs, and the settings that fit a budget.
 
-A model, not a measurement: it counts the large tensors of one run of
-:class:`~.optimize.Optimisation` over a batch of pictures, and leaves out what does not grow with
-the picture (the network's weights, cuDNN's workspaces). It serves the advice given when a GPU
-runs out of memory (``StyleTransfer.out_of_memory``); pure arithmetic, no torch.
+A model, not a measurement: :func:`run_bytes` counts the large tensors of one run of
+:class:`~.optimize.Optimisation` over a batch of pictures; :func:`weight_bytes` and
+:func:`style_pass_bytes` the network's weights and the one pass of each style picture that makes
+the style targets. It serves the advice given when a GPU runs out of memory
+(``StyleTransfer.out_of_memory``) and the whole-run estimate checked before any work
+(:mod:`stylevid.pipeline.budget`); pure arithmetic, no torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from .layers import BLOCK_CHANNELS, LAYER_NAMES
+from .layers import BLOCK_CHANNELS, LAYER_NAMES, tile_halo
 
 FP32_BYTES = 4
+INDEX_BYTES = 8  # max pooling's indices (int64), kept for the backward pass
 SIZE_STEP = 16  # --size advice comes in multiples of this
 SMALLEST_SIZE = 64  # no advice below this long side
 
@@ -31,6 +34,17 @@ class RunShape:
     history: int = 100  # L-BFGS curvature pairs (m)
     temporal: bool = False  # a temporal term (its targets, masks and flows per item)
     graphs: bool = False  # a CUDA graph's pool (about one evaluation's activations)
+    pooling: str = "max"  # "max" keeps its indices for the backward pass; "avg" keeps none
+    tile: int | None = None  # exact tiling (engine/tiling.py): the network sees one tile plus its halo at a time
+
+
+def network_view(height: int, width: int, shape: RunShape) -> tuple[int, int]:
+    """The largest picture the network sees at once: the whole one, or one tile with its halo."""
+    if shape.tile is None:
+        return height, width
+    before, after, _ = tile_halo(shape.layers)
+    reach = shape.tile + before + after
+    return min(height, reach), min(width, reach)
 
 
 def _channels(layer: str) -> int:
@@ -50,16 +64,23 @@ def layer_sizes(height: int, width: int, layers: Iterable[str]) -> dict[str, int
 
 
 def activation_bytes(height: int, width: int, shape: RunShape) -> int:
-    """One forward and backward pass over ``shape.items`` pictures: every layer's output kept for
-    the backward pass, the fp32 copies of the style layers that the Grams are made from (when the
-    network runs in a narrower type), the Grams, and the two largest gradients alive at once."""
+    """One forward and backward pass over ``shape.items`` pictures: what autograd keeps for the
+    backward pass — every ReLU's and pooling layer's output (a convolution keeps its input and a
+    ReLU its output, so a convolution's own output lives only until its ReLU has run, unless the
+    loss reads it) and max pooling's int64 indices — one convolution's output in flight, the fp32
+    copies of the style layers that the Grams are made from (when the network runs in a narrower
+    type), the Grams, and the two largest gradients alive at once."""
     sizes = layer_sizes(height, width, shape.layers)
-    kept = sum(sizes.values()) * shape.element_bytes
+    kept = sum(n for name, n in sizes.items() if not name.startswith("conv") or name in shape.layers)
+    in_flight = max(sizes.values())
+    activations = (kept + in_flight) * shape.element_bytes
+    if shape.pooling == "max":
+        activations += sum(n for name, n in sizes.items() if name.startswith("pool")) * INDEX_BYTES
     if shape.element_bytes < FP32_BYTES:
-        kept += sum(sizes[name] for name in shape.style_layers) * FP32_BYTES
+        activations += sum(sizes[name] for name in shape.style_layers) * FP32_BYTES
     grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES
     gradients = 2 * max(sizes.values()) * FP32_BYTES
-    return shape.items * (kept + grams + gradients)
+    return shape.items * (activations + grams + gradients)
 
 
 def optimiser_bytes(height: int, width: int, shape: RunShape) -> int:
@@ -80,10 +101,39 @@ def target_bytes(height: int, width: int, shape: RunShape) -> int:
 
 
 def run_bytes(height: int, width: int, shape: RunShape) -> int:
-    """The estimated device memory of one optimisation of ``shape.items`` pictures of height × width."""
-    activations = activation_bytes(height, width, shape)
+    """The estimated device memory of one optimisation of ``shape.items`` pictures of height × width
+    (with tiling, the network's share is that of one tile and its halo)."""
+    activations = activation_bytes(*network_view(height, width, shape), shape)
     graph_pool = activations if shape.graphs else 0
     return activations + graph_pool + optimiser_bytes(height, width, shape) + target_bytes(height, width, shape)
+
+
+def conv_params(layers: Iterable[str]) -> int:
+    """Weights and biases of VGG19's convolutions up to the deepest of ``layers`` (3×3 kernels)."""
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    params, inputs = 0, 3
+    for name in LAYER_NAMES[: deepest + 1]:
+        if name.startswith("conv"):
+            outputs = _channels(name)
+            params += inputs * outputs * 9 + outputs
+            inputs = outputs
+    return params
+
+
+def weight_bytes(layers: Iterable[str]) -> int:
+    """The network's fp32 weights, kept up to the deepest layer the loss reads."""
+    return conv_params(layers) * FP32_BYTES
+
+
+def style_pass_bytes(height: int, width: int, shape: RunShape) -> int:
+    """One style picture of height × width through the network without gradients: its style
+    layers' outputs (kept until their Grams are made), the two largest outputs alive at once
+    (a layer's input and output), and the Grams."""
+    sizes = layer_sizes(*network_view(height, width, shape), shape.style_layers)
+    kept = sum(sizes[name] for name in shape.style_layers) * shape.element_bytes
+    moving = 2 * max(sizes.values()) * shape.element_bytes
+    grams = sum(_channels(name) ** 2 for name in shape.style_layers) * FP32_BYTES
+    return kept + moving + grams
 
 
 def scaled(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -96,6 +146,19 @@ def largest_fitting(estimate: Callable[[int], int], budget: int, candidates: Ite
     """The largest of ``candidates`` whose ``estimate`` (bytes) is within ``budget``; None if none is."""
     fitting = [value for value in candidates if estimate(value) <= budget]
     return max(fitting) if fitting else None
+
+
+def largest_fitting_sorted(estimate: Callable[[int], int], budget: int, candidates: Sequence[int]) -> int | None:
+    """:func:`largest_fitting` by bisection, for ascending ``candidates`` whose ``estimate`` never
+    falls as they grow (a picture's size): about log2(n) estimates instead of n."""
+    low, high = 0, len(candidates)  # candidates[:low] fit, candidates[high:] do not
+    while low < high:
+        middle = (low + high) // 2
+        if estimate(candidates[middle]) <= budget:
+            low = middle + 1
+        else:
+            high = middle
+    return candidates[low - 1] if low > 0 else None
 
 
 def size_candidates(long_side: int) -> range:

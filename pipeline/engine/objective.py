@@ -21,6 +21,7 @@ import torch
 
 from ..motion.warp import warp
 from .losses import content_loss, style_loss, temporal_loss, tv_loss
+from .tiling import FeatureLoss, tiled_feature_terms, tiled_features
 
 #: VGG responses of an image batch (RGB 0–1) at the named layers.
 Encoder = Callable[[torch.Tensor, Collection[str]], dict[str, torch.Tensor]]
@@ -32,7 +33,9 @@ class Objective:
     ``encode`` gives the VGG responses (at the engine's precision); ``layer_weights`` are the
     style layers' w_l. A temporal term exists when ``temporal_weight`` > 0; with
     ``moving_targets`` an item's target may be another item (:meth:`follow`). The content and
-    style targets must be set before the first call.
+    style targets must be set before the first call. With ``tile`` the network's terms and their
+    gradient are computed in tiles of that many pixels a side (:mod:`.tiling`: the same values as
+    the whole picture's, in bounded memory); the pixel terms (TV, temporal) stay whole.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class Objective:
         tv_weight: float = 0.0,
         temporal_weight: float = 0.0,
         moving_targets: bool = False,
+        tile: int | None = None,
     ) -> None:
         if items < 1:
             raise ValueError(f"an objective needs at least one item, got {items}")
@@ -60,6 +64,7 @@ class Objective:
         self.content_weight, self.style_weight = content_weight, style_weight
         self.tv_weight, self.temporal_weight = tv_weight, temporal_weight
         self.moving_targets = moving_targets and temporal_weight > 0
+        self.tile = tile if tile is not None and tile < max(height, width) else None  # None: one piece
         self._layers = {content_layer, *self.layer_weights}  # every layer the loss reads
         self._content: torch.Tensor | None = None  # (items, C, h, w) content-layer responses
         self._grams: dict[str, torch.Tensor] | None = None  # G/M per style layer, shared by all items
@@ -78,7 +83,10 @@ class Objective:
         if images.shape[0] != len(index):
             raise ValueError(f"{images.shape[0]} content images for {len(index)} items")
         with torch.no_grad():
-            target = self.encode(images, [self.content_layer])[self.content_layer].detach()
+            if self.tile is not None:
+                target = tiled_features(self.encode, images, [self.content_layer], self.tile)[self.content_layer]
+            else:
+                target = self.encode(images, [self.content_layer])[self.content_layer].detach()
         if self._content is None:
             if items is None:
                 self._content = target
@@ -132,11 +140,15 @@ class Objective:
         """The weighted terms and their sum, "total", per item of ``image`` (items, 3, H, W)."""
         if self._content is None or self._grams is None:
             raise RuntimeError("set the content and style targets first")
-        feats = self.encode(image, self._layers)
-        terms = {
-            "content": self.content_weight * content_loss(feats[self.content_layer], self._content),
-            "style": self.style_weight * style_loss(feats, self._grams, self.layer_weights),
-        }
+        if self.tile is not None:
+            content, style = tiled_feature_terms(image, self._feature_loss(self._content, self._grams, self.tile))
+            terms = {"content": content, "style": style}
+        else:
+            feats = self.encode(image, self._layers)
+            terms = {
+                "content": self.content_weight * content_loss(feats[self.content_layer], self._content),
+                "style": self.style_weight * style_loss(feats, self._grams, self.layer_weights),
+            }
         if self.tv_weight > 0:
             terms["tv"] = self.tv_weight * tv_loss(image)
         if self.temporal_weight > 0:
@@ -146,3 +158,15 @@ class Objective:
             terms["temporal"] = self.temporal_weight * temporal_loss(image, target, self._reliable)
         terms["total"] = cast(torch.Tensor, sum(terms.values()))
         return terms
+
+    def _feature_loss(self, content: torch.Tensor, grams: Mapping[str, torch.Tensor], tile: int) -> FeatureLoss:
+        return FeatureLoss(
+            self.encode,
+            self.content_layer,
+            content,
+            self.content_weight,
+            grams,
+            self.layer_weights,
+            self.style_weight,
+            tile,
+        )

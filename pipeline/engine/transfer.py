@@ -22,7 +22,7 @@ import torch
 
 from ..config import StyleConfig
 from ..errors import StylevidError
-from ..io.images import load_image, resize, resize_long_side, to_picture, to_tensor
+from ..io.images import load_image, resize, resize_long_side, to_picture, to_picture16, to_tensor
 from ..validation import check_style_blend
 from . import color
 from .device import pick_device, resolve_precision
@@ -31,6 +31,7 @@ from .memory import FP32_BYTES, RunShape, largest_fitting, run_bytes, scaled, si
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
 from .snapshots import snapshot_iterations
+from .tiling import tiled_grams
 from .vgg import VGG19Features, build_extractor
 from .weights import resolve_weights
 
@@ -89,6 +90,7 @@ class Stylized:
     # the optimised image as it left the optimiser: (1, 3, H, W) float 0–1, on the device, before
     # rounding (and before colours are recombined)
     image: torch.Tensor | None = None
+    picture16: np.ndarray | None = None  # with config.bit_depth 16: the result as H×W×3 uint16 RGB
 
 
 class StyleTransfer:
@@ -183,12 +185,25 @@ class StyleTransfer:
                 for weight, style in zip(self._blend, self._styles):
                     if self.config.preserve_colors:
                         style = color.match_luminance(style, content_rgb)
-                    feats = self.features(style, self.config.style_layers)
-                    for layer in self.config.style_layers:
-                        g = normalized_gram(feats[layer]) * weight
+                    for layer, gram in self._grams_of(style).items():
+                        g = gram * weight
                         grams[layer] = grams[layer] + g if layer in grams else g
             self._style_grams = grams
         return self._style_grams
+
+    def reset_style_targets(self) -> None:
+        """Compute the style targets again for the next content: with --preserve-colors they are matched
+        to the first content's luminance, right for a video's frames but not for unrelated photos."""
+        self._style_grams = None
+
+    def _grams_of(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """G/M of ``image`` per style layer; in tiles with config.tile (the style image is as large as the content)."""
+        layers = self.config.style_layers
+        tile = self.config.tile
+        if tile is not None and tile < max(image.shape[2:]):
+            return tiled_grams(self.features, image, layers, tile)
+        feats = self.features(image, layers)
+        return {layer: normalized_gram(feats[layer]) for layer in layers}
 
     def style_weight_for(self, content: np.ndarray) -> float:
         """β: the configured one, or the area-scaled default for this picture size."""
@@ -218,6 +233,7 @@ class StyleTransfer:
             tv_weight=cfg.tv_weight,
             temporal_weight=temporal_weight,
             moving_targets=moving_targets,
+            tile=cfg.tile,
         )
 
     def set_contents(
@@ -366,12 +382,13 @@ class StyleTransfer:
         """A picture (H×W×3 uint8) as the optimiser works on it: (1, 3, H, W) on the engine's device."""
         return self.working_image(to_tensor(picture, self.device))
 
-    def output_picture(self, image: torch.Tensor, content_rgb: torch.Tensor) -> np.ndarray:
-        """One optimised image (1, 3, H, W) as a picture: colours recombined when preserved."""
+    def output_picture(self, image: torch.Tensor, content_rgb: torch.Tensor, *, bit_depth: int = 8) -> np.ndarray:
+        """One optimised image (1, 3, H, W) as a picture: colours recombined when preserved;
+        uint8, or uint16 with ``bit_depth`` 16."""
         image = image.detach().to(content_rgb.device)
         if self.config.preserve_colors:
             image = color.recombine(image, content_rgb)
-        return to_picture(image)
+        return to_picture16(image) if bit_depth == 16 else to_picture(image)
 
     def _check_chain(self, chain: TemporalChain, count: int) -> None:
         if chain.reliable.shape[0] != count:
@@ -402,6 +419,7 @@ class StyleTransfer:
             history=cfg.history_size,
             temporal=temporal,
             graphs=self.optimiser.cuda_graphs,
+            pooling=cfg.pooling,
         )
 
     def out_of_memory(self, content: np.ndarray, count: int = 1, *, temporal: bool = False) -> StylevidError:
@@ -453,6 +471,11 @@ class StyleTransfer:
             replayed=result.replayed,
             graph_failure=result.graph_failure,
             image=result.image[item : item + 1],
+            picture16=(
+                self.output_picture(result.image[item : item + 1], content_item, bit_depth=16)
+                if self.config.bit_depth == 16
+                else None
+            ),
         )
 
     def initial_image(

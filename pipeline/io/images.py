@@ -1,8 +1,9 @@
 """Image files in and out, and conversions between uint8 pictures and tensors.
 
 Every picture inside stylevid is an H×W×3 uint8 RGB numpy array (files) or a (B, 3, H, W)
-float tensor in 0–1 (optimisation). This module is the only place that knows about file modes:
-grayscale, palette, alpha, 16-bit, CMYK and EXIF orientation all arrive here as plain RGB.
+float tensor in 0–1 (optimisation); a result saved for print may be H×W×3 uint16
+(``--bit-depth 16``). This module is the only place that knows about file modes: grayscale,
+palette, alpha, 16-bit, CMYK and EXIF orientation all arrive here as plain RGB.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..checks import check_picture
 from ..errors import StylevidError
@@ -92,18 +94,50 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB")).copy()  # L, P, CMYK, YCbCr, 1, RGB;16 …
 
 
-def save_image(path: str | os.PathLike, picture: np.ndarray) -> Path:
-    """Write an H×W×3 uint8 RGB picture atomically (temp file + rename); format from the suffix."""
+def save_image(path: str | os.PathLike, picture: np.ndarray, *, text: dict[str, str] | None = None) -> Path:
+    """Write an H×W×3 RGB picture atomically (temp file + rename); format from the suffix.
+
+    uint8 pictures go to any of the suffixes this module knows; uint16 ones (16 bits per channel,
+    see :func:`to_picture16`) to .png or .tif/.tiff, written by OpenCV (Pillow writes no 16-bit RGB).
+    ``text``: PNG text chunks of a uint8 picture, written before the pixels (so reading them back
+    decodes nothing).
+    """
     path = Path(path)
-    check_picture("picture", picture)
     suffix = path.suffix.lower() or ".png"
+    if isinstance(picture, np.ndarray) and picture.dtype == np.uint16:
+        if text:
+            raise ValueError("text chunks are written with 8-bit pictures only")
+        return _save_16bit(path, suffix, picture)
+    check_picture("picture", picture)
     fmt = _FORMATS.get(suffix)
     if fmt is None:
         raise StylevidError(f"cannot write images as {suffix}; use .png or .jpg")
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if text and fmt != "PNG":
+        raise ValueError(f"text chunks need a .png file, not {suffix}")
+    options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG":
         options = {"compress_level": 1}
+        if text:
+            options["pnginfo"] = PngImagePlugin.PngInfo()
+            for key, value in text.items():
+                options["pnginfo"].add_text(key, value)
     atomic_write(path, lambda handle: Image.fromarray(picture).save(handle, format=fmt, **options))
+    return path
+
+
+def _save_16bit(path: Path, suffix: str, picture: np.ndarray) -> Path:
+    if picture.ndim != 3 or picture.shape[2] != 3:
+        raise ValueError(f"picture must be (H, W, 3), got shape {picture.shape}")
+    if _FORMATS.get(suffix) not in ("PNG", "TIFF"):
+        raise StylevidError(f"16-bit images are written as .png or .tif, not {suffix}")
+    import cv2  # here: the CLI imports this module before it needs OpenCV
+
+    bgr = np.ascontiguousarray(picture[:, :, ::-1])  # OpenCV's channel order
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if suffix == ".png" else []
+    ok, encoded = cv2.imencode(".png" if suffix == ".png" else ".tif", bgr, params)
+    if not ok:
+        raise StylevidError(f"OpenCV could not encode {path.name} as a 16-bit image")
+    atomic_write(path, lambda handle: handle.write(encoded.tobytes()))
     return path
 
 
@@ -185,9 +219,19 @@ def to_tensor(picture: np.ndarray, device: torch.device | str = "cpu") -> torch.
 
 def to_picture(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) or (3, H, W) float in 0–1 → H×W×3 uint8 (rounded, clipped)."""
+    return _quantise(tensor, 255, torch.uint8)
+
+
+def to_picture16(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) float in 0–1 → H×W×3 uint16 (×65535, rounded, clipped): the
+    optimised image for print, without losing its precision to 8 bits."""
+    return _quantise(tensor, 65535, torch.int32).astype(np.uint16)
+
+
+def _quantise(tensor: torch.Tensor, top: int, dtype: torch.dtype) -> np.ndarray:
     if tensor.dim() == 4:
         if tensor.shape[0] != 1:
             raise ValueError("to_picture takes one image; index the batch first")
         tensor = tensor[0]
-    array = tensor.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+    array = tensor.detach().float().clamp(0, 1).mul(top).round().to(dtype)
     return np.ascontiguousarray(array.permute(1, 2, 0).cpu().numpy())

@@ -83,10 +83,35 @@ def create_output_folder(out_dir: Path) -> None:
     _check_writable(out_dir)
 
 
+#: Files every run writes into its output folder besides the result (a video run adds two more).
+IMAGE_RUN_FILES = ("progress.gif", "losses.png", "run.json")
+VIDEO_RUN_FILES = (*IMAGE_RUN_FILES, "frame_losses.png", "preview.gif")
+
+
+def result_name(input_path: Path, input_kind: str, output_kind: str, codec: str = "libx264") -> str:
+    """The name of a run's result in its output folder.
+
+    ``<stem>_stylised.png`` for a picture, ``<stem>_stylised.mp4`` (``.webm`` for VP9) for a video
+    (a folder's stem is its name), and ``frames`` for a frame folder.
+    """
+    if output_kind == "frames":
+        return "frames"
+    stem = input_path.name if input_kind == "folder" else input_path.stem
+    if output_kind == "image":
+        return f"{stem}_stylised.png"
+    return f"{stem}_stylised{'.webm' if codec == 'libvpx-vp9' else '.mp4'}"
+
+
+def planned_outputs(out_dir: Path, result: str, input_kind: str) -> list[Path]:
+    """Every file or folder a run writes into ``out_dir`` (``result``: from :func:`result_name`)."""
+    names = IMAGE_RUN_FILES if input_kind == "image" else VIDEO_RUN_FILES
+    return [out_dir / result, *(out_dir / name for name in names)]
+
+
 def check_not_input(output: Path, inputs: list[Path]) -> None:
-    """Refuse to write a file over one of the inputs."""
+    """Refuse to write a file (or frame folder) over one of the inputs, or a link to one."""
     for source in inputs:
-        if output.exists() and source.exists() and output.resolve() == source.resolve():
+        if output.exists() and source.exists() and os.path.samefile(output, source):
             raise StylevidError(f"refusing to overwrite the input {source}; choose another --output")
 
 

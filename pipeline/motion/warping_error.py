@@ -15,13 +15,14 @@ computed from the flows of the **original** frames:
 
 i.e. the mean over reliable pixels of the squared RGB difference averaged over the
 channels, and the video's error is the mean of ``E_t`` over its pairs.  If no pixel is
-reliable (a scene cut, say), ``E_t = 0``, as in Lai et al.'s reference code.
+reliable, ``E_t = 0``, as in Lai et al.'s reference code.  A pair across a scene cut (the later
+frame opens a new shot, see :mod:`.cuts`) has no motion to follow and is left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -30,9 +31,11 @@ import torch
 
 from ..io.images import check_picture, to_tensor
 from .flow import FlowEstimator
+from .given_flow import PairMotion
 from .warp import warp
 
 __all__ = [
+    "GivenFlowMeter",
     "WarpingErrorMeter",
     "WarpingErrorResult",
     "warping_error_pair",
@@ -140,8 +143,8 @@ class WarpingErrorMeter:
     def result(self) -> WarpingErrorResult:
         return WarpingErrorResult(values=self.values, mean=self.mean)
 
-    def update(self, original: np.ndarray, stylised: np.ndarray) -> float | None:
-        """Add frame t; return ``E_t`` (``None`` for the first frame).
+    def update(self, original: np.ndarray, stylised: np.ndarray, *, opens_shot: bool = False) -> float | None:
+        """Add frame t; return ``E_t`` (``None`` for the first frame, and for one that opens a shot).
 
         Args:
             original: uint8 ``(H, W, 3)`` RGB original frame t.
@@ -161,7 +164,7 @@ class WarpingErrorMeter:
         if prev_styl is not None and prev_styl.shape != cur.shape:
             raise ValueError(f"stylised frames changed size from {tuple(prev_styl.shape[2:])} to {(h, w)}")
         self._prev_original, self._prev_stylised = np.ascontiguousarray(original), cur
-        if prev_orig is None or prev_styl is None:
+        if prev_orig is None or prev_styl is None or opens_shot:
             return None
 
         bw, mask = self._flow.reliable_backward(prev_orig, original)
@@ -171,10 +174,57 @@ class WarpingErrorMeter:
         return err
 
 
+class GivenFlowMeter:
+    """Streaming warping error through **given** flow (``.flo`` files, e.g. ground truth), not estimated flow.
+
+    Frames are fed in order, each with the :class:`~.given_flow.PairMotion` between it and the frame
+    before (at the stylised size; see :mod:`stylevid.pipeline.io.flow_folder` for which file serves
+    which pair). A pair with a backward flow is measured as :func:`warping_error_pair` does, on
+    frame t's grid; a pair with only a forward flow (Sintel's ``frame_NNNN.flo``) on frame t-1's
+    grid, ``warp(V_t, flow_fw)`` against ``V_{t-1}``; each with its given reliability mask.
+    """
+
+    def __init__(self) -> None:
+        self._previous: torch.Tensor | None = None
+        self._values: list[float] = []
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(self._values)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self._values) / len(self._values) if self._values else math.nan
+
+    def result(self) -> WarpingErrorResult:
+        return WarpingErrorResult(values=self.values, mean=self.mean)
+
+    def update(self, stylised: np.ndarray, motion: PairMotion | None) -> float | None:
+        """Add stylised frame t with the motion back to frame t-1 (None for the first frame); return ``E_t``."""
+        check_picture("stylised", stylised)
+        cur = to_tensor(stylised)
+        prev, self._previous = self._previous, cur
+        if prev is None or motion is None:
+            return None
+        if prev.shape != cur.shape:
+            raise ValueError(f"stylised frames changed size from {tuple(prev.shape[2:])} to {tuple(cur.shape[2:])}")
+        with torch.no_grad():
+            if motion.flow_bw is not None and motion.reliable_bw is not None:
+                err = float(warping_error_pair(prev, cur, motion.flow_bw, motion.reliable_bw)[0])
+            elif motion.flow_fw is not None and motion.reliable_fw is not None:
+                err = float(warping_error_pair(cur, prev, motion.flow_fw, motion.reliable_fw)[0])
+            else:
+                raise ValueError("the pair's motion holds no flow")
+        self._values.append(err)
+        return err
+
+
 def warping_error_sequence(
     stylised: Sequence[np.ndarray],
     originals: Sequence[np.ndarray],
     method: str = "dis",
+    *,
+    cuts: Collection[int] = (),
 ) -> WarpingErrorResult:
     """Warping error of a whole stylised clip against its originals.
 
@@ -187,13 +237,14 @@ def warping_error_sequence(
         stylised: uint8 ``(h, w, 3)`` RGB frames, all the same size.
         originals: uint8 ``(H, W, 3)`` RGB frames, as many as ``stylised``.
         method: optical flow method, ``"dis"`` or ``"farneback"``.
+        cuts: positions of the frames that open a new shot; the pairs ending there are left out.
 
     Returns:
-        :class:`WarpingErrorResult` with ``len(stylised) - 1`` values.
+        :class:`WarpingErrorResult` with a value for each pair but those across ``cuts``.
     """
     if len(stylised) != len(originals):
         raise ValueError(f"got {len(stylised)} stylised frames but {len(originals)} originals")
     meter = WarpingErrorMeter(method)
-    for orig, styl in zip(originals, stylised):
-        meter.update(orig, styl)
+    for position, (orig, styl) in enumerate(zip(originals, stylised)):
+        meter.update(orig, styl, opens_shot=position in cuts)
     return meter.result()

@@ -127,8 +127,13 @@ def _per_frame_panels(rows: Sequence[Mapping]) -> list[str]:
     return panels
 
 
-def save_per_frame_plot(rows: Sequence[Mapping[str, float | None]], path, *, title: str) -> Path:
-    """Stacked per-frame panels sharing x=frame: final losses (log), iterations used, warping error."""
+def save_per_frame_plot(
+    rows: Sequence[Mapping[str, float | None]], path, *, title: str, cuts: Sequence[int] = ()
+) -> Path:
+    """Stacked per-frame panels sharing x=frame: final losses (log), iterations used, warping error.
+
+    ``cuts``: frames that open a new shot, marked by a dashed vertical line just before them.
+    """
     x = _x_values(rows, "frame", "rows")
     panels = _per_frame_panels(rows)
     heights = {"losses": 2.0, "iterations": 1.0, "warping_error": 1.2}
@@ -154,6 +159,18 @@ def save_per_frame_plot(rows: Sequence[Mapping[str, float | None]], path, *, tit
             ax.plot(x, v, color="tab:red", lw=1.6, marker="o" if len(x) <= 60 else None, ms=4)
             ax.set_ylabel("warping error")
             ax.grid(True, alpha=0.4)
+    for cut in cuts:
+        for ax in axes:
+            ax.axvline(cut - 0.5, color="tab:purple", ls="--", lw=1.2, zorder=0)
+        axes[0].annotate(
+            "cut",
+            xy=(cut - 0.5, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10),
+            textcoords="offset points",
+            color="tab:purple",
+            fontsize=8,
+        )
     axes[-1].set_xlabel("frame")
     if len(x) <= 30:
         axes[-1].xaxis.get_major_locator().set_params(integer=True)

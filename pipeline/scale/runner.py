@@ -38,6 +38,7 @@ from ..engine.transfer import StyleTransfer
 from ..engine.vgg import VGG19Features, deepest
 from ..engine.weights import load_state_dict, resolve_weights
 from ..errors import StylevidError
+from ..io.folder_lock import output_folder_lock
 from ..io.images import resize_long_side
 from ..io.paths import create_output_folder
 from ..io.record import write_json
@@ -49,7 +50,7 @@ from ..video.frame_pairs import PreparedFrame
 from ..video.frames import Frame, frames_until_damage, open_source
 from ..video.output import VideoOutput
 from ..video.prefetch import prefetch
-from ..video.signals import finish_frame_on_ctrl_c
+from ..video.signals import StopRequest, finish_frame_on_signals, signal_name
 from ..video.workdir import WorkFolder
 from ..video.writer import FrameWriter
 from ..video_job import Interrupted, VideoResult
@@ -95,14 +96,15 @@ def stylize_video_scaled(
     out_dir: Path,
     config: VideoConfig,
     *,
-    cuts: Sequence[int] = (),
+    cuts: Sequence[int] | None = None,
     restart: bool = False,
     progress: Progress | None = None,
     handoff: Handoff | None = None,
 ) -> VideoResult:
     """Stylise every selected frame of ``input_path`` into ``out_dir`` on Ray workers (see the module doc).
 
-    ``cuts``: first frames (0-based positions) of new shots, from the scene-cut detector or given.
+    ``cuts``: first frames (0-based positions) of new shots; None → ``config.cuts`` ("auto": the
+    scene-cut detector of :mod:`..motion.cuts`, run on every frame as it is read; "off"; or given).
     """
     validate_run(input_path, styles, out_dir, config)
     check_ray_installed()
@@ -114,62 +116,72 @@ def stylize_video_scaled(
     kind = config.output_kind(source.kind)
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
-    address, resources = connect(config.cluster)
-    count, _ = worker_count(config, resources)
-    began = time.perf_counter()
-    damage: list[StylevidError] = []
-    frames = [_without_picture(f, config.style.size) for f in frames_until_damage(source, damage)]
-    contents = [ray.put(content) for _, content in frames]
-    metas = [meta for meta, _ in frames]
-    del frames
-    if not metas:
-        raise StylevidError(f"no frames could be read from {source.path}")
-    plan = _plan(config, len(metas), cuts, count, handoff.preroll)
-    settings = settings_fingerprint(source, config, styles)
-    settings.update(
-        {
-            "scale.segments": plan.boundaries(),
-            "scale.handoff": [handoff.frames, handoff.strength, handoff.preroll, handoff.settle],
-        }
-    )
-    work = WorkFolder(out_dir / ".work")
-    work.open(settings, restart=restart)
-    decoded = time.perf_counter() - began
-    spec = resolve_weights(config.style.weights, config.style.weights_format)
-    state = load_state_dict(spec)
-    layers = [config.style.content_layer, *config.style.style_layers]
-    extractor = VGG19Features(state, spec.convention, last_layer=deepest(layers), pooling=config.style.pooling)
-    # the record's engine: β, precision and the like are read from it; it never optimises
-    engine = StyleTransfer(config.style.replace(device="cpu"), styles, extractor=extractor)
-    workers = start_workers(WorkerSetup(config, styles, state, spec.convention), config, resources, address)
-    output = VideoOutput(source, config, kind, out_dir)
-    try:
-        with finish_frame_on_ctrl_c() as stop_requested:
-            driver = _Driver(plan, handoff, config, metas, contents, work, workers, progress)
-            with closing(prefetch(_output_items(source, config))) as items, FrameWriter(work, output) as writer:
-                driver.run(writer, items, stop_requested)
-        stages = {"reading_frames": decoded, **driver.seconds, "total": time.perf_counter() - began}
-        progress.stage("encoding" if kind == "video" else "writing frames")
-        closing_began = time.perf_counter()
-        output.close()
-        stages["closing_output"] = time.perf_counter() - closing_began
-    except BaseException:
-        output.abort()
-        raise
-    finally:
-        for actor in workers.actors:
-            ray.kill(actor)
-    record, files = finalise(output, source, engine, work, config, out_dir, stages)
-    record["device"] = sorted({w.get("device", "?") for w in driver.worker_records()})
-    record["precision"] = sorted({w.get("precision", "?") for w in driver.worker_records()})
-    record["scale_out"] = _scale_record(plan, driver, output.rows, address, handoff, stages)
-    files["record"] = write_json(files["record"], record)
-    result = VideoResult(
-        output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
-    )
-    if damage:
-        raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
-    return result
+    with output_folder_lock(out_dir):  # one run per output folder, as in one process
+        address, resources = connect(config.cluster)
+        count, _ = worker_count(config, resources)
+        began = time.perf_counter()
+        damage: list[StylevidError] = []
+        detector = _CutDetector() if cuts is None and config.cuts == "auto" else None
+        metas, contents = [], []
+        for frame in frames_until_damage(source, damage):
+            meta, content = _without_picture(frame, config.style.size)
+            if detector is not None:
+                detector.add(content)
+            metas.append(meta)
+            contents.append(ray.put(content))
+        if not metas:
+            raise StylevidError(f"no frames could be read from {source.path}")
+        if cuts is None:
+            if detector is not None:
+                cuts = detector.finish()
+            else:
+                cuts = config.cuts if isinstance(config.cuts, tuple) else ()
+        plan = _plan(config, len(metas), cuts, count, handoff.preroll)
+        settings = settings_fingerprint(source, config, styles)
+        settings.update(
+            {
+                "scale.segments": plan.boundaries(),
+                "scale.handoff": [handoff.frames, handoff.strength, handoff.preroll, handoff.settle],
+            }
+        )
+        work = WorkFolder(out_dir / ".work")
+        work.open(settings, restart=restart)
+        decoded = time.perf_counter() - began
+        spec = resolve_weights(config.style.weights, config.style.weights_format)
+        state = load_state_dict(spec)
+        layers = [config.style.content_layer, *config.style.style_layers]
+        extractor = VGG19Features(state, spec.convention, last_layer=deepest(layers), pooling=config.style.pooling)
+        # the record's engine: β, precision and the like are read from it; it never optimises
+        engine = StyleTransfer(config.style.replace(device="cpu"), styles, extractor=extractor)
+        workers = start_workers(WorkerSetup(config, styles, state, spec.convention), config, resources, address)
+        output = VideoOutput(source, config, kind, out_dir)
+        try:
+            with finish_frame_on_signals() as stop_requested:
+                driver = _Driver(plan, handoff, config, metas, contents, work, workers, progress)
+                with closing(prefetch(_output_items(source, config))) as items, FrameWriter(work, output) as writer:
+                    driver.run(writer, items, stop_requested)
+            stages = {"reading_frames": decoded, **driver.seconds, "total": time.perf_counter() - began}
+            progress.stage("encoding" if kind == "video" else "writing frames")
+            closing_began = time.perf_counter()
+            output.close()
+            stages["closing_output"] = time.perf_counter() - closing_began
+        except BaseException:
+            output.abort()
+            raise
+        finally:
+            for actor in workers.actors:
+                ray.kill(actor)
+        record, files = finalise(output, source, engine, work, config, out_dir, stages)
+        record["device"] = sorted({w.get("device", "?") for w in driver.worker_records()})
+        record["precision"] = sorted({w.get("precision", "?") for w in driver.worker_records()})
+        record["scale_out"] = _scale_record(plan, driver, output.rows, address, handoff, stages)
+        files["record"] = write_json(files["record"], record)
+        result = VideoResult(
+            output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
+        )
+        if damage:
+            raise StylevidError(f"{damage[0]}; the {result.frames} frames before it were stylised into {result.output}")
+        return result
 
 
 def _plan(config: VideoConfig, frame_count: int, cuts: Sequence[int], workers: int, preroll: int) -> Plan:
@@ -177,6 +189,30 @@ def _plan(config: VideoConfig, frame_count: int, cuts: Sequence[int], workers: i
         return independent_plan(frame_count)
     segment_frames = config.segment_frames or default_segment_frames(frame_count, workers)
     return plan_segments(frame_count, cuts, segment_frames, preroll)
+
+
+class _CutDetector:
+    """The scene-cut detector of the in-process runner (:mod:`..motion.cuts`), fed one frame at a time."""
+
+    def __init__(self) -> None:
+        from ..motion.cuts import CutFinder, flow_estimator
+
+        self.finder, self.dis = CutFinder(), flow_estimator()
+        self.previous: np.ndarray | None = None
+        self.cuts: list[int] = []
+
+    def add(self, content: np.ndarray) -> None:
+        from ..motion.cuts import change_score, shrink
+
+        small = shrink(content)
+        if self.previous is not None:
+            # frames of another size (a folder of mixed pictures) cannot continue a shot
+            same = small.shape == self.previous.shape
+            self.cuts += self.finder.add(change_score(self.previous, small, self.dis) if same else 255.0)
+        self.previous = small
+
+    def finish(self) -> list[int]:
+        return sorted(self.cuts + self.finder.finish())
 
 
 def _without_picture(frame: Frame, size: int) -> tuple[Frame, np.ndarray]:
@@ -260,7 +296,7 @@ class _Driver:
         return segment.end
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, writer: FrameWriter, items: Iterator[PreparedFrame], stop_requested: Any) -> None:
+    def run(self, writer: FrameWriter, items: Iterator[PreparedFrame], stop_requested: StopRequest) -> None:
         import ray
 
         self.progress.begin(self.plan.frame_count, self.resumed)
@@ -284,11 +320,12 @@ class _Driver:
                 future.result()
             self._advance_output(writer, items)
         self.seconds["segments"] = time.perf_counter() - began - self.seconds["keyframes"]
-        if stop_requested() and len(self.committed) < self.plan.frame_count:
+        if stop_requested.signum is not None and len(self.committed) < self.plan.frame_count:
             writer.flush()
             raise Interrupted(
-                f"stopped with {len(self.committed)} of {self.plan.frame_count} frames finished; "
-                "their work is saved — run the same command again to resume"
+                f"stopped by {signal_name(stop_requested.signum)} with {len(self.committed)} of "
+                f"{self.plan.frame_count} frames finished; their work is saved — run the same command again to resume",
+                stop_requested.signum,
             )
         missing = self.plan.frame_count - len(self.committed)
         if missing:
@@ -410,7 +447,7 @@ class _Driver:
         import ray
 
         position, job, segment = done.position, flight.job, self.plan.segments[flight.segment]
-        stats = {**done.stats, "worker": state.index, "segment_index": flight.segment}
+        stats = {**done.stats, "worker": state.index, "segment_index": flight.segment, "shot": segment.shot_start}
         state.frames += 1
         state.busy += stats.get("worker_seconds", 0.0)
         self.pictures[(segment.index, position)] = ray.put(done.picture)

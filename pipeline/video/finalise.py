@@ -15,6 +15,7 @@ from ..engine.terms import LOSS_TERMS
 from ..engine.transfer import StyleTransfer
 from ..errors import StylevidError
 from ..io.record import run_record, write_json
+from ..motion.cuts import shots
 from ..render.animation import save_clip_gif, save_progress_gif
 from ..render.plots import save_loss_plot, save_per_frame_plot
 from .frames import FrameSource
@@ -34,18 +35,22 @@ def finalise(
     config: VideoConfig,
     out_dir: Path,
     stages: dict[str, float],
+    *,
+    memory: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the renders and run.json; return the record and every file written (name → path).
 
-    ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``.
+    ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``;
+    ``memory``: the memory estimate beside the measured peak (:meth:`.budget.PeakMemory.record`).
     """
     began = time.perf_counter()
     rows, processing_shape = output.rows, output.processing_shape
     if not rows:
         raise StylevidError(f"no frames were stylised from {source.path}")
     files = dict(output.files)
-    files.update(_renders(work, config, source, out_dir, rows, output.preview))
-    pair_errors = [r["warping_error"] for r in rows[1:]]
+    cuts = shot_openings(rows)[1:]
+    files.update(_renders(work, config, source, out_dir, rows, output.preview, cuts))
+    pair_errors = [r["warping_error"] for r in rows[1:] if r["warping_error"] is not None]  # none across a cut
     optimise_stages = {k: v for k, v in stages.items() if k not in ("total", "closing_output")}
     record = run_record(
         kind="video",
@@ -66,10 +71,13 @@ def finalise(
             "per_frame_mean": float(np.mean([r["seconds"] for r in rows])),
         },
         warping_error=math.fsum(pair_errors) / len(pair_errors) if pair_errors else None,
+        warping_error_flow="given" if config.flow_dir is not None else config.flow_method,  # which flow measured it
         mean_style_loss=float(np.mean([r["style"] for r in rows])),
         mean_content_loss=float(np.mean([r["content"] for r in rows])),
         mean_iterations=float(np.mean([r["iterations"] for r in rows])),
+        shots=[{"first": first, "last": last} for first, last in shots(cuts, len(rows))],
         cuda_graph=_graph_summary(rows, engine.graph_failure, engine.graph_recordings) if engine.cuda_graphs else None,
+        memory=memory,
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)
@@ -102,6 +110,7 @@ def _renders(
     out_dir: Path,
     rows: list[dict[str, Any]],
     preview: list[np.ndarray],
+    cuts: list[int],
 ) -> dict[str, Path]:
     """progress.gif and losses.png (of the progress-GIF frame), frame_losses.png and preview.gif."""
     files: dict[str, Path] = {}
@@ -118,9 +127,15 @@ def _renders(
         [{k: r.get(k) for k in plotted} for r in rows],
         out_dir / "frame_losses.png",
         title=f"per frame — {title}",
+        cuts=cuts,
     )
     files["preview_gif"] = save_clip_gif(preview, out_dir / "preview.gif", fps=float(source.fps) / config.every)
     return files
+
+
+def shot_openings(rows: list[dict[str, Any]]) -> list[int]:
+    """Positions of the frames that open a shot (the first frame, then one after each cut)."""
+    return [r["frame"] for k, r in enumerate(rows) if k == 0 or r.get("shot", 0) == r["frame"]]
 
 
 def _title(config: VideoConfig) -> str:

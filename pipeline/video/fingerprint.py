@@ -7,6 +7,7 @@ refused unless restarted (:meth:`.workdir.WorkFolder.open`).
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,29 +15,37 @@ import numpy as np
 from .frames import FolderSource, FrameSource
 
 if TYPE_CHECKING:
-    from ..config import VideoConfig
+    from ..config import StyleConfig, VideoConfig
+
+
+def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, Any]:
+    """What a stylised picture depends on in the engine: ``style.*`` fields (the device left out)
+    and the style pictures' sha256. Shared by video runs and photo batches."""
+    fields = style.to_dict()
+    fields.pop("device", None)
+    fields.pop("memory_limit", None)  # bounds the run, changes no frame
+    fields.pop("tile", None)  # tiling computes the same frames (engine/tiling.py)
+    fields.pop("bit_depth", None)  # video frames are always 8-bit
+    digest = hashlib.sha256()
+    for picture in styles:
+        digest.update(np.ascontiguousarray(picture).tobytes())
+    return {**{f"style.{k}": v for k, v in fields.items()}, "styles_sha256": digest.hexdigest()}
 
 
 def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[np.ndarray]) -> dict[str, Any]:
     """Everything that changes the stylised frames; encoding-only settings are left out."""
-    style = config.style.to_dict()
-    style.pop("device", None)
-    digest = hashlib.sha256()
-    for picture in styles:
-        digest.update(np.ascontiguousarray(picture).tobytes())
     if source.path.is_file():
         identity = f"{source.path.stat().st_size} bytes"
     else:  # a folder: its frame files' names and sizes
         assert isinstance(source, FolderSource)
         files = hashlib.sha256("\n".join(f"{p.name}:{p.stat().st_size}" for p in source.files).encode())
         identity = f"frames sha256 {files.hexdigest()}"
-    flat = {f"style.{k}": v for k, v in style.items()}
+    flat = engine_settings(config.style, styles)
     flat.update(
         {
             "input": str(source.path.resolve()),
             "input_identity": identity,
             "fps": None if config.fps is None else str(config.fps),
-            "styles_sha256": digest.hexdigest(),
             "frame_iters": config.frame_iters,
             "batch_frames": config.batch_frames,
             "frame_init": config.frame_init,
@@ -47,6 +56,9 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
             "end": config.end,
             "every": config.every,
             "gif_frame": config.gif_frame,
+            "cuts": config.cuts if isinstance(config.cuts, str) else list(config.cuts),
         }
     )
+    if config.flow_dir is not None:  # only when given, so work folders of earlier versions still resume
+        flat["flow_dir"] = str(Path(config.flow_dir).resolve())
     return flat

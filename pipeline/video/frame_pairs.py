@@ -4,10 +4,16 @@ Everything here depends only on the original frames, never on a stylised one, so
 computed ahead of the optimiser (see :mod:`~stylevid.pipeline.prefetch`). The flows and masks
 serve three purposes: the flow-warped initialisation, the temporal loss, and the warping error
 of each pair (Lai et al. 2018), which is measured as soon as both frames are stylised.
+
+Scene cuts (``--cuts``) are found here too, on the same frames: each frame knows the first frame
+of its shot. A frame that opens a shot has no backward flow (nothing before it in its shot), so
+nothing is warped, held or measured across a cut. Detection (:mod:`~..motion.cuts`) decides a
+pair a few frames later, so frames are handed out that many frames behind the decoding.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,10 +21,12 @@ import numpy as np
 import torch
 
 from ..io.images import to_picture, to_tensor
+from ..motion.cuts import CutFinder, change_score, flow_estimator, shrink
 from ..motion.flow import FlowEstimator
 from ..motion.warp import warp
 from ..motion.warping_error import warping_error_pair
 from .frames import Frame
+from .given_motion import RunFlow
 
 
 @dataclass
@@ -29,6 +37,13 @@ class PreparedFrame:
     flow_bw: torch.Tensor | None
     # (1, 1, H, W) Ruder et al.'s consistency mask of that flow (1 = trustworthy); None for the first
     reliable: torch.Tensor | None
+    shot_start: int = 0  # position of the first frame of this frame's shot (its own when it opens one)
+    cut_score: float | None = None  # change score from the frame before (--cuts auto; motion/cuts.py)
+
+    @property
+    def opens_shot(self) -> bool:
+        """Frame 0, or the first frame after a cut: stylised afresh, as frame 0 is."""
+        return self.frame.position == self.shot_start
 
     def motion(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(flow_bw, reliable): what a frame that follows another is warped and held by."""
@@ -43,20 +58,58 @@ def prepare_frames(
     flow_method: str,
     *,
     flows_from: int = 0,
+    cuts: str | tuple[int, ...] = "off",
+    given: RunFlow | None = None,
 ) -> Iterator[PreparedFrame]:
-    """Each frame at processing size with its backward flow and mask.
+    """Each frame at processing size with its shot and, unless it opens one, its backward flow and mask.
 
-    Frames before position ``flows_from`` (finished by an earlier run) come without flow.
+    ``cuts``: "auto" (detected on every frame), "off", or the positions that open new shots.
+    Frames before position ``flows_from`` (finished by an earlier run) come without flow; cuts are
+    detected on them all the same, so a resumed run finds the cuts of the run it resumes. With
+    ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``.
     """
     flow = FlowEstimator(flow_method)
-    previous: np.ndarray | None = None
+    finder = CutFinder() if cuts == "auto" else None
+    dis = flow_estimator() if finder is not None else None
+    forced = set(cuts) if isinstance(cuts, tuple) else set()
+    pending: deque[tuple[Frame, np.ndarray, float | None]] = deque()  # decoded, their pair not yet decided
+    previous_small: np.ndarray | None = None
+    previous: np.ndarray | None = None  # content of the last frame handed out
+    previous_index = -1  # its index in the source (flow files number frames from 1)
+    shot_start = 0
+
+    def hand_out() -> PreparedFrame:
+        nonlocal previous, previous_index, shot_start
+        frame, content, score = pending.popleft()
+        if frame.position == 0 or frame.position in forced:
+            shot_start = frame.position
+        flow_bw = reliable = None
+        if previous is not None and frame.position != shot_start and frame.position >= flows_from:
+            if given is not None:
+                height, width = content.shape[:2]
+                flow_bw, reliable = given.reliable_backward(previous_index + 1, frame.index + 1, height, width)
+            else:
+                flow_bw, reliable = flow.reliable_backward(previous, content)
+        previous, previous_index = content, frame.index
+        return PreparedFrame(frame, content, flow_bw, reliable, shot_start, score)
+
     for frame in frames:
         content = to_processing_size(frame.picture)
-        flow_bw = reliable = None
-        if previous is not None and frame.position >= flows_from:
-            flow_bw, reliable = flow.reliable_backward(previous, content)
-        yield PreparedFrame(frame, content, flow_bw, reliable)
-        previous = content
+        score = None
+        if finder is not None:
+            small = shrink(content)
+            if previous_small is not None:
+                # frames of another size (a folder of mixed pictures) cannot continue a shot
+                score = change_score(previous_small, small, dis) if small.shape == previous_small.shape else 255.0
+                forced.update(finder.add(score))
+            previous_small = small
+        pending.append((frame, content, score))
+        while pending and (finder is None or pending[0][0].position <= finder.decided):
+            yield hand_out()
+    if finder is not None:
+        forced.update(finder.finish())
+    while pending:
+        yield hand_out()
 
 
 def warp_into(previous_stylised: np.ndarray, flow_bw: torch.Tensor) -> np.ndarray:

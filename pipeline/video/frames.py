@@ -6,7 +6,7 @@ time) from a :class:`FrameSource`, in order.
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StylevidError
+from ..io.folder import DEFAULT_FOLDER_FPS, MAX_FRAMES, select_pictures, to_index
 from ..io.images import load_image
-from ..io.paths import IMAGE_SUFFIXES
 from ..io.probe import VideoInfo, probe_video
 from ..io.video_read import read_frames
-
-#: Refuse selections longer than this many frames (guards memory and run time; --end lowers it).
-MAX_FRAMES = 200_000
 
 
 @dataclass(frozen=True)
@@ -31,11 +28,6 @@ class Frame:
     time: float  # seconds from the source's first frame
     name: str  # file name for frame-folder output (the source's own name for folders)
     picture: np.ndarray  # H×W×3 uint8 RGB
-
-
-def natural_key(name: str) -> list:
-    """Sort key putting frame2.png before frame10.png."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 class FrameSource:
@@ -78,8 +70,8 @@ class VideoSource(FrameSource):
             count = round(self.info.duration * float(self.fps))
         if count is None:
             return None
-        first = _to_index(self.start, self.fps, 0)
-        last = min(_to_index(self.end, self.fps, count), count)
+        first = to_index(self.start, self.fps, 0)
+        last = min(to_index(self.end, self.fps, count), count)
         return max(0, (last - first + self.every - 1) // self.every)
 
     def describe(self) -> dict:
@@ -107,24 +99,9 @@ class FolderSource(FrameSource):
     ) -> None:
         self.path = path
         self.fps = fps
-        files = sorted(
-            (
-                p
-                for p in path.iterdir()
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-            ),
-            key=lambda p: natural_key(p.name),
-        )
-        if not files:
-            raise StylevidError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        first = _to_index(start, fps, 0)
-        last = _to_index(end, fps, len(files))
-        self.files = files[first:last:every]
-        self.indices = list(range(len(files)))[first:last:every]
-        if not self.files:
-            raise StylevidError(f"no frames of {path} fall between --start and --end")
-        if len(self.files) > MAX_FRAMES:
-            raise StylevidError(f"more than {MAX_FRAMES} frames selected; use --end or --every")
+        selection = select_pictures(path, start=start, end=end, every=every, fps=fps)
+        self.files = selection.files
+        self.indices = selection.indices
 
     def frames(self) -> Iterator[Frame]:
         size = None
@@ -144,14 +121,6 @@ class FolderSource(FrameSource):
 
     def describe(self) -> dict:
         return {**super().describe(), "frames": len(self.files)}
-
-
-def _to_index(value: int | float | None, fps: Fraction, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, float):
-        return int(np.ceil(value * float(fps) - 1e-9))
-    return value
 
 
 def frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> Iterator[Frame]:
@@ -176,10 +145,24 @@ def frames_until_damage(source: FrameSource, damage: list[StylevidError]) -> Ite
         yield frame
 
 
+def with_first_frame_checked(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """``frames`` unchanged, after decoding the first one now.
+
+    Whether a window (``--start``/``--end`` as indices or times, against the clip's real length)
+    holds any frame, and whether anything decodes at all, is only certain once a frame is
+    decoded. Doing that before the run opens its work folder or shows progress makes such an
+    error one line, before any work.
+    """
+    first = next(frames, None)  # a StylevidError here says why nothing can be read
+    if first is None:
+        return iter(())
+    return itertools.chain([first], frames)
+
+
 def open_source(path: Path, *, start=None, end=None, every: int = 1, fps: Fraction | None = None) -> FrameSource:
     """A frame source for a video file or a folder of images."""
     if every < 1:
         raise StylevidError(f"--every must be 1 or more, got {every}")
     if path.is_dir():
-        return FolderSource(path, start=start, end=end, every=every, fps=fps or Fraction(25))
+        return FolderSource(path, start=start, end=end, every=every, fps=fps or DEFAULT_FOLDER_FPS)
     return VideoSource(path, start=start, end=end, every=every)

@@ -24,8 +24,8 @@ class Lookahead:
         item, self._next = self._next, next(self._items, None)
         return item
 
-    def take_while(self, keep: Callable[[int], bool]) -> Iterator[PreparedFrame]:
-        """Hand out items while ``keep(position)`` holds, lazily (frames are pulled as they are needed)."""
-        while (item := self._next) is not None and keep(item.frame.position):
+    def take_while(self, keep: Callable[[PreparedFrame], bool]) -> Iterator[PreparedFrame]:
+        """Hand out items while ``keep(item)`` holds, lazily (frames are pulled as they are needed)."""
+        while (item := self._next) is not None and keep(item):
             self.take()
             yield item

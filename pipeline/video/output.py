@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import StylevidError
 from ..io.images import resize, save_image
+from ..io.paths import result_name
 from ..io.video_write import VideoWriter
 from ..motion.warping_error import warping_error_sequence
 from .frames import Frame, FrameSource, VideoSource
@@ -47,7 +48,10 @@ class VideoOutput:
         """Write frame ``frame`` (``content``: the original at processing size) stylised as ``stylised``."""
         self.processing_shape = stylised.shape[:2]
         error = stats.get("warping_error")
-        if error is None and self._previous is not None:  # measured while stylising, except by older versions
+        opens_shot = stats.get("shot") == frame.position  # no pair to measure across a cut
+        if (
+            error is None and self._previous is not None and not opens_shot
+        ):  # measured while stylising, except by older versions
             previous_content, previous_stylised = self._previous
             error = warping_error_sequence(
                 [previous_stylised, stylised], [previous_content, content], self.config.flow_method
@@ -85,14 +89,12 @@ class VideoOutput:
 
     def _open_writer(self, first: np.ndarray, first_time: float) -> VideoWriter:
         source, config = self.source, self.config
-        stem = source.path.stem if source.kind == "video" else source.path.name
-        suffix = ".webm" if config.codec == "libvpx-vp9" else ".mp4"
         video = source if isinstance(source, VideoSource) else None
         audio_source = source.path if (config.audio and video is not None and video.info.audio_streams) else None
         # the audio stops at an end given in seconds; else (no end, or a frame index) at the last frame
         audio_end = video.end if video is not None and isinstance(video.end, float) else None
         return VideoWriter(
-            self.out_dir / f"{stem}_stylised{suffix}",
+            self.out_dir / result_name(source.path, source.kind, "video", config.codec),
             fps=source.fps / config.every,
             width=first.shape[1],
             height=first.shape[0],

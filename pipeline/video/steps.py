@@ -1,6 +1,7 @@
 """The optimisation steps of a video run: one frame on its own, or one segment through a rolling batch.
 
-Frame 1 gets the full budget from ``style.init``; each later frame starts from the previous
+Frame 1 — and the first frame of every shot after a scene cut — gets the full budget from
+``style.init``, with no temporal term; each later frame starts from the previous
 stylised frame — warped by optical flow (``prev-warped``, the default) or as is (``prev``) — and
 is pulled towards the warped previous frame by the temporal loss of Ruder et al. (2016) where
 the flow is reliable. ``independent`` stylises every frame from scratch (a baseline). Each
@@ -58,10 +59,10 @@ class FrameSteps:
         self.early = EarlyStop() if config.early_stop else None
 
     def one(self, item: PreparedFrame, previous_stylised: np.ndarray | None) -> np.ndarray:
-        """Stylise one frame on its own (frame 1, the progress GIF's frame, or every frame with --batch-frames 1)."""
+        """Stylise one frame on its own (a shot's first, the progress GIF's frame, or each with --batch-frames 1)."""
         config, engine, progress = self.config, self.engine, self.progress
         position = item.frame.position
-        first = position == 0 or config.frame_init == "independent"
+        first = item.opens_shot or config.frame_init == "independent"
         iters = config.style.iters if first else config.frame_iters
         init: np.ndarray | None = None
         temporal = None
@@ -159,16 +160,20 @@ def _frame_stats(
     frame = item.frame
     error = (
         pair_warping_error(previous_stylised, picture, item)
-        if previous_stylised is not None and item.flow_bw is not None
+        if previous_stylised is not None and item.flow_bw is not None and not item.opens_shot
         else None
     )
-    return {
+    stats: dict[str, Any] = {
         "frame": frame.position,
         "source_index": frame.index,
         "time": frame.time,
         "name": frame.name,
         "iterations": iterations,
         "seconds": seconds,
-        "warping_error": error,
+        "warping_error": error,  # None across a cut: no pair to measure
+        "shot": item.shot_start,  # first frame of its shot
         **final,
     }
+    if item.cut_score is not None:
+        stats["cut_score"] = item.cut_score  # change from the frame before (motion/cuts.py)
+    return stats

@@ -52,7 +52,7 @@ class WorkFolder:
             except (OSError, ValueError):
                 found = None
             if found != json.loads(json.dumps(wanted)):
-                changed = _first_difference(found.get("settings") if isinstance(found, dict) else None, settings)
+                changed = first_difference(found.get("settings") if isinstance(found, dict) else None, settings)
                 raise StylevidError(
                     f"{self.root.parent} holds frames of a run with other settings ({changed}); "
                     "use --restart to discard them, or another --output folder"
@@ -124,7 +124,7 @@ class WorkFolder:
         return history, snapshots
 
 
-def _first_difference(found: Any, wanted: dict[str, Any]) -> str:
+def first_difference(found: Any, wanted: dict[str, Any]) -> str:
     if not isinstance(found, dict):
         return "unreadable manifest"
     wanted = json.loads(json.dumps(wanted))

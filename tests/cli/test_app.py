@@ -43,6 +43,19 @@ def test_image_run_writes_picture_gif_plot_and_record(capsys, tmp_path):
     assert (tmp_path / "out" / "losses.png").stat().st_size > 10_000
 
 
+def test_a_tiled_run_saves_a_16_bit_picture(capsys, tmp_path):
+    import cv2
+
+    args = ["--size", "96", "--iters", "2", "--device", "cpu", "--tile", "64", "--bit-depth", "16", "--quiet"]
+    code, out, err = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
+    assert code == 0, err
+    picture = cv2.imread(out.strip(), cv2.IMREAD_UNCHANGED)
+    assert picture.dtype == np.uint16 and picture.shape == (72, 96, 3)
+    assert (picture % 257 != 0).any()  # not 8-bit values scaled up
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["config"]["tile"] == 64 and record["config"]["bit_depth"] == 16
+
+
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "I;16", "CMYK"])
 def test_unusual_image_modes_are_handled(capsys, tmp_path, mode):
     picture = Image.open(CONTENT_FILE).convert("RGB").resize((40, 30))

@@ -45,6 +45,12 @@ def test_audio_only_file_is_refused(capsys, tmp_path):
         (["--optimizer", "sgd"], "optimizer"),
         (["--device", "tpu"], "device"),
         (["--weights-format", "onnx", "--weights", "x.pth"], "caffe, torchvision"),
+        (["--tile", "100"], "--tile must be a multiple of 16"),
+        (["--tile", "32"], "--tile must be a whole number of at least 64"),
+        (["--tile", "0"], "--tile"),
+        (["--tile", "272", "--style-layers", "relu1_1,pool5"], "--tile must be a multiple of 32"),
+        (["--tile", "512", "--cuda-graphs"], "--tile and --cuda-graphs"),
+        (["--bit-depth", "12"], "--bit-depth must be 8 or 16"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, args, words):
@@ -78,6 +84,13 @@ def test_output_never_overwrites_an_input(capsys, tmp_path):
         (["--codec", "h264_nvenc"], "codec"),
         (["--init", "missing.png"], "--init"),
         (["--style-weights", "1,2"], "2 --style-weights given for 1 --style images"),
+        (["--cuts", "sometimes"], "--cuts"),
+        (["--cuts", "5,x"], "--cuts"),
+        (["--cuts", "0"], "at least 1"),
+        (["--cuts", "9,4"], "must increase"),
+        (["--cuts", "4,4"], "must increase"),
+        (["--cuts", ""], "--cuts"),
+        (["--bit-depth", "16"], "video frames and frame folders are written 8-bit"),
     ],
 )
 def test_video_run_errors_come_before_any_work(capsys, tmp_path, args, words):

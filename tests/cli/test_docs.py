@@ -165,6 +165,7 @@ def _stop_before_work(monkeypatch) -> None:
         raise _Reached(args, kwargs)
 
     monkeypatch.setattr(validation, "check_paths", check_paths)
+    monkeypatch.setattr(validation, "check_flow_dir", lambda path: None)
     monkeypatch.setattr(paths, "create_output_folder", lambda out_dir: None)
     monkeypatch.setattr(images, "load_image", lambda path, **kwargs: np.zeros((32, 32, 3), np.uint8))
     monkeypatch.setattr(image_job, "stylize_image_file", reached)
@@ -172,6 +173,7 @@ def _stop_before_work(monkeypatch) -> None:
     monkeypatch.setattr(scaled, "stylize_video_scaled", reached)
     monkeypatch.setattr(cluster, "ray_available", lambda: True)  # Ray is an extra: the docs hold without it
     monkeypatch.setattr(evaluate, "evaluate_pair", reached)
+    monkeypatch.setattr(evaluate, "evaluate_clips", reached)
 
 
 @pytest.mark.parametrize("where,args", STYLEVID_COMMANDS, ids=[c for c, _ in STYLEVID_COMMANDS])

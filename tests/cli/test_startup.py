@@ -49,3 +49,23 @@ def test_bad_video_setting_is_reported_before_torch_loads(tmp_path):
     heavy, err = imported_after(clip, "--style", STYLE_FILE, "-o", tmp_path / "out", "--crf", "99")
     assert "--crf" in err and "exit 2" in err
     assert heavy <= {"av"}  # the input was probed as a video; nothing was optimised
+
+
+def test_mixed_sizes_in_a_frame_sequence_are_refused_before_torch_loads(tmp_path):
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (40, 30)).save(frames / "f1.png")
+    Image.new("RGB", (30, 40)).save(frames / "f2.png")
+    heavy, err = imported_after(frames, "--style", STYLE_FILE, "-o", tmp_path / "out")
+    assert "f2.png is 30×40 but the first, f1.png, is 40×30" in err and "exit 2" in err
+
+
+def test_a_run_too_large_for_memory_is_refused_before_torch_loads(tmp_path):
+    """The memory check reads the pictures' headers and the free RAM: no torch, no decoding, no folder."""
+    args = (STYLE_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", "--size", "200000", "--device", "cpu")
+    heavy, err = imported_after(*args)
+    assert "not enough memory" in err and "try --size" in err and "exit 2" in err
+    assert heavy == set()
+    assert not (tmp_path / "out").exists()

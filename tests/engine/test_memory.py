@@ -81,3 +81,22 @@ def test_advice_finds_nothing_when_even_the_smallest_does_not_fit():
 def test_scaled_keeps_the_aspect_ratio():
     assert scaled(1536, 2048, 1024) == (768, 1024)
     assert scaled(2048, 1536, 1024) == (1024, 768)
+
+
+def test_activations_keep_relu_and_pooling_outputs_and_max_pooling_indices():
+    assert memory.activation_bytes(64, 64, replace(SHAPE, pooling="avg")) < memory.activation_bytes(64, 64, SHAPE)
+    # a convolution's output is kept only when the loss reads it (else its ReLU's output is)
+    reads_conv = replace(SHAPE, layers={*SHAPE.layers, "conv4_2"})
+    added = memory.activation_bytes(64, 64, reads_conv) - memory.activation_bytes(64, 64, SHAPE)
+    assert added == memory.layer_sizes(64, 64, {"conv4_2"})["conv4_2"] * memory.FP32_BYTES
+
+
+def test_weights_count_vgg19s_convolutions_up_to_the_deepest_layer():
+    assert memory.conv_params(["pool5"]) == 20_024_384  # VGG19's 16 convolutions
+    assert memory.conv_params(["relu1_1"]) == 3 * 64 * 9 + 64
+    assert memory.weight_bytes(SHAPE.layers) == memory.conv_params(["relu5_1"]) * 4
+
+
+def test_the_style_pass_grows_with_the_style_picture():
+    small, large = memory.style_pass_bytes(256, 256, SHAPE), memory.style_pass_bytes(512, 512, SHAPE)
+    assert small < large < 4 * small

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from media_factory import cut_frames
 from motion_factory import PAD, H, W, const_flow, texture
 
 from stylevid.pipeline.motion.warp import inside_mask, warp
@@ -95,3 +96,11 @@ def test_warping_error_sequence_edge_cases():
     meter.update(originals[0], stylised[0])
     with pytest.raises(ValueError, match="changed size"):
         meter.update(originals[1], stylised[1][:-2])
+
+
+def test_pairs_across_a_cut_are_left_out():
+    pictures = cut_frames(8, cut_at=4)
+    whole = warping_error_sequence(pictures, pictures)
+    cut = warping_error_sequence(pictures, pictures, cuts=[4])
+    assert len(whole.values) == 7 and len(cut.values) == 6
+    assert list(cut.values) == [v for k, v in enumerate(whole.values) if k != 3]

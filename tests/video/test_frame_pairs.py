@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from media_factory import shifted_frames
+from media_factory import cut_frames, shifted_frames
 
 from stylevid.pipeline.video.frame_pairs import pair_warping_error, prepare_frames, warp_into
 from stylevid.pipeline.video.frames import Frame
@@ -40,3 +40,26 @@ def test_a_stylised_frame_warped_along_the_motion_has_a_small_pair_error():
     still = pair_warping_error(pictures[0], followed, current)
     assert still < 0.1 * pair_warping_error(pictures[0], 255 - followed, current)
     assert still < 0.1 * pair_warping_error(pictures[0], pictures[0], current)  # standing still is not following
+
+
+def test_a_detected_cut_opens_a_shot_with_no_flow_across_it():
+    pictures = cut_frames(10, cut_at=5)
+    prepared = list(prepare_frames(frames(pictures), lambda p: p, "dis", cuts="auto"))
+    assert [p.frame.position for p in prepared] == list(range(10))  # all handed out, in order
+    assert [p.shot_start for p in prepared] == [0] * 5 + [5] * 5
+    assert [p.opens_shot for p in prepared] == [True] + [False] * 4 + [True] + [False] * 4
+    assert prepared[5].flow_bw is None and prepared[5].reliable is None
+    assert all(p.flow_bw is not None for k, p in enumerate(prepared) if k not in (0, 5))
+    assert prepared[0].cut_score is None and prepared[5].cut_score > 5 * prepared[4].cut_score
+    resumed = list(prepare_frames(frames(pictures), lambda p: p, "dis", cuts="auto", flows_from=7))
+    assert [p.shot_start for p in resumed] == [p.shot_start for p in prepared]  # the same cuts after a resume
+    assert [p.cut_score for p in resumed] == [p.cut_score for p in prepared]
+
+
+def test_cuts_can_be_forced_or_turned_off():
+    pictures = cut_frames(8, cut_at=4)
+    forced = list(prepare_frames(frames(pictures), lambda p: p, "dis", cuts=(2, 6)))
+    assert [p.shot_start for p in forced] == [0, 0, 2, 2, 2, 2, 6, 6]
+    assert forced[4].flow_bw is not None  # the real cut is not looked for: the list is the user's
+    off = list(prepare_frames(frames(pictures), lambda p: p, "dis", cuts="off"))
+    assert [p.shot_start for p in off] == [0] * 8 and all(p.cut_score is None for p in off)

@@ -20,7 +20,7 @@ import av
 import numpy as np
 import pytest
 from conftest import STYLE_FILE
-from media_factory import make_test_clip
+from media_factory import cut_frames, make_test_clip
 from PIL import Image
 
 from stylevid.pipeline import VideoConfig, stylize_video
@@ -75,6 +75,8 @@ def test_video_keeps_frame_count_rate_duration_and_audio(tmp_path, style_picture
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["frames"] == 10 and len(record["per_frame"]) == 10
     assert record["warping_error"] is not None and record["warping_error"] >= 0
+    memory = record["memory"]  # the estimate made before the run, beside the measured peak
+    assert memory["estimate_bytes"] > memory["estimate_parts"]["frames_in_flight"] > 0 and memory["peak_bytes"] > 0
     with Image.open(tmp_path / "out" / "preview.gif") as gif:
         assert gif.n_frames == 10
 
@@ -330,3 +332,56 @@ def test_ctrl_c_saves_the_frame_in_flight_and_resume_completes(tmp_path, resume_
     done = subprocess.run(command, env=env_one_thread(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert all(np.array_equal(a, b) for a, b in zip(saved_frames(out), reference))
+
+
+def frame_folder(folder: Path, pictures: list[np.ndarray]) -> Path:
+    folder.mkdir()
+    for i, picture in enumerate(pictures):
+        Image.fromarray(picture).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.mark.parametrize("batch_frames", [1, 2])
+def test_the_frame_after_a_cut_is_stylised_as_a_first_frame(tmp_path, style_pictures, batch_frames):
+    """A clip cut at frame 5: frame 5 gets the full budget, no temporal term, no pair error, and the
+    second shot comes out exactly as the same frames stylised as a clip of their own."""
+    pictures = cut_frames(10, cut_at=5)
+    config = batched(batch_frames=batch_frames)  # 4 iterations for a first frame, 3 for the others (4 when rolling)
+    result = stylize_video(frame_folder(tmp_path / "cut", pictures), style_pictures, tmp_path / "out", config)
+    assert result.record["shots"] == [{"first": 0, "last": 4}, {"first": 5, "last": 9}]
+    rows = result.record["per_frame"]
+    later = 3 if batch_frames == 1 else 4  # the rolling batch rounds 3 up to whole stages of 2
+    assert [r["iterations"] for r in rows] == [4, *[later] * 4, 4, *[later] * 4]
+    assert rows[5]["temporal"] == 0 and all(r["temporal"] > 0 for r in rows[6:])
+    assert rows[5]["warping_error"] is None and rows[5]["cut_score"] > 2 * rows[4]["cut_score"]
+    if batch_frames > 1:
+        assert [r.get("segment") for r in rows] == [
+            None,
+            *[[1, False]] * 3,
+            [1, True],
+            None,
+            *[[6, False]] * 3,
+            [6, True],
+        ]
+    measured = [r["warping_error"] for r in rows if r["warping_error"] is not None]
+    assert len(measured) == 8 and result.warping_error == pytest.approx(sum(measured) / 8)
+    alone = stylize_video(frame_folder(tmp_path / "shot", pictures[5:]), style_pictures, tmp_path / "alone", config)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(saved_frames(tmp_path / "out")[5:], saved_frames(tmp_path / "alone"))
+    )
+    assert alone.frames == 5
+
+
+def test_forced_cuts_and_no_cuts(tmp_path, style_pictures):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=8, audio=False)
+    forced = stylize_video(clip, style_pictures, tmp_path / "forced", batched(cuts=(5,)))
+    assert forced.record["shots"] == [{"first": 0, "last": 4}, {"first": 5, "last": 7}]
+    assert [r["iterations"] for r in forced.record["per_frame"]] == [4, 3, 3, 3, 3, 4, 3, 3]
+    assert list(forced.record["config"]["cuts"]) == [5]
+    off = stylize_video(
+        frame_folder(tmp_path / "cut", cut_frames(8, cut_at=4)), style_pictures, tmp_path / "off", batched(cuts="off")
+    )
+    assert off.record["shots"] == [{"first": 0, "last": 7}]
+    assert all(r["warping_error"] is not None for r in off.record["per_frame"][1:])
+    with pytest.raises(StylevidError, match="other settings"):  # the cuts setting is part of the fingerprint
+        stylize_video(clip, style_pictures, tmp_path / "forced", batched(cuts=(6,)))

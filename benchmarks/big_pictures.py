@@ -1,0 +1,162 @@
+"""Big pictures: memory and time of one iteration, untiled vs exact tiling (``--tile``).
+
+For every size S the content picture (samples/tuebingen.jpg) and the style picture
+(samples/starry_night.jpg, --style-scale 1, so also S px) are resized to S×S, and each mode runs
+in a fresh subprocess (so peak memory is its own):
+
+* **untiled** — ``StyleTransfer(StyleConfig(size=S))``: the whole picture through VGG at once;
+* **tiled** — the same with ``tile=T`` (``--tile``, T = 512, or S/2 when S ≤ 512): pass 1 (Gram
+  sums, no gradient) and pass 2 (per-tile backward) of pipeline/engine/tiling.py.
+
+Per run it records, on the CPU:
+
+* ``setup_s`` / ``setup_peak_mb``: the targets (content responses, style Grams; tiled too when tiled);
+* ``iteration_s`` (wall) and ``iteration_cpu_s`` (user + system CPU time of the process) of one
+  L-BFGS iteration (``Optimisation.step``: one loss and gradient evaluation and the step);
+* ``iteration_peak_mb``: peak resident memory during that iteration (VmHWM, reset before it
+  through /proc/self/clear_refs), and ``baseline_mb``: resident memory before the targets
+  (torch, the weights);
+* ``history_mb``: what the L-BFGS history of m = --history pairs would hold at this size,
+  2·m image-sized fp32 buffers (computed, not measured: after one iteration it holds one pair).
+
+    python benchmarks/big_pictures.py --sizes 512,1024,2048 --json out/big_pictures.json
+    python benchmarks/big_pictures.py --sizes 128 --tile 64          # a quick check
+
+Run it on a quiet machine: the timings are wall and CPU time of a 2-core CPU. Each size's two
+runs follow each other, so the time ratio compares like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = REPO / "samples" / "tuebingen.jpg"
+STYLE = REPO / "samples" / "starry_night.jpg"
+MB = 2**20
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024 / MB
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux ≥ 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def worker(size: int, tile: int | None, history: int) -> dict:
+    import torch
+
+    from stylevid.pipeline.config import StyleConfig
+    from stylevid.pipeline.engine.optimize import TERMS, Optimisation
+    from stylevid.pipeline.engine.transfer import StyleTransfer
+    from stylevid.pipeline.io.images import load_image, resize
+
+    content = resize(load_image(CONTENT), size, size)
+    style = resize(load_image(STYLE), size, size)
+    config = StyleConfig(size=size, iters=1, history_size=history, device="cpu", tile=tile)
+    engine = StyleTransfer(config, [style])
+    baseline = _status_mb("VmRSS")
+    began = time.perf_counter()
+    objective = engine.objective(1, size, size)
+    engine.set_contents(objective, [content])
+    start = engine.initial_image(content)
+    setup_s = time.perf_counter() - began
+    setup_peak = _status_mb("VmHWM")
+    optimisation = Optimisation(start, objective, engine.optimiser)
+    record = torch.zeros(len(TERMS), 1)
+    reset = _reset_peak()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    optimisation.step(record)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {
+        "size": size,
+        "tile": tile,
+        "threads": torch.get_num_threads(),
+        "baseline_mb": round(baseline),
+        "setup_s": round(setup_s, 2),
+        "setup_peak_mb": round(setup_peak),
+        "iteration_s": round(wall, 2),
+        "iteration_cpu_s": round(cpu, 2),
+        "iteration_peak_mb": round(_status_mb("VmHWM")) if reset else None,
+        "process_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "history_mb": round(2 * history * 3 * size * size * 4 / MB),
+        "loss": dict(zip(TERMS, record[:, 0].tolist())),
+    }
+
+
+def run_one(size: int, tile: int | None, history: int, timeout: float) -> dict:
+    command = [sys.executable, __file__, "--worker", str(size), "--history", str(history)]
+    if tile is not None:
+        command += ["--worker-tile", str(tile)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"size": size, "tile": tile, "failed": f"over {timeout:.0f} s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return {"size": size, "tile": tile, "failed": f"exit {done.returncode}: {last}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| size | tile | setup s | iteration s (wall) | iteration CPU s | peak RSS in the iteration (MB) "
+        "| peak RSS of the process (MB) | L-BFGS history, m pairs (MB, computed) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tile = r["tile"] if r["tile"] is not None else "—"
+        if "failed" in r:
+            lines.append(f"| {r['size']} | {tile} | failed: {r['failed']} | | | | | |")
+            continue
+        lines.append(
+            f"| {r['size']}² | {tile} | {r['setup_s']} | {r['iteration_s']} | {r['iteration_cpu_s']} "
+            f"| {r['iteration_peak_mb']} | {r['process_peak_mb']} | {r['history_mb']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="512,1024,2048", help="picture sides, comma-separated")
+    parser.add_argument("--tile", type=int, default=512, help="tile side (S/2 for sizes ≤ this)")
+    parser.add_argument("--modes", default="untiled,tiled", help="untiled, tiled or both")
+    parser.add_argument("--history", type=int, default=100, help="L-BFGS history size m")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-tile", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.worker_tile, args.history)))
+        return
+    rows: list[dict] = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        for mode in args.modes.split(","):
+            tile = None if mode == "untiled" else (args.tile if size > args.tile else size // 2)
+            rows.append(run_one(size, tile, args.history, args.timeout))
+            print(json.dumps(rows[-1]), flush=True)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                meta = {"command": " ".join(sys.argv), "cpus": os.cpu_count(), "load": os.getloadavg()}
+                args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

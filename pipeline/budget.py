@@ -1,0 +1,494 @@
+"""Does a run fit the memory of its device? Decided before any work, and measured after it.
+
+:func:`estimate_run` adds up what a whole run holds at its peak, on the chosen device, from the
+memory model of one optimisation (:mod:`.engine.memory`) and what a run adds around it: the
+decoded input and style pictures, the network's weights (and the weights file while it loads),
+the one pass of each style picture that makes the style targets, the optimisation's snapshots,
+a video's frames in flight, and on the CPU a fixed runtime overhead. The phases that come one
+after another (loading the weights, the style pass, the optimisation) share memory; their
+largest counts. :func:`check_memory` compares the estimate with :func:`available_bytes` (and
+``--memory-limit``) for the input's processing size, read from its header, and refuses a run
+that does not fit with one line that says what would. :class:`PeakMemory` measures what a run
+really used, for run.json.
+
+Nothing here imports torch unless the device is, or may be, a CUDA GPU; PyAV only to probe a
+video input, Pillow only to read an image header.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .config import StyleConfig, VideoConfig
+from .engine.memory import (
+    FP32_BYTES,
+    RunShape,
+    largest_fitting,
+    largest_fitting_sorted,
+    run_bytes,
+    scaled,
+    size_candidates,
+    style_pass_bytes,
+    weight_bytes,
+)
+from .engine.snapshots import snapshot_iterations
+from .errors import StylevidError
+
+#: CPU: resident memory a run adds beyond its tensors once the network runs — oneDNN's and the
+#: allocator's scratch and slack, autograd's worker state, the renders' Matplotlib: the intercept of
+#: the measured peaks against the picture's area (their slope is the model's), fitted on a 2-core
+#: machine (benchmarks/memory_estimate.py, docs/performance.md "Memory estimate").
+CPU_RUNTIME_BYTES = 135 * 2**20
+#: CPU: importing torch (with torchvision) costs a process this much resident memory once (about
+#: 215 MiB measured); the check adds it when torch is not imported yet (the command line checks before).
+TORCH_IMPORT_BYTES = 220 * 2**20
+#: CUDA: a context costs this much GPU memory outside PyTorch's allocator, once per process.
+CUDA_CONTEXT_BYTES = 512 * 2**20
+#: torchvision's VGG19 file (vgg19-dcbb9e9d.pth, classifier included): it is loaded whole.
+TORCHVISION_WEIGHTS_FILE_BYTES = 548_143_881
+#: A picture is decoded as uint8 RGB; Pillow's own buffer and a conversion copy are alive with it.
+DECODE_COPIES = 3
+#: A video's frames waiting for the optimiser besides those in its batch: 2 prefetched, 1 looked at.
+FRAMES_AHEAD = 3
+#: Per frame in flight at processing size: uint8 content, the backward flow (2 fp32) and its mask (fp32).
+PREPARED_BYTES_PER_PIXEL = 3 + 2 * FP32_BYTES + FP32_BYTES
+#: Optical flow (DIS, Farneback) of one pair: its image pyramids and flow fields, per pixel.
+FLOW_WORK_BYTES_PER_PIXEL = 48
+#: The snapshots of an optimisation are CPU copies of the fp32 image.
+SNAPSHOT_BYTES_PER_PIXEL = 3 * FP32_BYTES
+#: --memory-limit accepts a number with one of these suffixes (powers of 1024).
+UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run is expected to hold at its peak on ``device``, over what its process held before."""
+
+    bytes: int  # the run's peak
+    parts: dict[str, int]  # the terms it is made of (the sequential phases' largest is in "phase")
+    device: str  # "cpu", "cuda" or "cuda:N"
+    height: int  # processing size
+    width: int
+    precision: str  # "fp32" or "bf16": the network's element type assumed
+
+    def record(self) -> dict[str, Any]:
+        """The estimate as run.json stores it."""
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "estimate_bytes": self.bytes,
+            "estimate_parts": dict(self.parts),
+        }
+
+
+# --- the estimate --------------------------------------------------------------------------------
+
+
+def estimate_run(
+    height: int,
+    width: int,
+    config: StyleConfig | VideoConfig,
+    *,
+    device: str = "cpu",
+    source: tuple[int, int] | None = None,
+    styles: Sequence[tuple[int, int]] = (),
+    weights_file_bytes: int | None = None,
+    precision: str | None = None,
+) -> Estimate:
+    """The peak memory of a run at a processing size of height × width on ``device``.
+
+    ``source``: the input's own (height, width) (decoded whole, and a video's frames in flight);
+    ``styles``: each style picture's (height, width) as given; ``weights_file_bytes``: the size
+    of the weights file (default: the configured one's, else torchvision's); ``precision``: the
+    run's "fp32" or "bf16" when known (default: what "auto" picks, fp32 on the CPU, bf16 on CUDA).
+    On CUDA only device memory counts (the CUDA context aside: see :func:`check_memory`).
+    """
+    video = config if isinstance(config, VideoConfig) else None
+    style = config.style if isinstance(config, VideoConfig) else config
+    on_cuda = device.startswith("cuda")
+    precision = precision or (style.precision if style.precision != "auto" else ("bf16" if on_cuda else "fp32"))
+    element_bytes = FP32_BYTES if precision == "fp32" else 2
+    items = video.batch_frames if video is not None else 1
+    temporal = video is not None and video.frame_init != "independent" and video.temporal_weight != 0
+    graphs = style.cuda_graphs and on_cuda
+    iters = max(style.iters, video.frame_iters) if video is not None else style.iters
+    # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
+    # (a batch, or a narrower type) allocates the whole history at once.
+    preallocated = items > 1 or precision != "fp32"
+    history = style.history_size if preallocated else min(style.history_size, iters)
+    shape = RunShape(
+        layers={style.content_layer, *style.style_layers},
+        style_layers=style.style_layers,
+        content_layer=style.content_layer,
+        element_bytes=element_bytes,
+        items=items,
+        method=style.optimizer,
+        history=history,
+        temporal=temporal,
+        graphs=graphs,
+        pooling=style.pooling,
+        tile=style.tile,
+    )
+    optimisation = run_bytes(height, width, shape)
+    if video is not None and graphs and items == 1:
+        # the first frame's optimisation (no temporal term) is kept beside the later frames' one
+        optimisation += run_bytes(height, width, replace(shape, temporal=False))
+    snapshots = (len(snapshot_iterations(style.iters)) + 1) * SNAPSHOT_BYTES_PER_PIXEL * height * width
+    style_long_side = max(16, round(style.size * style.style_scale))
+    style_sizes = [scaled(h, w, style_long_side) for h, w in styles] or [scaled(height, width, style_long_side)]
+    style_pass = max(style_pass_bytes(h, w, shape) for h, w in style_sizes)
+    weights = weight_bytes(shape.layers)
+    parts: dict[str, int] = {"weights": weights, "optimisation": optimisation}
+    runtime = 0 if on_cuda else CPU_RUNTIME_BYTES  # paid once the network runs, not while it loads
+    phases = {"style_pass": style_pass + runtime, "optimisation": optimisation + runtime}
+    if not on_cuda:  # host memory: pictures, frames in flight, the weights file while it loads, the runtime
+        pictures = [source or (height, width), *styles]
+        parts["pictures"] = DECODE_COPIES * 3 * sum(h * w for h, w in pictures)
+        if video is not None:
+            source_pixels = (source[0] * source[1]) if source else height * width
+            in_flight = (items + FRAMES_AHEAD) * (3 * source_pixels + PREPARED_BYTES_PER_PIXEL * height * width)
+            parts["frames_in_flight"] = in_flight + FLOW_WORK_BYTES_PER_PIXEL * height * width
+        if weights_file_bytes is None:
+            weights_file_bytes = _weights_file_bytes(style)
+        # the file, and the fp32 copy of what it holds (none for an fp32 file, twice an fp16 file's size)
+        phases["loading_weights"] = weights_file_bytes + min(2 * weights_file_bytes, weight_bytes(["pool5"]))
+        phases["optimisation"] += snapshots
+        parts["runtime"] = runtime
+        parts["snapshots"] = snapshots
+    parts["style_pass"] = style_pass
+    parts["phase"] = max(phases.values())  # the largest of the phases that follow one another (with the runtime)
+    total = sum(v for k, v in parts.items() if k in ("weights", "pictures", "frames_in_flight", "phase"))
+    return Estimate(total, parts, device, height, width, precision)
+
+
+def estimate_run_bytes(height: int, width: int, config: StyleConfig | VideoConfig, **details: Any) -> int:
+    """The peak bytes of a run at height × width (see :func:`estimate_run` for ``details``)."""
+    return estimate_run(height, width, config, **details).bytes
+
+
+def _weights_file_bytes(style: StyleConfig) -> int:
+    """Size of the weights file a run loads (torchvision's unless a local file is configured)."""
+    source = style.weights or os.environ.get("STYLEVID_WEIGHTS") or ""
+    if source and source != "torchvision":
+        try:
+            return Path(source).expanduser().stat().st_size
+        except OSError:
+            pass  # the loader reports a missing file
+    return TORCHVISION_WEIGHTS_FILE_BYTES
+
+
+# --- the device and what it has free -------------------------------------------------------------
+
+
+def run_device(spec: str) -> str:
+    """ "cpu" or "cuda[:N]": where a run with ``--device spec`` works. torch is imported only when
+    the answer may be a GPU (``auto`` on a machine with an NVIDIA driver, or ``cuda``)."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "cpu" or (spec == "auto" and not _may_have_cuda()):
+        return "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"  # "auto" runs there; an explicit "cuda" is refused by the engine's own check
+    return "cuda" if spec == "auto" else spec
+
+
+def _may_have_cuda() -> bool:
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/proc/driver/nvidia"))
+    return True  # elsewhere ask torch
+
+
+def available_bytes(device: str) -> int:
+    """Memory a run could still get on ``device``: the CPU's available RAM (within this process's
+    cgroup limit, if any), or a GPU's free memory."""
+    if device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    return _available_ram()
+
+
+def _available_ram() -> int:
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            found.append(2**62)  # no way to tell: only --memory-limit bounds the run
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 2**60:
+            found.append(max(0, limit - usage))
+            break
+    return min(found)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None  # absent, or "max"
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from ``8G``, ``512M``, ``1.5GiB`` or a plain number of bytes (suffixes are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*", text.lower())
+    if match is None:
+        raise StylevidError(f"--memory-limit must be a size like 8G, 512M or 1.5GiB; got {text!r}")
+    value = int(float(match.group(1)) * UNITS[match.group(2)])
+    if value <= 0:
+        raise StylevidError(f"--memory-limit must be positive, got {text!r}")
+    return value
+
+
+def format_bytes(count: float) -> str:
+    """1.5 GiB, 380 MiB: how messages and the benchmark write sizes."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}" if count < 1000 * scale else f"{count / scale:,.0f} {unit}"
+    return f"{count / 2**10:.3g} KiB"
+
+
+# --- the input's size, from its header -----------------------------------------------------------
+
+
+def input_dims(input_path: Path, kind: str) -> tuple[int, int]:
+    """(height, width) of the input as decoded: an image's header, a video's probe, a folder's first
+    frame, or a batch's squarest picture (at --size, the photo that needs the most memory)."""
+    if kind == "video":
+        from .io.probe import probe_video
+
+        info = probe_video(input_path)
+        return info.height, info.width
+    if kind in ("folder", "batch"):
+        from .io.folder import header_size, picture_files
+
+        frames = picture_files(Path(input_path))
+        if not frames:
+            raise StylevidError(f"folder {input_path} holds no pictures")
+        if kind == "folder":
+            input_path = frames[0]
+        else:
+            sizes = [size for size in map(header_size, frames) if size is not None]
+            if not sizes:
+                raise StylevidError(f"no picture header in {input_path} could be read")
+            # at --size every photo's long side is the same: the squarest one has the most pixels
+            width, height = max(sizes, key=lambda wh: min(wh) / max(wh))
+            return height, width
+    return picture_dims(Path(input_path))
+
+
+def picture_dims(path: Path) -> tuple[int, int]:
+    """(height, width) of an image file from its header (EXIF orientation applied); nothing decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except Exception as error:  # noqa: BLE001 - any failure to read the header: the decoder says why later
+        raise StylevidError(f"cannot read image {path}: {type(error).__name__}") from None
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def _style_dims(styles: Sequence[Any]) -> list[tuple[int, int]]:
+    dims = []
+    for style in styles:
+        if isinstance(style, (str, os.PathLike)):
+            dims.append(picture_dims(Path(style)))
+        elif hasattr(style, "shape"):  # a picture already decoded
+            dims.append((int(style.shape[0]), int(style.shape[1])))
+    return dims
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+
+def estimate_for_input(
+    input_path: Path,
+    kind: str,
+    styles: Sequence[Any],
+    config: StyleConfig | VideoConfig,
+    device: str | None = None,
+    precision: str | None = None,
+) -> Estimate:
+    """The estimate of a run on ``input_path`` (sizes read from headers) on ``device`` (default:
+    the configured one) in ``precision`` (default: the configured one, "auto" decided for the device)."""
+    style = config.style if isinstance(config, VideoConfig) else config
+    device = device or run_device(style.device)
+    if precision is None and device.startswith("cuda") and style.precision == "auto":
+        import torch
+
+        from .engine.device import resolve_precision
+
+        precision = resolve_precision("auto", torch.device(device))
+    source = input_dims(Path(input_path), kind)
+    height, width = scaled(*source, style.size)
+    return estimate_run(
+        height, width, config, device=device, source=source, styles=_style_dims(styles), precision=precision
+    )
+
+
+#: the --tile suggested when a picture does not fit whole (about 2× the time of an untiled
+#: iteration on the CPU, docs/performance.md "Tiling")
+TILE_SUGGESTED = 512
+
+
+def check_memory(
+    input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig
+) -> Estimate | None:
+    """Refuse a run whose estimate does not fit what its device has free (or ``memory_limit``),
+    with one line: the estimate, what is available, and the largest --size (or --history) that fits."""
+    style = config.style if isinstance(config, VideoConfig) else config
+    device = run_device(style.device)
+    try:
+        estimate = estimate_for_input(input_path, kind, styles, config, device)
+    except StylevidError:
+        return None  # a header that cannot be read: the decoder says why, in its own words
+    once = _once_per_process(device)
+    free = available_bytes(device)
+    budget = free if style.memory_limit is None else min(free, style.memory_limit)
+    if estimate.bytes + once <= budget:
+        return estimate
+    source = input_dims(Path(input_path), kind)
+    style_dims = _style_dims(styles)
+
+    def need(size: int, history: int | None = None, tile: int | None = style.tile) -> int:
+        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile)
+        run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
+        height, width = scaled(*source, size)
+        shrunk = estimate_run(
+            height, width, run, device=device, source=source, styles=style_dims, precision=estimate.precision
+        )
+        return once + shrunk.bytes
+
+    size = largest_fitting_sorted(need, budget, size_candidates(style.size))
+    history = None
+    if style.optimizer == "lbfgs":
+        history = largest_fitting(
+            lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_size]
+        )
+    tile = None
+    if style.tile is None and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
+        tile = TILE_SUGGESTED if need(style.size, tile=TILE_SUGGESTED) <= budget else None
+    if tile is not None:
+        hint = f"try --tile {tile} (exact: the same result in less memory)" + (
+            f", or --size {size}" if size is not None else ""
+        )
+    elif history is not None:
+        hint = f"try --history {history} (or --size {size})" if size is not None else f"try --history {history}"
+    elif size is not None:
+        hint = f"try --size {size}"
+    else:
+        hint = "even --size 64 does not fit; free some memory" + (
+            " or raise --memory-limit" if style.memory_limit is not None else ""
+        )
+    where = "GPU memory free on " + device if device.startswith("cuda") else "RAM available"
+    if style.memory_limit is not None and style.memory_limit < free:
+        where = f"allowed by --memory-limit ({format_bytes(free)} {where})"
+    raise StylevidError(
+        f"not enough memory: a run at {estimate.width}×{estimate.height} needs about "
+        f"{format_bytes(estimate.bytes + once)} (estimate), {format_bytes(budget)} {where}; {hint}"
+    )
+
+
+def _once_per_process(device: str) -> int:
+    """What the run's process still has to pay once: the torch import (CPU), a CUDA context (GPU)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return 0 if torch.cuda.is_initialized() else CUDA_CONTEXT_BYTES
+    return 0 if "torch" in sys.modules else TORCH_IMPORT_BYTES
+
+
+# --- what a run used -----------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """The peak memory a run adds to its process: on the CPU its resident size's high-water mark
+    (reset at :meth:`start` where Linux allows, else ``ru_maxrss``) over the resident size at the
+    start; on CUDA ``torch.cuda.max_memory_allocated`` over what was allocated at the start."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.baseline = 0
+        self.method = ""
+
+    def start(self) -> PeakMemory:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.baseline = torch.cuda.memory_allocated(self.device)
+            self.method = "torch.cuda.max_memory_allocated"
+            return self
+        self.baseline = _status_bytes("VmRSS") or 0
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")  # resets VmHWM (the peak resident size) to the resident size now
+            self.method = "VmHWM"
+        except OSError:
+            self.method = "ru_maxrss"
+        return self
+
+    def peak(self) -> int | None:
+        """Bytes over the start's; None where it cannot be measured."""
+        if self.device.startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.max_memory_allocated(self.device)) - self.baseline
+        if self.method == "VmHWM":
+            high = _status_bytes("VmHWM")
+        else:
+            high = _max_rss()
+        return None if high is None or not self.baseline else max(0, high - self.baseline)
+
+    def record(self, estimate: Estimate | None) -> dict[str, Any]:
+        """run.json's ``memory``: the estimate beside the measured peak."""
+        peak = self.peak()
+        data: dict[str, Any] = estimate.record() if estimate is not None else {"device": self.device}
+        data.update({"peak_bytes": peak, "peak_measure": self.method})
+        if estimate is not None and peak:
+            data["peak_over_estimate"] = round(peak / estimate.bytes, 3)
+        return data
+
+
+def _max_rss() -> int | None:
+    """The process's peak resident size since it started (None where there is no ``resource``)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _status_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

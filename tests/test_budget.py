@@ -1,0 +1,151 @@
+"""The memory estimate before any work (pipeline/budget.py): a run that cannot fit is refused in
+one line that says what would fit, before any folder, decoding or progress; the estimate grows
+with what it should; run.json holds it beside the measured peak. (Its figures against measured
+peaks: benchmarks/memory_estimate.py, docs/performance.md.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
+
+from stylevid.pipeline import budget
+from stylevid.pipeline.budget import check_memory, estimate_run, estimate_run_bytes, parse_memory
+from stylevid.pipeline.config import StyleConfig, VideoConfig
+from stylevid.pipeline.engine.memory import scaled
+from stylevid.pipeline.errors import StylevidError
+
+FAST = ["--iters", "2", "--device", "cpu", "--quiet"]
+
+
+def test_size_200000_is_refused_in_one_line_before_anything_is_made(capsys, tmp_path):
+    out = tmp_path / "out"
+    line = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", out, "--size", "200000", *FAST)
+    assert line.startswith("stylevid: error: not enough memory: a run at 200000×150000 needs about ")
+    assert "TiB (estimate)" in line and "available" in line
+    suggested = int(line.rsplit("try --size ", 1)[1].split()[0].rstrip(";,)"))
+    assert 64 <= suggested < 200000 and suggested % 16 == 0
+    assert not out.exists()  # no output folder, no progress (stdout is empty with --quiet and without)
+    code, printed, _ = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", out, "--size", "200000")
+    assert code == 2 and printed == "" and not out.exists()
+
+
+def test_a_low_memory_limit_refuses_with_the_largest_size_that_fits(capsys, tmp_path):
+    line = cli_error_line(
+        capsys,
+        CONTENT_FILE,
+        "--style",
+        STYLE_FILE,
+        "-o",
+        tmp_path / "o",
+        "--size",
+        "512",
+        "--memory-limit",
+        "600M",
+        *FAST,
+    )
+    assert "allowed by --memory-limit" in line and "600 MiB" in line
+    size = int(line.rsplit("try --size ", 1)[1].rstrip(")"))
+    config = StyleConfig(size=size, iters=2, device="cpu", memory_limit=600 * 2**20)
+    assert check_memory(CONTENT_FILE, "image", [STYLE_FILE], config) is not None  # the suggestion fits
+    with pytest.raises(StylevidError):
+        check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(size=size + 16))  # and is the largest
+
+
+def test_a_smaller_history_is_suggested_when_that_alone_fits():
+    config = StyleConfig(size=512, iters=500, history_size=100, device="cpu")
+
+    def need(history: int) -> int:
+        return estimate_run_bytes(
+            384, 512, config.replace(history_size=history), styles=[(768, 970)], source=(768, 1024)
+        )
+
+    limit = (need(50) + need(100)) // 2
+    with pytest.raises(StylevidError, match=r"try --history 50 \(or --size \d+\)"):
+        check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit))
+
+
+def test_tiling_is_suggested_when_the_picture_fits_only_in_tiles():
+    config = StyleConfig(size=1536, iters=5, history_size=5, device="cpu")
+    whole = estimate_run_bytes(1152, 1536, config, styles=[(768, 970)], source=(768, 1024))
+    tiled = estimate_run_bytes(1152, 1536, config.replace(tile=512), styles=[(768, 970)], source=(768, 1024))
+    assert tiled < whole / 1.5
+    limit = (whole + tiled) // 2
+    with pytest.raises(StylevidError, match=r"try --tile 512 .*--size \d+"):
+        check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit))
+    check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit, tile=512))
+
+
+def test_nothing_fits_says_so():
+    config = StyleConfig(size=256, device="cpu", memory_limit=2**20)
+    with pytest.raises(StylevidError, match="even --size 64 does not fit; free some memory or raise --memory-limit"):
+        check_memory(CONTENT_FILE, "image", [STYLE_FILE], config)
+
+
+def test_the_estimate_grows_with_size_history_batch_and_style_scale():
+    config = StyleConfig(iters=500)
+    by_size = [estimate_run_bytes(*scaled(768, 1024, s), config.replace(size=s)) for s in (64, 128, 256, 512)]
+    assert by_size == sorted(by_size) and len(set(by_size)) == 4
+    by_history = [estimate_run_bytes(384, 512, config.replace(history_size=m)) for m in (5, 20, 100)]
+    assert by_history == sorted(by_history) and len(set(by_history)) == 3
+    video = VideoConfig(style=config)
+    batches = [estimate_run_bytes(384, 512, video.replace(batch_frames=b)) for b in (1, 2, 4)]
+    assert batches == sorted(batches) and len(set(batches)) == 3
+    styles = [(3000, 4000)]  # a large style picture: at style_scale 2 its pass outgrows the optimisation
+    scales = [estimate_run_bytes(96, 128, config.replace(size=128, style_scale=k), styles=styles) for k in (1, 4, 16)]
+    assert scales == sorted(scales) and len(set(scales)) == 3
+
+
+def test_the_history_counts_only_the_pairs_torch_lbfgs_keeps_on_the_cpu():
+    """torch.optim.LBFGS (one fp32 picture) makes one pair per iteration; the engine's own L-BFGS
+    (bf16, or a batch) allocates the whole history at once."""
+    few = StyleConfig(iters=10, history_size=100)
+    assert estimate_run_bytes(384, 512, few) == estimate_run_bytes(384, 512, few.replace(history_size=10))
+    bf16 = few.replace(precision="bf16")
+    assert estimate_run_bytes(384, 512, bf16) > estimate_run_bytes(384, 512, bf16.replace(history_size=10))
+
+
+def test_on_cuda_only_device_memory_counts():
+    config = StyleConfig(size=512, precision="fp32")
+    cpu = estimate_run(384, 512, config, device="cpu")
+    gpu = estimate_run(384, 512, config, device="cuda")
+    assert gpu.bytes < cpu.bytes
+    assert "runtime" in cpu.parts and "runtime" not in gpu.parts and "pictures" not in gpu.parts
+    graphs = estimate_run(384, 512, config.replace(cuda_graphs=True), device="cuda")
+    assert graphs.bytes > gpu.bytes  # a graph's pool
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("8G", 8 * 2**30), ("512M", 512 * 2**20), ("1.5GiB", 3 * 2**29), ("4096", 4096), ("2 gb", 2 * 2**30)],
+)
+def test_memory_limits_read_like_sizes(text, expected):
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8X", "", "-1G", "0", "G"])
+def test_bad_memory_limits_are_refused(text):
+    with pytest.raises(StylevidError, match="--memory-limit"):
+        parse_memory(text)
+
+
+def test_memory_limit_is_validated_by_the_config():
+    with pytest.raises(StylevidError, match="memory limit"):
+        StyleConfig(memory_limit=0)
+    assert StyleConfig(memory_limit=2**30).memory_limit == 2**30
+
+
+def test_available_ram_is_positive_and_the_device_is_the_cpu_here():
+    assert budget.available_bytes("cpu") > 0
+    assert budget.run_device("cpu") == "cpu"
+
+
+def test_run_json_holds_the_estimate_beside_the_measured_peak(capsys, tmp_path):
+    code, _, err = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", "--size", "32", *FAST)
+    assert code == 0, err
+    memory = json.loads((tmp_path / "o" / "run.json").read_text())["memory"]
+    assert memory["device"] == "cpu" and memory["precision"] == "fp32"
+    assert memory["estimate_bytes"] == sum(memory["estimate_parts"][k] for k in ("weights", "pictures", "phase"))
+    assert memory["peak_bytes"] > 0 and memory["peak_measure"] in ("VmHWM", "ru_maxrss")
+    assert memory["peak_over_estimate"] == pytest.approx(memory["peak_bytes"] / memory["estimate_bytes"], abs=1e-3)
