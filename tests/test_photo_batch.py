@@ -84,8 +84,8 @@ def test_a_batch_writes_each_photo_at_its_own_size_with_a_record(capsys, tmp_pat
         assert row["source_size"] == [width, height] and row["processing_size"] == list(expected)
         assert row["iterations"] == 2 and row["seconds"] > 0 and row["final_losses"]["total"] > 0
         assert read_stamp(written)["stats"]["processing_size"] == list(expected)
-    made = ["1 harbour_stylised.png", "2 tower_stylised.png", "3 square_stylised.png", "run.json"]
-    assert sorted(p.name for p in out.iterdir()) == made
+    made = [".stylevid.lock", "1 harbour_stylised.png", "2 tower_stylised.png", "3 square_stylised.png", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == made  # the lock file of one run per folder stays
 
 
 class StopAfterFirstPhoto(Progress):
