@@ -103,7 +103,13 @@ class Optimisation:
         self._active = torch.zeros(items, device=device) if slots else None  # 1: a problem is in the slot
         graphs = settings.cuda_graphs and device.type == "cuda"
         self._graphed = GraphedEvaluation(x, self._evaluate) if graphs else None
-        self._evaluation = self._graphed if self._graphed is not None else self._evaluate
+        # No ``self._evaluate`` kept on self: a bound method stored on its own object is a reference
+        # cycle, and the cycle kept each frame's optimisation (its objective's Gram targets, L-BFGS
+        # history: ~2 MB a frame at --size 32) alive until a full garbage collection, which Python
+        # runs rarely. Resident memory of a long video run grew by ~100 kB a frame for it
+        # (benchmarks/soak.py, issue 18; docs/performance.md "Long runs"). A GraphedEvaluation
+        # (CUDA graphs) still holds one; a video keeps one optimisation per frame size for all its
+        # frames there (StyleTransfer.keeping_graphs), so those cycles do not pile up.
         self._settings, self._slots = settings, slots
 
     # --- one evaluation, one step ----------------------------------------------------------------
@@ -138,7 +144,7 @@ class Optimisation:
         """One iteration of every item; ``record`` (TERMS, B) receives the loss terms before it."""
 
         def closure() -> torch.Tensor:
-            objective, values = self._evaluation()
+            objective, values = self._graphed() if self._graphed is not None else self._evaluate()
             record.copy_(values)
             return objective
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -43,6 +46,25 @@ def steps(optimisation: Optimisation, count: int) -> torch.Tensor:
 
 TARGETS = rand(2, 3, 8, 8, seed=1)
 SCALES = torch.tensor([1e12, 1.0])  # paper-scale and unit losses side by side
+
+
+@pytest.mark.parametrize("fast_lbfgs", [True, False])
+def test_a_finished_optimisation_is_freed_without_the_cycle_collector(fast_lbfgs):
+    # issue 18: a reference cycle kept every frame's optimisation (objective, targets, L-BFGS
+    # history) alive until Python's rare full collection, and a long video's memory grew
+    optimisation = Optimisation(
+        rand(1, 3, 8, 8, seed=2), quadratic(TARGETS[:1], SCALES[1:]), OptimiserSettings(fast_lbfgs=fast_lbfgs)
+    )
+    steps(optimisation, 3)
+    gone = weakref.ref(optimisation)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del optimisation
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def test_each_item_is_scaled_and_stepped_as_if_alone():
