@@ -201,6 +201,18 @@ def stylize(
         "a frame after a cut is stylised afresh, like frame 0.",
         rich_help_panel=VIDEO,
     ),
+    passes: int = typer.Option(
+        1,
+        help="Ruder et al.'s multi-pass: 1, or N passes alternately backward and forward, each frame started "
+        "from its warped neighbour blended with its previous pass (docs/method.md#multi-pass).",
+        rich_help_panel=VIDEO,
+    ),
+    pass_iters: int | None = typer.Option(
+        None,
+        help="Iterations of each frame in passes 2…N \\[default: half of --frame-iters].",
+        rich_help_panel=VIDEO,
+        show_default=False,
+    ),
     restart: bool = typer.Option(
         False,
         "--restart",
@@ -331,6 +343,8 @@ def stylize(
             cluster=cluster,
             segment_frames=segment_frames,
             cuts=parse_cuts(cuts),
+            passes=passes,
+            pass_iters=pass_iters,
         )
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)

@@ -86,10 +86,16 @@ class VideoProgress(VideoCallbacks):
         self._show(info=f"{self._frames} it {iteration}/{self._iters} {_losses(losses)}")
 
     def frame_done(self, position: int, stats: dict[str, Any]) -> None:
-        self._show(completed=position + 1)
+        if stats.get("pass", 1) > 1:  # passes 2, 4 … run backwards: count frames, not positions
+            self._show(advance=1)
+        else:
+            self._show(completed=position + 1)
 
     def stage(self, text: str) -> None:
         self._show(info=text)
+
+    def pass_started(self, number: int, passes: int, total_frames: int | None, done: int) -> None:
+        self._show(description=f"pass {number}/{passes} {self.unit}s", total=total_frames, completed=done, info="")
 
     def _show(self, **fields: Any) -> None:
         assert self._task is not None, "begin() opens the bar"

@@ -197,6 +197,11 @@ class VideoConfig:
     # scene cuts: "auto" (detected, motion/cuts.py), "off", or the 0-based positions of the frames
     # that open new shots (sorted, each ≥ 1); a frame that opens a shot is stylised as frame 0 is
     cuts: str | tuple[int, ...] = "auto"
+    # multi-pass (Ruder et al. 2016, Sec. 3.3; video/passes.py): 1 → one forward pass; N > 1 → N passes,
+    # alternately backward and forward, each frame started from its neighbour in the pass (warped)
+    # blended with its own previous-pass result, and pulled towards that neighbour by the temporal loss
+    passes: int = 1
+    pass_iters: int | None = None  # iteration budget of every frame in passes 2…N; None → frame_iters // 2
     # --- scale-out (Ray; docs/scale-out.md) ----------------------------------------------------
     workers: int = 0  # Ray workers (one per device); 0 → no Ray, unless `cluster` is set (then one per GPU/CPU core)
     cluster: str | None = None  # an existing Ray cluster: "auto" (found on this machine) or HOST:PORT; None → local
@@ -229,6 +234,7 @@ class VideoConfig:
         if not isinstance(self.gif_frame, int) or isinstance(self.gif_frame, bool) or self.gif_frame < 0:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
         check_cuts(self.cuts)
+        check_passes(self)
         positive_int("--workers", self.workers, minimum=0, maximum=4096)
         if self.segment_frames is not None:
             positive_int("--segment-frames", self.segment_frames)
@@ -252,6 +258,11 @@ class VideoConfig:
         return data
 
     @property
+    def later_pass_iters(self) -> int:
+        """Iteration budget of every frame in passes 2…N (multi-pass)."""
+        return self.pass_iters if self.pass_iters is not None else max(1, self.frame_iters // 2)
+
+    @property
     def scaled_out(self) -> bool:
         """Whether the run goes through Ray (:mod:`.scale`)."""
         return self.workers > 0 or self.cluster is not None
@@ -261,6 +272,21 @@ class VideoConfig:
         if self.output != "auto":
             return self.output
         return "video" if input_kind == "video" else "frames"
+
+
+def check_passes(config: VideoConfig) -> None:
+    """--passes and --pass-iters, and what multi-pass does not go with (checked before any work)."""
+    positive_int("--passes", config.passes, maximum=100)
+    if config.pass_iters is not None:
+        positive_int("--pass-iters", config.pass_iters)
+    if config.passes == 1:
+        return
+    if config.frame_init != "prev-warped":
+        raise StylevidError(f"--passes {config.passes} needs --frame-init prev-warped, got {config.frame_init}")
+    if config.scaled_out:
+        raise StylevidError("--passes > 1 cannot be combined with --workers/--cluster yet; use one or the other")
+    if config.flow_dir is not None:
+        raise StylevidError("--passes > 1 cannot be combined with --flow-dir yet (backward passes need forward flow)")
 
 
 def check_cuts(cuts: Any) -> None:

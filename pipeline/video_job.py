@@ -33,6 +33,7 @@ from .video.frames import Frame, FrameSource, frames_until_damage, open_source, 
 from .video.given_motion import RunFlow, open_given_flow
 from .video.lookahead import Lookahead
 from .video.output import VideoOutput
+from .video.passes import PassStore, keep_contents, run_passes
 from .video.prefetch import prefetch
 from .video.schedule import segment_frames, starts_segment
 from .video.signals import StopRequest, exit_code_for, finish_frame_on_signals, signal_name
@@ -116,10 +117,27 @@ def _stylize_into(
     done = work.open(settings_fingerprint(source, config, styles), restart=restart)
     began = time.perf_counter()
     output = VideoOutput(source, config, kind, out_dir)
+    passes: list[dict[str, Any]] | None = None  # each pass's summary (--passes > 1)
     try:
         with finish_frame_on_signals() as stop_requested:
             progress.begin(source.expected_count(), done)
-            stages = _optimise_frames(frames, engine, work, output, config, done, progress, stop_requested, given_flow)
+            if config.passes == 1:
+                stages = _optimise_frames(
+                    frames, engine, work, output, config, done, progress, stop_requested, given_flow
+                )
+            else:  # Ruder et al.'s multi-pass (video/passes.py): pass 1 is the run above, into the work folder only
+                stages, passes = run_passes(
+                    lambda sink: _optimise_frames(
+                        frames, engine, work, sink, config, done, progress, stop_requested, given_flow
+                    ),
+                    lambda: frames_until_damage(source, []),
+                    engine,
+                    work,
+                    output,
+                    config,
+                    progress,
+                    lambda number, position: _stop_if_requested(stop_requested, position, number),
+                )
         stages["total"] = time.perf_counter() - began
         progress.stage("encoding" if kind == "video" else "writing frames")
         closing_began = time.perf_counter()
@@ -129,7 +147,9 @@ def _stylize_into(
         output.abort()
         raise
     estimate = estimate_for_input(source.path, source.kind, styles, config, str(engine.device), engine.precision)
-    record, files = finalise(output, source, engine, work, config, out_dir, stages, memory=peak.record(estimate))
+    record, files = finalise(
+        output, source, engine, work, config, out_dir, stages, memory=peak.record(estimate), passes=passes
+    )
     result = VideoResult(
         output.output, record["frames"], record["warping_error"], record["mean_style_loss"], record, files
     )
@@ -159,16 +179,12 @@ def _optimise_frames(
     that opens a shot (frame 0, or the first after a cut) is stylised on its own, afresh.
     """
     resume_at = work.resume_point(done)
-    prepared = prefetch(
-        prepare_frames(
-            frames,
-            engine.prepare_content,
-            config.flow_method,
-            flows_from=resume_at,
-            cuts=config.cuts,
-            given=given_flow,
-        )
+    made = prepare_frames(
+        frames, engine.prepare_content, config.flow_method, flows_from=resume_at, cuts=config.cuts, given=given_flow
     )
+    if config.passes > 1:  # the later passes read every frame at processing size back from the work folder
+        made = keep_contents(made, PassStore(work))
+    prepared = prefetch(made)
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():
@@ -187,15 +203,23 @@ def _optimise_frames(
             seconds["optimising"] += time.perf_counter() - began - (seconds["waiting_for_frames"] - waited_before)
             if stop_requested.signum is not None:
                 writer.flush()
-                by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
-                raise Interrupted(
-                    f"stopped{by} after frame {last + 1}; its work is saved — run the same command again to resume",
-                    stop_requested.signum,
-                )
+                _stop_if_requested(stop_requested, last)
         waited = time.perf_counter()
         writer.flush()
         seconds["waiting_for_writes"] = time.perf_counter() - waited
     return seconds
+
+
+def _stop_if_requested(stop_requested: StopRequest, last: int, pass_number: int = 1) -> None:
+    """Raise :class:`Interrupted` when a stop signal came; frame ``last`` (0-based) is saved."""
+    if stop_requested.signum is None:
+        return
+    by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
+    where = f" in pass {pass_number}" if pass_number > 1 else ""
+    raise Interrupted(
+        f"stopped{by}{where} after frame {last + 1}; its work is saved — run the same command again to resume",
+        stop_requested.signum,
+    )
 
 
 def _in_segment(first: int, every: int, gif_frame: int) -> Callable[[PreparedFrame], bool]:

@@ -37,11 +37,13 @@ def finalise(
     stages: dict[str, float],
     *,
     memory: dict[str, Any] | None = None,
+    passes: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the renders and run.json; return the record and every file written (name → path).
 
     ``stages``: seconds per stage of the optimisation, with its ``total`` and ``closing_output``;
-    ``memory``: the memory estimate beside the measured peak (:meth:`.budget.PeakMemory.record`).
+    ``memory``: the memory estimate beside the measured peak (:meth:`.budget.PeakMemory.record`);
+    ``passes``: each pass's summary with --passes > 1 (:func:`.passes.emit_last_pass`), else None.
     """
     began = time.perf_counter()
     rows, processing_shape = output.rows, output.processing_shape
@@ -78,6 +80,7 @@ def finalise(
         shots=[{"first": first, "last": last} for first, last in shots(cuts, len(rows))],
         cuda_graph=_graph_summary(rows, engine.graph_failure, engine.graph_recordings) if engine.cuda_graphs else None,
         memory=memory,
+        **({"passes": passes} if passes else {}),  # only multi-pass runs: one-pass records stay as they were
         per_frame=rows,
     )
     files["record"] = write_json(out_dir / "run.json", record)
