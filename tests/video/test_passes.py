@@ -89,6 +89,14 @@ def test_two_passes_keep_pass_one_change_the_result_and_record_both(tmp_path, st
     assert record["warping_error"] == pytest.approx(record["passes"][1]["warping_error"], rel=1e-6)
     assert [row["pass"] for row in record["per_frame"]] == [2] * 5
     assert record["config"]["passes"] == 2
+    # one more pass on the finished run goes on from pass 2
+    kept = (tmp_path / "two" / ".work" / "pass2" / "frames" / "000000.png").stat().st_mtime_ns
+    three = stylize_video(clip, style_pictures, tmp_path / "two", config.replace(passes=3))
+    assert (tmp_path / "two" / ".work" / "pass2" / "frames" / "000000.png").stat().st_mtime_ns == kept
+    third_pass = frames_of(tmp_path / "two" / ".work" / "pass3" / "frames")
+    written = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((tmp_path / "two" / "frames").glob("*.png"))]
+    assert all(np.array_equal(a, b) for a, b in zip(written, third_pass, strict=True))
+    assert [p["direction"] for p in three.record["passes"]] == ["forward", "backward", "forward"]
 
 
 def test_later_passes_follow_their_shot_with_a_rolling_first_pass(tmp_path, style_pictures):
