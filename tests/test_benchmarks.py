@@ -185,3 +185,18 @@ def test_true_motion_benchmark_grades_with_the_exact_flow(tmp_path):
     exact = rows["prev-warped (exact)"]
     assert exact["run_json_warping_error"] == pytest.approx(exact["true_motion_warping_error"], rel=1e-3)
     assert rows["originals"]["true_motion_warping_error"] < 1e-3 and (tmp_path / "runs" / "object" / "flow").is_dir()
+
+
+def test_multi_pass_benchmark_grades_every_pass_of_one_run(tmp_path):
+    out = tmp_path / "multi_pass.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "multi_pass.py"), "--size", "32", "--frames", "4"]
+    command += ["--iters", "2", "--frame-iters", "2", "--passes", "2", "--clips", "object", "--threads", "1"]
+    command += ["--cost-size", "64", "--out", str(tmp_path / "runs"), "--json", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    rows = report["clips"]["object"]
+    assert list(rows) == ["prev", "1 pass", "2 passes"]
+    # the benchmark's DIS figure of each pass is the one run.json records for it
+    assert rows["2 passes"]["run_json_warping_error"] == pytest.approx(rows["2 passes"]["dis_warping_error"], rel=1e-3)
+    assert report["costs"]["flow_pair_ms"] > 0 and len(report["load_average"]) == 3
