@@ -208,17 +208,21 @@ def run_later_passes(
                     if weight > 0:
                         temporal = TemporalGuide(warped, item.reliable, weight)
                 progress.frame_started(position, iters)
+
+                def report(iteration: int, losses: dict[str, float], position: int = position) -> None:
+                    progress.iteration(position, iteration, losses)
+
                 result = engine.stylize(
                     item.content,
                     init=start,
                     iters=iters,
                     seed=config.style.seed + position,
                     temporal=temporal,
-                    on_report=lambda i, losses, p=position: progress.iteration(p, i, losses),
+                    on_report=report,
                     early_stop=early,
                 )
                 row = first_rows[position]
-                stats = {
+                stats: dict[str, Any] = {
                     **{k: row[k] for k in ("frame", "source_index", "time", "name", "shot") if k in row},
                     "pass": number,
                     "direction": direction,
