@@ -41,6 +41,7 @@ from PIL import Image
 
 from ..engine.optimize import EarlyStop
 from ..engine.transfer import StyleTransfer, TemporalGuide
+from ..errors import StylevidError
 from ..io.images import atomic_write
 from ..io.record import write_json
 from ..motion.cuts import shots
@@ -113,8 +114,12 @@ class PassStore:
         atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
     def load_content(self, position: int) -> np.ndarray:
-        with Image.open(self.content_path(position)) as image:
-            return np.asarray(image.convert("RGB")).copy()
+        path = self.content_path(position)
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB")).copy()
+        except (OSError, ValueError) as error:
+            raise StylevidError(f"work file {path} is missing or damaged ({error}); run again with --restart") from None
 
     def first_pass_frames(self) -> int | None:
         """How many frames pass 1 stylised, once it is complete (None before)."""
@@ -127,7 +132,7 @@ class PassStore:
 
     def clear_leftovers(self) -> None:
         """Temp files of writes cut short by a kill, in the contents and pass folders."""
-        for leftover in self.work.root.glob("*/.*.partial"):
+        for leftover in [*self.work.root.glob(".passes.json.*.partial"), *self.work.root.glob("*/.*.partial")]:
             leftover.unlink(missing_ok=True)
         for leftover in self.work.root.glob("pass*/frames/.*.partial"):
             leftover.unlink(missing_ok=True)
