@@ -201,6 +201,12 @@ def stylize(
         "a frame after a cut is stylised afresh, like frame 0.",
         rich_help_panel=VIDEO,
     ),
+    long_term: str = typer.Option(
+        "1",
+        help="Long-term consistency: hold each frame to the stylised frames this many back, closest first, "
+        "e.g. 1,2,4 (Ruder et al. 2016); 1 = the frame before only.",
+        rich_help_panel=VIDEO,
+    ),
     restart: bool = typer.Option(
         False,
         "--restart",
@@ -271,7 +277,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
-    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_long_term
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
@@ -331,6 +337,7 @@ def stylize(
             cluster=cluster,
             segment_frames=segment_frames,
             cuts=parse_cuts(cuts),
+            long_term=parse_long_term(long_term),
         )
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)

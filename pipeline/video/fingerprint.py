@@ -59,6 +59,8 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
             "cuts": config.cuts if isinstance(config.cuts, str) else list(config.cuts),
         }
     )
+    if config.long_term != (1,):  # only when set, so work folders of earlier versions still resume
+        flat["long_term"] = list(config.long_term)
     if config.flow_dir is not None:  # only when given, so work folders of earlier versions still resume
         flat["flow_dir"] = str(Path(config.flow_dir).resolve())
     return flat
