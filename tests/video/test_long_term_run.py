@@ -14,6 +14,7 @@ from PIL import Image
 
 from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.config import StyleConfig, parse_long_term
+from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.io.true_motion import save_true_motion_clip
@@ -29,6 +30,12 @@ def tiny(**changes) -> VideoConfig:
 @pytest.fixture(scope="module")
 def style_pictures():
     return [load_image(STYLE_FILE)]
+
+
+@pytest.fixture(scope="module")
+def engine(style_pictures):
+    """One engine (the network loaded once) for every run here."""
+    return StyleTransfer(TINY_STYLE, style_pictures)
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +56,18 @@ def saved(out: Path) -> list[tuple[np.ndarray, dict]]:
 
 
 def test_long_term_holds_revealed_pixels_to_further_frames_and_resumes_exactly(
-    tmp_path, style_pictures, occluding_clip
+    tmp_path, style_pictures, occluding_clip, engine
 ):
     frames, _ = occluding_clip
     config = tiny(long_term=(1, 2, 4), cuts="off")
-    whole = stylize_video(frames, style_pictures, tmp_path / "whole", config)
+    whole = stylize_video(frames, style_pictures, tmp_path / "whole", config, engine=engine)
     assert json.loads((tmp_path / "whole" / "run.json").read_text())["config"]["long_term"] == [1, 2, 4]
     reference = saved(tmp_path / "whole")
     shares = [stats.get("long_term_share") for _, stats in reference]
     assert shares[:2] == [None, None]  # frame 0 opens the shot; frame 1 has only the frame before
     assert all(share is not None for share in shares[2:]) and max(shares[2:]) > 0  # some pixels held further back
 
-    short = stylize_video(frames, style_pictures, tmp_path / "short", tiny(cuts="off"))
+    short = stylize_video(frames, style_pictures, tmp_path / "short", tiny(cuts="off"), engine=engine)
     short_frames = saved(tmp_path / "short")
     assert "long_term_share" not in short_frames[3][1]
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(short_frames[:2], reference[:2]))  # same until t−2 exists
@@ -71,24 +78,28 @@ def test_long_term_holds_revealed_pixels_to_further_frames_and_resumes_exactly(
         shutil.copytree(tmp_path / "whole" / ".work", cut / ".work")
         for late in sorted((cut / ".work" / "frames").glob("*.png"))[kept:]:
             late.unlink()
-        resumed = stylize_video(frames, style_pictures, cut, config)
+        resumed = stylize_video(frames, style_pictures, cut, config, engine=engine)
         assert resumed.frames == 7
         assert all(np.array_equal(a[0], b[0]) for a, b in zip(saved(cut), reference))
 
 
-def test_no_long_term_term_reaches_across_a_cut(tmp_path, style_pictures, occluding_clip):
+def test_no_long_term_term_reaches_across_a_cut(tmp_path, style_pictures, occluding_clip, engine):
     frames, _ = occluding_clip
-    stylize_video(frames, style_pictures, tmp_path / "out", tiny(long_term=(1, 2, 4), cuts=(3,)))
+    stylize_video(frames, style_pictures, tmp_path / "out", tiny(long_term=(1, 2, 4), cuts=(3,)), engine=engine)
     shares = [stats.get("long_term_share") for _, stats in saved(tmp_path / "out")]
     # frame 3 opens a shot; frame 4 has only frame 3 before it in its shot; frame 5 reaches back 2, frame 6 too
     assert shares[3] is None and shares[4] is None
     assert shares[5] is not None and shares[6] is not None
 
 
-def test_long_term_with_given_flow(tmp_path, style_pictures, occluding_clip):
+def test_long_term_with_given_flow(tmp_path, style_pictures, occluding_clip, engine):
     frames, flow = occluding_clip
     result = stylize_video(
-        frames, style_pictures, tmp_path / "out", tiny(long_term=(1, 2, 4), cuts="off", flow_dir=str(flow))
+        frames,
+        style_pictures,
+        tmp_path / "out",
+        tiny(long_term=(1, 2, 4), cuts="off", flow_dir=str(flow)),
+        engine=engine,
     )
     shares = [stats.get("long_term_share") for _, stats in saved(tmp_path / "out")]
     assert result.frames == 7 and max(s for s in shares if s is not None) > 0
@@ -96,7 +107,13 @@ def test_long_term_with_given_flow(tmp_path, style_pictures, occluding_clip):
     shutil.copytree(flow, partial)
     (partial / "backward_7_3.flo").unlink()
     with pytest.raises(StylevidError, match="backward_7_3.flo"):
-        stylize_video(frames, style_pictures, tmp_path / "refused", tiny(long_term=(1, 2, 4), flow_dir=str(partial)))
+        stylize_video(
+            frames,
+            style_pictures,
+            tmp_path / "refused",
+            tiny(long_term=(1, 2, 4), flow_dir=str(partial)),
+            engine=engine,
+        )
     assert not (tmp_path / "refused" / ".work").exists()
 
 
