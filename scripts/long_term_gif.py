@@ -3,9 +3,10 @@
     python scripts/long_term_gif.py --runs out/long_term
 
 Each frame of the generated clip (a disc crossing a panning background), enlarged: the original,
-the short-term run and the ``--long-term 1,2,4`` run (DIS flow by default), and under each
-stylised one its difference to its own frame t−4 warped by the exact flow, on the pixels seen at
-t−4 (bright = the painting changed where the scene did not): the ground the disc uncovers.
+the short-term run and the ``--long-term 1,2,4`` run (DIS flow by default); below, the pixels seen
+at t−4 but hidden at t−1 (magenta: the ground the disc uncovers) and, under each stylised run,
+its difference to its own frame t−4 warped by the exact flow, on the pixels seen at t−4 (bright =
+the painting changed where the scene did not; purple = not seen at t−4).
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def _change_from(stylised: list[np.ndarray], flow_dir: Path, t: int) -> np.ndarr
     return picture
 
 
+def _revealed(original: np.ndarray, flow_dir: Path, t: int) -> np.ndarray:
+    """The original, dimmed, with the pixels seen at t−GAP but hidden at t−1 in magenta."""
+    picture = (original // 3).astype(np.uint8)
+    if t >= GAP:
+        hidden_near = read_mask_png(flow_dir / "occlusions" / f"backward_{t + 1}_{t}.png")
+        seen_far = ~read_mask_png(flow_dir / "occlusions" / f"backward_{t + 1}_{t + 1 - GAP}.png")
+        picture[hidden_near & seen_far] = (255, 0, 255)
+    return picture
+
+
 def _bigger(picture: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
 
@@ -65,12 +76,19 @@ def main() -> None:
         [originals[t] for t in frames],
         [short[t] for t in frames],
         [long[t] for t in frames],
-        [np.zeros_like(originals[t]) for t in frames],
+        [_revealed(originals[t], flow_dir, t) for t in frames],
         [_change_from(short, flow_dir, t) for t in frames],
         [_change_from(long, flow_dir, t) for t in frames],
     ]
     clips = [[_bigger(p, args.scale) for p in clip] for clip in clips]
-    labels = ["original", "short-term", "long-term 1,2,4", "", "change from t-4", "change from t-4"]
+    labels = [
+        "original",
+        "short-term",
+        "long-term 1,2,4",
+        "seen at t-4, hidden at t-1",
+        "change from t-4",
+        "change from t-4",
+    ]
     save_mosaic_gif(clips, args.output, fps=3, columns=3, labels=labels)
     print(args.output, args.output.stat().st_size, "bytes")
 

@@ -5,7 +5,8 @@ Frame 1 — and the first frame of every shot after a scene cut — gets the ful
 stylised frame — warped by optical flow (``prev-warped``, the default) or as is (``prev``) — and
 is pulled towards the warped previous frame by the temporal loss of Ruder et al. (2016) where
 the flow is reliable; with ``--long-term`` also towards earlier stylised frames of its shot, each
-pixel to the nearest one in which it was visible (:mod:`..motion.long_term`). ``independent``
+pixel to the nearest one in which it was visible (:mod:`..motion.long_term`), and it starts
+from that combined picture too. ``independent``
 stylises every frame from scratch (a baseline). Each finished frame goes to the writer with its
 statistics, and to the progress display.
 """
@@ -77,13 +78,13 @@ class FrameSteps:
             assert previous_stylised is not None
             flow_bw, reliable = item.motion()
             warped = warp_into(previous_stylised, flow_bw)
+            mask = reliable
+            if item.long_range:  # each pixel from the nearest earlier frame that saw it, in the start and the target
+                warped, mask, held_further = self._long_term_target(item, warped, reliable)
             init = warped if config.frame_init == "prev-warped" else previous_stylised
             weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
-            if weight > 0 and item.long_range:
-                target, mask, held_further = self._long_term_target(item, warped, reliable)
-                temporal = TemporalGuide(target, mask, weight)
-            elif weight > 0:
-                temporal = TemporalGuide(warped, reliable, weight)
+            if weight > 0:
+                temporal = TemporalGuide(warped, mask, weight)
         want_snapshots = position == config.gif_frame
         progress.frame_started(position, iters)
         result = engine.stylize(
