@@ -213,6 +213,12 @@ def stylize(
         rich_help_panel=VIDEO,
         show_default=False,
     ),
+    long_term: str = typer.Option(
+        "1",
+        help="Long-term consistency: hold each frame to the stylised frames this many back, closest first, "
+        "e.g. 1,2,4 (Ruder et al. 2016); 1 = the frame before only.",
+        rich_help_panel=VIDEO,
+    ),
     restart: bool = typer.Option(
         False,
         "--restart",
@@ -283,7 +289,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
-    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_long_term
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
@@ -345,6 +351,7 @@ def stylize(
             cuts=parse_cuts(cuts),
             passes=passes,
             pass_iters=pass_iters,
+            long_term=parse_long_term(long_term),
         )
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)

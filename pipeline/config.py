@@ -32,6 +32,8 @@ FRAME_INITS = ("prev-warped", "prev", "independent")
 FLOW_METHODS = ("dis", "farneback")
 #: --cuts: detect scene cuts ("auto"), none ("off"), or the listed frames open new shots.
 CUT_MODES = ("auto", "off")
+#: --long-term: the furthest frame back a temporal term may reach (the ring buffer of stylised frames kept).
+MAX_LONG_TERM = 32
 OUTPUT_KINDS = ("auto", "video", "frames")
 OUTPUT_SIZES = ("processing", "original")
 #: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
@@ -202,6 +204,10 @@ class VideoConfig:
     # blended with its own previous-pass result, and pulled towards that neighbour by the temporal loss
     passes: int = 1
     pass_iters: int | None = None  # iteration budget of every frame in passes 2…N; None → frame_iters // 2
+    # long-term consistency (Ruder et al. 2016, sec. 3.2): the frame gaps j of the temporal terms (frame t
+    # against stylised frame t−j, warped by the flow between the originals t and t−j, weighted closest-first;
+    # motion/long_term.py). Increasing, starting at 1; (1,) → the short-term loss only
+    long_term: tuple[int, ...] = (1,)
     # --- scale-out (Ray; docs/scale-out.md) ----------------------------------------------------
     workers: int = 0  # Ray workers (one per device); 0 → no Ray, unless `cluster` is set (then one per GPU/CPU core)
     cluster: str | None = None  # an existing Ray cluster: "auto" (found on this machine) or HOST:PORT; None → local
@@ -235,6 +241,16 @@ class VideoConfig:
             raise StylevidError(f"--gif-frame must be 0 or more, got {self.gif_frame}")
         check_cuts(self.cuts)
         check_passes(self)
+        check_long_term(self.long_term)
+        if self.long_term != (1,):
+            if self.batch_frames > 1:
+                raise StylevidError(
+                    "--long-term needs --batch-frames 1 (a rolling batch holds each frame to the one before only)"
+                )
+            if self.scaled_out:
+                raise StylevidError("--long-term cannot be combined with --workers/--cluster yet; use one or the other")
+            if self.passes > 1:
+                raise StylevidError("--long-term cannot be combined with --passes yet; use one or the other")
         positive_int("--workers", self.workers, minimum=0, maximum=4096)
         if self.segment_frames is not None:
             positive_int("--segment-frames", self.segment_frames)
@@ -303,6 +319,36 @@ def check_cuts(cuts: Any) -> None:
             )
     if list(cuts) != sorted(set(cuts)):
         raise StylevidError(f"--cuts positions must increase, got {','.join(map(str, cuts))}")
+
+
+def check_long_term(gaps: Any) -> None:
+    """StylevidError unless ``gaps`` are increasing whole numbers from 1 up to :data:`MAX_LONG_TERM`."""
+    shown = ",".join(map(str, gaps)) if isinstance(gaps, tuple) else repr(gaps)
+    if not isinstance(gaps, tuple) or not gaps:
+        raise StylevidError(f"--long-term must be frame gaps like 1,2,4; got {shown}")
+    for gap in gaps:
+        if isinstance(gap, bool) or not isinstance(gap, int) or not 1 <= gap <= MAX_LONG_TERM:
+            raise StylevidError(f"--long-term gaps must be whole numbers from 1 to {MAX_LONG_TERM}, got {gap!r}")
+    if len(set(gaps)) != len(gaps):
+        raise StylevidError(f"--long-term lists a gap twice: {shown}")
+    if list(gaps) != sorted(gaps):
+        raise StylevidError(
+            f"--long-term gaps must increase (closest first), got {shown}; try {','.join(map(str, sorted(gaps)))}"
+        )
+    if gaps[0] != 1:
+        raise StylevidError(
+            f"--long-term must start with 1 (the frame before, which the warped start comes from), got {shown}"
+        )
+
+
+def parse_long_term(text: str) -> tuple[int, ...]:
+    """--long-term as the user wrote it: "1,2,4" (frame gaps, closest first)."""
+    try:
+        gaps = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise StylevidError(f"--long-term must be frame gaps like 1,2,4; got {text.strip()!r}") from None
+    check_long_term(gaps)
+    return gaps
 
 
 def parse_cuts(text: str) -> str | tuple[int, ...]:

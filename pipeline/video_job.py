@@ -180,7 +180,13 @@ def _optimise_frames(
     """
     resume_at = work.resume_point(done)
     made = prepare_frames(
-        frames, engine.prepare_content, config.flow_method, flows_from=resume_at, cuts=config.cuts, given=given_flow
+        frames,
+        engine.prepare_content,
+        config.flow_method,
+        flows_from=resume_at,
+        cuts=config.cuts,
+        given=given_flow,
+        long_term=config.long_term,
     )
     if config.passes > 1:  # the later passes read every frame at processing size back from the work folder
         made = keep_contents(made, PassStore(work))
@@ -189,6 +195,8 @@ def _optimise_frames(
     previous_stylised = work.load_frame(resume_at - 1)[0] if resume_at > 0 else None
     with closing(prepared), FrameWriter(work, output) as writer, engine.keeping_graphs():
         steps = FrameSteps(engine, config, work, writer, progress, stop_requested)
+        if len(config.long_term) > 1:  # --long-term: the frames it reaches back to, as an uninterrupted run has them
+            steps.recent.reload(work, resume_at)
         items = Lookahead(_frames_to_stylise(prepared, resume_at, writer, seconds))
         while (item := items.peek()) is not None:
             position = item.frame.position

@@ -149,6 +149,7 @@ def _title(config: VideoConfig) -> str:
         f"α={s.content_weight:g}, β={'auto' if s.style_weight is None else f'{s.style_weight:g}'}, "
         f"λt={'auto' if config.temporal_weight is None else f'{config.temporal_weight:g}'}, pooling {s.pooling}"
         + (f", {config.batch_frames} frames in flight" if config.batch_frames > 1 else "")
+        + (f", long-term {','.join(map(str, config.long_term))}" if config.long_term != (1,) else "")
     )
 
 

@@ -61,6 +61,8 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
     )
     if config.passes > 1:  # passes 2…N; not their count: a rerun with more passes goes on from the last one
         flat["pass_iters"] = config.later_pass_iters
+    if config.long_term != (1,):  # only when set, so work folders of earlier versions still resume
+        flat["long_term"] = list(config.long_term)
     if config.flow_dir is not None:  # only when given, so work folders of earlier versions still resume
         flat["flow_dir"] = str(Path(config.flow_dir).resolve())
     return flat

@@ -9,6 +9,10 @@ Scene cuts (``--cuts``) are found here too, on the same frames: each frame knows
 of its shot. A frame that opens a shot has no backward flow (nothing before it in its shot), so
 nothing is warped, held or measured across a cut. Detection (:mod:`~..motion.cuts`) decides a
 pair a few frames later, so frames are handed out that many frames behind the decoding.
+
+With ``--long-term`` (Ruder et al. 2016, sec. 3.2) a frame also gets the flow and mask towards each
+earlier frame ``t − j`` of the gaps ``j > 1``, computed directly between the original frames, for
+the earlier frames of its own shot only.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class PreparedFrame:
     reliable: torch.Tensor | None
     shot_start: int = 0  # position of the first frame of this frame's shot (its own when it opens one)
     cut_score: float | None = None  # change score from the frame before (--cuts auto; motion/cuts.py)
+    # --long-term: (gap j > 1, flow_bw (1, 2, H, W) towards frame t − j, its mask (1, 1, H, W)), gaps
+    # increasing, only those whose frame t − j is in this frame's shot; empty for the short-term loss
+    long_range: tuple[tuple[int, torch.Tensor, torch.Tensor], ...] = ()
 
     @property
     def opens_shot(self) -> bool:
@@ -60,6 +67,7 @@ def prepare_frames(
     flows_from: int = 0,
     cuts: str | tuple[int, ...] = "off",
     given: RunFlow | None = None,
+    long_term: tuple[int, ...] = (1,),
 ) -> Iterator[PreparedFrame]:
     """Each frame at processing size with its shot and, unless it opens one, its backward flow and mask.
 
@@ -67,6 +75,8 @@ def prepare_frames(
     Frames before position ``flows_from`` (finished by an earlier run) come without flow; cuts are
     detected on them all the same, so a resumed run finds the cuts of the run it resumes. With
     ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``.
+    ``long_term``: the temporal gaps (``--long-term``); each gap ``j > 1`` adds the flow from the
+    frame ``j`` positions back, when that frame is in the same shot (:attr:`PreparedFrame.long_range`).
     """
     flow = FlowEstimator(flow_method)
     finder = CutFinder() if cuts == "auto" else None
@@ -74,24 +84,35 @@ def prepare_frames(
     forced = set(cuts) if isinstance(cuts, tuple) else set()
     pending: deque[tuple[Frame, np.ndarray, float | None]] = deque()  # decoded, their pair not yet decided
     previous_small: np.ndarray | None = None
-    previous: np.ndarray | None = None  # content of the last frame handed out
-    previous_index = -1  # its index in the source (flow files number frames from 1)
+    # (position, source index, content) of the last frames handed out, newest last, as far back as the gaps reach
+    earlier: deque[tuple[int, int, np.ndarray]] = deque(maxlen=max(long_term))
     shot_start = 0
 
+    def backward(
+        back: tuple[int, int, np.ndarray], frame: Frame, content: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flow_bw, reliable) of ``frame`` towards the earlier frame ``back``."""
+        if given is not None:  # flow files number frames from 1
+            height, width = content.shape[:2]
+            return given.reliable_backward(back[1] + 1, frame.index + 1, height, width)
+        return flow.reliable_backward(back[2], content)
+
     def hand_out() -> PreparedFrame:
-        nonlocal previous, previous_index, shot_start
+        nonlocal shot_start
         frame, content, score = pending.popleft()
         if frame.position == 0 or frame.position in forced:
             shot_start = frame.position
         flow_bw = reliable = None
-        if previous is not None and frame.position != shot_start and frame.position >= flows_from:
-            if given is not None:
-                height, width = content.shape[:2]
-                flow_bw, reliable = given.reliable_backward(previous_index + 1, frame.index + 1, height, width)
-            else:
-                flow_bw, reliable = flow.reliable_backward(previous, content)
-        previous, previous_index = content, frame.index
-        return PreparedFrame(frame, content, flow_bw, reliable, shot_start, score)
+        long_range: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        if earlier and frame.position != shot_start and frame.position >= flows_from:
+            flow_bw, reliable = backward(earlier[-1], frame, content)
+            for gap in long_term[1:]:
+                if gap > len(earlier) or frame.position - gap < shot_start:
+                    break
+                assert earlier[-gap][0] == frame.position - gap  # positions are consecutive
+                long_range.append((gap, *backward(earlier[-gap], frame, content)))
+        earlier.append((frame.position, frame.index, content))
+        return PreparedFrame(frame, content, flow_bw, reliable, shot_start, score, tuple(long_range))
 
     for frame in frames:
         content = to_processing_size(frame.picture)

@@ -62,7 +62,8 @@ class RunFlow:
 
 def open_given_flow(source: FrameSource, config: VideoConfig) -> RunFlow | None:
     """The run's given flow, with a ``backward_J_I.flo`` of processing or original size for
-    every consecutive pair of selected frames; None without ``--flow-dir``. StylevidError otherwise."""
+    every consecutive pair of selected frames (and, with ``--long-term``, every pair that many
+    selected frames apart); None without ``--flow-dir``. StylevidError otherwise."""
     if config.flow_dir is None:
         return None
     folder = FlowFolder(Path(config.flow_dir))
@@ -71,5 +72,5 @@ def open_given_flow(source: FrameSource, config: VideoConfig) -> RunFlow | None:
     processing_width, processing_height = fit_long_side(width, height, config.style.size)
     sizes = ((processing_height, processing_width), (height, width))
     if numbers is not None:
-        folder.check(list(zip(numbers, numbers[1:])), sizes, run=True)
+        folder.check([pair for gap in config.long_term for pair in zip(numbers, numbers[gap:])], sizes, run=True)
     return RunFlow(folder, sizes)

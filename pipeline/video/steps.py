@@ -4,8 +4,11 @@ Frame 1 — and the first frame of every shot after a scene cut — gets the ful
 ``style.init``, with no temporal term; each later frame starts from the previous
 stylised frame — warped by optical flow (``prev-warped``, the default) or as is (``prev``) — and
 is pulled towards the warped previous frame by the temporal loss of Ruder et al. (2016) where
-the flow is reliable. ``independent`` stylises every frame from scratch (a baseline). Each
-finished frame goes to the writer with its statistics, and to the progress display.
+the flow is reliable; with ``--long-term`` also towards earlier stylised frames of its shot, each
+pixel to the nearest one in which it was visible (:mod:`..motion.long_term`), and it starts
+from that combined picture too. ``independent``
+stylises every frame from scratch (a baseline). Each finished frame goes to the writer with its
+statistics, and to the progress display.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import torch
 from ..engine.optimize import EarlyStop
 from ..engine.snapshots import snapshot_iterations
 from ..engine.transfer import StyleTransfer, TemporalGuide
+from ..io.images import to_picture, to_tensor
+from ..motion.long_term import combined_target, long_term_weights
 from ..progress import Progress
 from .frame_pairs import PreparedFrame, pair_warping_error, warp_into
+from .recent import RecentStylised
 from .rolling import RollingBatch, RollingSettings, stylize_rolling
 from .workdir import WorkFolder
 from .writer import FrameWriter
@@ -57,6 +63,7 @@ class FrameSteps:
         self.engine, self.config, self.work, self.writer = engine, config, work, writer
         self.progress, self.stop_requested = progress, stop_requested
         self.early = EarlyStop() if config.early_stop else None
+        self.recent = RecentStylised(max(config.long_term))  # the stylised frames --long-term reaches back to
 
     def one(self, item: PreparedFrame, previous_stylised: np.ndarray | None) -> np.ndarray:
         """Stylise one frame on its own (a shot's first, the progress GIF's frame, or each with --batch-frames 1)."""
@@ -66,14 +73,18 @@ class FrameSteps:
         iters = config.style.iters if first else config.frame_iters
         init: np.ndarray | None = None
         temporal = None
+        held_further = None  # --long-term: share of the pixels held to a frame further back than the one before
         if not first:
             assert previous_stylised is not None
             flow_bw, reliable = item.motion()
             warped = warp_into(previous_stylised, flow_bw)
+            mask = reliable
+            if item.long_range:  # each pixel from the nearest earlier frame that saw it, in the start and the target
+                warped, mask, held_further = self._long_term_target(item, warped, reliable)
             init = warped if config.frame_init == "prev-warped" else previous_stylised
             weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
             if weight > 0:
-                temporal = TemporalGuide(warped, reliable, weight)
+                temporal = TemporalGuide(warped, mask, weight)
         want_snapshots = position == config.gif_frame
         progress.frame_started(position, iters)
         result = engine.stylize(
@@ -91,9 +102,29 @@ class FrameSteps:
         stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
         if engine.cuda_graphs:
             stats.update(replayed=result.replayed, graph_failure=result.graph_failure)
+        if held_further is not None:
+            stats["long_term_share"] = held_further
         self.writer.stylised(item, result.picture, stats)
         progress.frame_done(position, stats)
+        self.recent.add(position, result.picture)
         return result.picture
+
+    def _long_term_target(
+        self, item: PreparedFrame, warped: np.ndarray, reliable: torch.Tensor
+    ) -> tuple[np.ndarray, torch.Tensor, float]:
+        """The one temporal target and mask equal to the closest-first sum of the long-term terms,
+        and the share of pixels held to a frame further back than the one before."""
+        position = item.frame.position
+        pictures = [to_tensor(warped)]
+        masks = [reliable]
+        with torch.no_grad():
+            for gap, flow_bw, mask in item.long_range:
+                pictures.append(to_tensor(warp_into(self.recent.get(position - gap), flow_bw)))
+                masks.append(mask)
+            weights = long_term_weights(masks)
+            target, combined = combined_target(pictures, weights)
+            further = float(sum(w.sum() for w in weights[1:])) / reliable.numel()
+        return to_picture(target), combined, further
 
     def segment(self, segment: Iterator[PreparedFrame], previous_stylised: np.ndarray | None) -> tuple[np.ndarray, int]:
         """Stylise a segment of consecutive frames through one rolling batch; returns the last picture and position."""
@@ -136,6 +167,7 @@ class FrameSteps:
                     stats.update(replayed=done.replayed, graph_failure=batch.graph_failure)
                 self.writer.stylised(done.prepared, done.picture, stats)
                 progress.frame_done(done.prepared.frame.position, stats)
+                self.recent.add(done.prepared.frame.position, done.picture)
                 previous_stylised, last = done.picture, done.prepared.frame.position
             engine.graph_recordings += batch.optimisation.recordings
         except torch.cuda.OutOfMemoryError:
