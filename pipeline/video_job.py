@@ -167,6 +167,7 @@ def _optimise_frames(
             flows_from=resume_at,
             cuts=config.cuts,
             given=given_flow,
+            device=engine.device,
         )
     )
     seconds = {"waiting_for_frames": 0.0, "optimising": 0.0}
