@@ -9,8 +9,9 @@
 #   video: 16 frames at 854×480, 6 runs, the JSON rewritten after each run            125+5 s  130 s
 #   gpu-tests: pytest -m gpu (60 s per test where pytest-timeout is installed)        100+5 s  105 s
 #   speed-1080p-24gb                                                                   45+5 s   50 s
-#   total                                                                                     455 s  (≤ 480 s = 8 min)
-# Expected: about 5 minutes. Call `run` with timeout_s 540: the steps' own limits end it first.
+#   flow: RAFT plumbing tests, then flow_methods.py at 512 px (RAFT, DIS, DeepFlow)     70+5 s   75 s
+#   total                                                                                     530 s  (< 540 s)
+# Expected: about 5½ minutes. Call `run` with timeout_s 570: the steps' own limits end it first.
 #
 # The GPU machine has torch, torchvision, opencv, typer, rich and matplotlib but not PyAV, nor
 # ../shared. Prepare once, here, in the repository root (both folders are git-ignored; together
@@ -21,11 +22,16 @@
 #       -d .whl av==18.1.0                      # the PyAV the CPU tests use (.venv/bin/pip show av)
 #   mkdir -p .carry && cp ../shared/weights/vgg19-caffe-conv-fp16.pth.xz .carry/   # 10 MB, not the 26 MB .pth
 #
+# The machine cannot download RAFT's weights: without them the flow step times RAFT with random
+# weights and reports no RAFT end-point error. To measure it, carry torchvision's file (21 MB):
+#   cp ~/.cache/torch/hub/checkpoints/raft_large_C_T_SKHT_V2-ff5fadd5.pth .carry/
+#
 # then call the device tool's `run` with carry [".whl", ".carry"] and the command
 #
 #   bash benchmarks/gpu_session.sh
 #
-# Results: $OUT/log.txt (all output), speed.json, video.json, gpu-tests.log, speed-1080p-24gb.json.
+# Results: $OUT/log.txt (all output), speed.json, video.json, gpu-tests.log, speed-1080p-24gb.json,
+# flow-methods.json.
 # Outside the device tool set OUT yourself (default out/gpu-session).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -101,4 +107,18 @@ step 100 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider $per_test
     | tee "$OUT/gpu-tests.log"
 step 45 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 \
     --json "$OUT/speed-1080p-24gb.json"
+# Optical flow on the GPU (docs/method.md, "Choosing the optical flow"): RAFT's plumbing tests where
+# torchvision works, then end-point error and seconds per frame at 512 px (RAFT timed only, with
+# random weights, unless its weights were carried).
+flow_session() {
+    if [ -f .carry/raft_large_C_T_SKHT_V2-ff5fadd5.pth ]; then
+        local hub; hub=$(python3 -c "import torch; print(torch.hub.get_dir())")
+        mkdir -p "$hub/checkpoints" && cp .carry/raft_large_C_T_SKHT_V2-ff5fadd5.pth "$hub/checkpoints/"
+    fi
+    python3 -m pytest -q -p no:cacheprovider -rs tests/motion/test_flow_methods.py -k raft
+    python3 benchmarks/flow_methods.py --device cuda --threads 16 --size 512 --raft-random \
+        --methods raft,raft-small,dis,dis-fine,deepflow --json "$OUT/flow-methods.json"
+}
+export -f flow_session && export OUT
+step 70 flow bash -c flow_session
 echo; echo "=== done after $SECONDS s"

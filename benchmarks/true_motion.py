@@ -112,7 +112,7 @@ def main() -> None:
         runs = {
             "independent": VideoConfig(frame_init="independent", temporal_weight=0, **common),
             "prev": VideoConfig(frame_init="prev", temporal_weight=0, **common),
-            "prev-warped (DIS)": VideoConfig(frame_init="prev-warped", **common),
+            "prev-warped (DIS)": VideoConfig(frame_init="prev-warped", flow_method="dis", **common),
             "prev-warped (exact)": VideoConfig(frame_init="prev-warped", flow_dir=str(flow_dir), **common),
         }
         rows: dict[str, dict] = {

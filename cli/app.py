@@ -155,7 +155,12 @@ def stylize(
         rich_help_panel=VIDEO,
         show_default=False,
     ),
-    flow: str = typer.Option("dis", help="Optical flow: dis or farneback.", rich_help_panel=VIDEO),
+    flow: str = typer.Option(
+        "auto",
+        help="Optical flow: auto (RAFT on a GPU where its weights can be had, else DeepFlow), dis, dis-fine, "
+        "deepflow, tvl1, raft, raft-small or farneback; see docs/method.md.",
+        rich_help_panel=VIDEO,
+    ),
     flow_dir: Path | None = typer.Option(
         None,
         help="Use precomputed flow: backward_J_I.flo per frame pair (frames numbered from 1) "
@@ -444,7 +449,9 @@ eval_app = typer.Typer(
 def evaluate(
     stylised: Path = typer.Argument(..., help="Stylised video or frame folder.", show_default=False),
     original: Path = typer.Argument(..., help="The original video or frame folder.", show_default=False),
-    flow: str = typer.Option("dis", help="Optical flow estimated on the originals: dis or farneback."),
+    flow: str = typer.Option(
+        "dis", help="Optical flow estimated on the originals: dis, dis-fine, deepflow, tvl1, raft, raft-small, …"
+    ),
     cuts: str = typer.Option(
         "auto", help="Scene cuts, whose pairs are left out: auto (detected on the original), off, or frames: 120,348."
     ),

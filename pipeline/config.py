@@ -29,7 +29,9 @@ WEIGHTS_FORMATS = ("caffe", "torchvision")
 NAMED_INITS = ("noise", "content", "style")
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
-FLOW_METHODS = ("dis", "farneback")
+#: --flow: "auto" picks per device (motion/flow.py); DIS presets, DeepFlow and DualTVL1 (OpenCV contrib),
+#: RAFT large/small (torchvision, for GPUs), Farnebäck. docs/method.md, "Choosing the optical flow".
+FLOW_METHODS = ("auto", "dis", "dis-fine", "deepflow", "tvl1", "raft", "raft-small", "farneback")
 #: --cuts: detect scene cuts ("auto"), none ("off"), or the listed frames open new shots.
 CUT_MODES = ("auto", "off")
 #: --long-term: the furthest frame back a temporal term may reach (the ring buffer of stylised frames kept).
@@ -181,7 +183,7 @@ class VideoConfig:
     batch_frames: int = 1  # later frames optimised together as one batch, coupled by the temporal loss (GPU throughput)
     frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
     temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
-    flow_method: str = "dis"  # optical flow on the original frames: "dis" or "farneback"
+    flow_method: str = "auto"  # optical flow on the original frames: one of FLOW_METHODS; "auto" picks per device
     # a folder of precomputed .flo files (backward_J_I.flo per pair; see motion/given_flow.py) used instead
     # of flow_method for the warped init, the temporal loss and the warping error; None → estimate
     flow_dir: str | None = None

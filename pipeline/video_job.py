@@ -187,6 +187,7 @@ def _optimise_frames(
         cuts=config.cuts,
         given=given_flow,
         long_term=config.long_term,
+        device=engine.device,
     )
     if config.passes > 1:  # the later passes read every frame at processing size back from the work folder
         made = keep_contents(made, PassStore(work))

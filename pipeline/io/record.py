@@ -12,7 +12,7 @@ from typing import Any
 
 from .images import atomic_write
 
-PACKAGES = ("stylevid", "torch", "torchvision", "av", "numpy", "opencv-python-headless", "pillow")
+PACKAGES = ("stylevid", "torch", "torchvision", "av", "numpy", "opencv-contrib-python-headless", "pillow")
 
 
 def versions() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Dense optical flow between two original RGB frames, estimated with OpenCV.
+"""Dense optical flow between two original RGB frames: OpenCV's methods, or RAFT on a GPU.
 
 Conventions: see :mod:`stylevid.pipeline.motion`. Here frames are numpy ``uint8`` ``(H, W, 3)`` and flows
 numpy ``(H, W, 2)`` float32 (``flow_to_tensor`` makes them ``(B, 2, H, W)``).
@@ -18,56 +18,61 @@ numpy ``(H, W, 2)`` float32 (``flow_to_tensor`` makes them ``(B, 2, H, W)``).
 
 Methods
 -------
-``"dis"``
-    ``cv2.DISOpticalFlow`` with ``DISOPTICAL_FLOW_PRESET_MEDIUM`` (OpenCV 5 ships
-    ULTRAFAST, FAST and MEDIUM; there is no FINE).  Measured on a synthetic textured
-    256x448 frame (blurred RGB noise) shifted by (3, -2), (2.5, 1.5) and (7, 4) px,
-    median end-point error 16 px away from the borders, one thread:
+``--flow``; measured in ``benchmarks/flow_methods.py``, chosen in docs/method.md ("Choosing the
+optical flow").
 
-    ==========  ==============  ========
-    preset      median EPE      time
-    ==========  ==============  ========
-    ULTRAFAST   0.10 px         ~1 ms
-    FAST        0.08-0.12 px    ~2 ms
-    MEDIUM      0.01-0.04 px    ~8-9 ms
-    ==========  ==============  ========
+``"dis"``, ``"dis-fine"``, ``"deepflow"``, ``"tvl1"``, ``"farneback"``
+    OpenCV's, on grayscale frames: :mod:`.opencv_flow`.
+``"raft"``, ``"raft-small"``
+    RAFT large / small from torchvision, on RGB frames, on the engine's device: :mod:`.raft`.
+``"auto"``
+    Per device (:func:`resolve_flow_method`): on a GPU RAFT where its weights are cached or
+    can be downloaded, else ``dis-fine``; on a CPU DeepFlow (``dis-fine`` for frames under
+    64 px). :attr:`FlowEstimator.method` says which it used.
 
-    Two flows per frame are negligible next to the style optimisation, so MEDIUM.
-``"farneback"``
-    ``cv2.calcOpticalFlowFarneback`` with pyramid scale 0.5, 5 levels, 21 px window,
-    3 iterations, polynomial neighbourhood 5 with sigma 1.1 and a Gaussian window.
-    About 0.001 px median error on the integer shifts above but 2-3x slower than DIS
-    and less robust to large motion on fine, low-contrast texture; kept as a fallback.
-
-Frames are converted to grayscale inside.  The number of OpenCV threads
-(``cv2.setNumThreads``) is the caller's business.
+Every method is deterministic for given frames (RAFT on a GPU up to the convolution algorithms
+cuDNN picks). The number of OpenCV threads (``cv2.setNumThreads``) is the caller's business.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import warnings
 
 import cv2
 import numpy as np
 import torch
 
 from ..config import FLOW_METHODS
+from ..engine.device import pick_device
 from ..errors import StylevidError
 from ..io.images import check_picture
 from .occlusion import consistency_mask
+from .opencv_flow import GrayFlow, opencv_flow
+from .raft import RAFT_MODELS, RaftFlow, load_raft
 
-__all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_pair", "flow_to_tensor"]
+__all__ = [
+    "CPU_FLOW",
+    "DEEPFLOW_MIN_SIDE",
+    "FAST_FLOW",
+    "FLOW_METHODS",
+    "GPU_FLOW",
+    "FlowEstimator",
+    "compute_flow",
+    "flow_pair",
+    "flow_to_tensor",
+    "resolve_flow_method",
+]
 
-
-_FARNEBACK_PARAMS: dict[str, Any] = dict(
-    pyr_scale=0.5,
-    levels=5,
-    winsize=21,
-    iterations=3,
-    poly_n=5,
-    poly_sigma=1.1,
-    flags=cv2.OPTFLOW_FARNEBACK_GAUSSIAN,
-)
+#: what --flow auto uses on a CPU (docs/method.md, "Choosing the optical flow")
+CPU_FLOW = "deepflow"
+#: what --flow auto uses on a GPU, where RAFT's weights are cached or can be downloaded
+GPU_FLOW = "raft"
+#: what --flow auto uses on a GPU without RAFT (DeepFlow takes longer than a GPU frame's whole budget),
+#: and on a CPU for frames whose shorter side is under DEEPFLOW_MIN_SIDE
+FAST_FLOW = "dis-fine"
+#: OpenCV's DeepFlow stops its pyramid at 25 px: on smaller frames it returns next to no motion
+DEEPFLOW_MIN_SIDE = 64
 
 
 def _check_method(method: str) -> str:
@@ -87,8 +92,37 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
 
 
+@functools.lru_cache(maxsize=4)
+def _pretrained_raft(method: str, device: torch.device) -> RaftFlow:
+    """One RAFT network per method and device for the whole process (loading reads ~20 MB)."""
+    return RaftFlow(load_raft(method), device)
+
+
+def resolve_flow_method(method: str, device: torch.device, frame_size: tuple[int, int] | None = None) -> str:
+    """The method ``method`` stands for on ``device`` for frames of ``frame_size`` (height, width).
+
+    Any method but ``"auto"`` stands for itself. ``"auto"``: on a CUDA device :data:`GPU_FLOW`
+    where RAFT's weights are cached or can be downloaded (this loads them), else :data:`FAST_FLOW`;
+    on a CPU :data:`CPU_FLOW`, or :data:`FAST_FLOW` for frames with a side under
+    :data:`DEEPFLOW_MIN_SIDE` (``frame_size`` ``None``: frames assumed large enough).
+    """
+    _check_method(method)
+    if method != "auto":
+        return method
+    if device.type == "cuda":
+        try:
+            _pretrained_raft(GPU_FLOW, device)
+        except StylevidError as error:
+            warnings.warn(f"--flow auto: {error}; using {FAST_FLOW} instead", stacklevel=2)
+            return FAST_FLOW
+        return GPU_FLOW
+    if frame_size is not None and min(frame_size) < DEEPFLOW_MIN_SIDE:
+        return FAST_FLOW
+    return CPU_FLOW
+
+
 class FlowEstimator:
-    """Reusable optical-flow estimator (holds the OpenCV DIS object between calls).
+    """Reusable optical-flow estimator (holds the OpenCV object, or the RAFT network, between calls).
 
     ``FlowEstimator(method)(prev, cur)`` returns ``(flow_fw, flow_bw)``, both
     ``(H, W, 2)`` float32, with::
@@ -97,31 +131,55 @@ class FlowEstimator:
         cur(x)  ≈ prev(x + flow_bw(x))     # backward flow of frame t
 
     Args:
-        method: ``"dis"`` or ``"farneback"``; anything else raises ``StylevidError``.
+        method: one of ``FLOW_METHODS`` (``"auto"`` is resolved here, see
+            :func:`resolve_flow_method`); anything else raises ``StylevidError``.
+        device: where RAFT runs (``torch.device`` or a spec such as ``"cuda"``); ``None`` → the
+            GPU where there is one. OpenCV's methods run on the CPU whatever it says.
+        raft: a ready :class:`~.raft.RaftFlow` to use for a RAFT method instead of loading the
+            pretrained network (tests build one with random weights).
     """
 
-    def __init__(self, method: str = "dis") -> None:
-        self.method = _check_method(method)
-        self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
+    def __init__(
+        self, method: str = "dis", device: torch.device | str | None = None, *, raft: RaftFlow | None = None
+    ) -> None:
+        _check_method(method)
+        self.device = torch.device(device) if isinstance(device, torch.device) else pick_device(device or "auto")
+        self.asked = method  # as given; ``method`` is what it resolved to (for the last frames seen)
+        self.method = resolve_flow_method(method, self.device)
+        self._given_raft = raft
+        self._gray_flows: dict[str, GrayFlow] = {}
+        if self.method in RAFT_MODELS and raft is None:
+            _pretrained_raft(self.method, self.device)  # no weights, no torchvision: say so now, not at frame 2
 
-    def _flow_gray(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        if self._dis is not None:
-            # the stub wants an output array; None lets OpenCV allocate one
-            flow = self._dis.calc(src, dst, None)  # type: ignore[call-overload]
-        else:
-            flow = cv2.calcOpticalFlowFarneback(src, dst, None, **_FARNEBACK_PARAMS)
-        return np.ascontiguousarray(flow, dtype=np.float32)
+    def _method_for(self, frame_size: tuple[int, int]) -> str:
+        if self.asked == "auto" and self.device.type != "cuda":
+            self.method = resolve_flow_method("auto", self.device, frame_size)
+        return self.method
+
+    def _flows(self, sources: list[np.ndarray], targets: list[np.ndarray]) -> list[np.ndarray]:
+        method = self._method_for(sources[0].shape[:2])
+        if method in RAFT_MODELS:
+            raft = self._given_raft if self._given_raft is not None else _pretrained_raft(method, self.device)
+            return list(raft(np.stack(sources), np.stack(targets)))
+        if method not in self._gray_flows:
+            self._gray_flows[method] = opencv_flow(method)
+        gray_flow = self._gray_flows[method]
+        gray = {id(frame): _gray(frame) for frame in (*sources, *targets)}
+        return [
+            np.ascontiguousarray(gray_flow(gray[id(src)], gray[id(dst)]), dtype=np.float32)
+            for src, dst in zip(sources, targets, strict=True)
+        ]
 
     def compute(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Flow ``F`` (H, W, 2) float32 with ``src(x) ≈ dst(x + F(x))``; see module doc."""
         _check_pair(src, dst)
-        return self._flow_gray(_gray(src), _gray(dst))
+        return self._flows([src], [dst])[0]
 
     def __call__(self, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(flow_fw of prev, flow_bw of cur)`` for RGB uint8 frames ``prev`` = t-1, ``cur`` = t."""
         _check_pair(prev, cur)
-        gp, gc = _gray(prev), _gray(cur)
-        return self._flow_gray(gp, gc), self._flow_gray(gc, gp)
+        flow_fw, flow_bw = self._flows([prev, cur], [cur, prev])
+        return flow_fw, flow_bw
 
     def reliable_backward(self, prev: np.ndarray, cur: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flow_bw, mask)`` of frame ``cur``: its backward flow ``(1, 2, H, W)`` and where that flow
@@ -141,7 +199,7 @@ def compute_flow(src: np.ndarray, dst: np.ndarray, method: str = "dis") -> np.nd
 
     Args:
         src, dst: uint8 RGB frames ``(H, W, 3)`` of the same shape.
-        method: ``"dis"`` (default) or ``"farneback"``.
+        method: one of ``FLOW_METHODS`` (``"dis"`` by default).
 
     Returns:
         ``(H, W, 2)`` float32 flow in pixels, channel 0 = x, channel 1 = y.

@@ -120,7 +120,7 @@ class WarpingErrorMeter:
         print(meter.mean, meter.values)
 
     Args:
-        method: optical flow method, ``"dis"`` or ``"farneback"`` (``StylevidError``
+        method: optical flow method, one of ``FLOW_METHODS`` (``StylevidError``
             otherwise).
     """
 
@@ -236,7 +236,7 @@ def warping_error_sequence(
     Args:
         stylised: uint8 ``(h, w, 3)`` RGB frames, all the same size.
         originals: uint8 ``(H, W, 3)`` RGB frames, as many as ``stylised``.
-        method: optical flow method, ``"dis"`` or ``"farneback"``.
+        method: optical flow method, one of ``FLOW_METHODS``.
         cuts: positions of the frames that open a new shot; the pairs ending there are left out.
 
     Returns:

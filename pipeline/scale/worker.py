@@ -83,7 +83,7 @@ class StyleWorker:
         )
         self.config = config
         self.engine = StyleTransfer(style, setup.styles, extractor=extractor)
-        self.flow = FlowEstimator(config.flow_method)
+        self.flow = FlowEstimator(config.flow_method, self.engine.device)
         self.early = EarlyStop() if config.early_stop else None
 
     def describe(self) -> dict[str, Any]:

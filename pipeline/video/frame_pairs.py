@@ -68,17 +68,19 @@ def prepare_frames(
     cuts: str | tuple[int, ...] = "off",
     given: RunFlow | None = None,
     long_term: tuple[int, ...] = (1,),
+    device: torch.device | None = None,
 ) -> Iterator[PreparedFrame]:
     """Each frame at processing size with its shot and, unless it opens one, its backward flow and mask.
 
     ``cuts``: "auto" (detected on every frame), "off", or the positions that open new shots.
     Frames before position ``flows_from`` (finished by an earlier run) come without flow; cuts are
     detected on them all the same, so a resumed run finds the cuts of the run it resumes. With
-    ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``.
+    ``given`` (``--flow-dir``) the flow and mask come from its files instead of ``flow_method``,
+    which runs on ``device`` where it can (RAFT; ``None``: the GPU where there is one).
     ``long_term``: the temporal gaps (``--long-term``); each gap ``j > 1`` adds the flow from the
     frame ``j`` positions back, when that frame is in the same shot (:attr:`PreparedFrame.long_range`).
     """
-    flow = FlowEstimator(flow_method)
+    flow = FlowEstimator(flow_method, device)
     finder = CutFinder() if cuts == "auto" else None
     dis = flow_estimator() if finder is not None else None
     forced = set(cuts) if isinstance(cuts, tuple) else set()

@@ -8,7 +8,8 @@ import torch
 from motion_factory import PAD, H, W, crop, texture
 
 from stylevid.pipeline.errors import StylevidError
-from stylevid.pipeline.motion.flow import FLOW_METHODS, FlowEstimator, compute_flow, flow_pair, flow_to_tensor
+from stylevid.pipeline.motion.flow import FlowEstimator, compute_flow, flow_pair, flow_to_tensor
+from stylevid.pipeline.motion.opencv_flow import OPENCV_FLOW_METHODS
 from stylevid.pipeline.motion.warp import warp
 from stylevid.pipeline.motion.warping_error import WarpingErrorMeter
 
@@ -17,29 +18,29 @@ def to_image(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frame.transpose(2, 0, 1).astype(np.float32) / 255.0).unsqueeze(0)
 
 
-@pytest.mark.parametrize("method", FLOW_METHODS)
+@pytest.mark.parametrize("method", OPENCV_FLOW_METHODS)
 def test_compute_flow_recovers_a_known_shift(method):
-    big = texture(H + 2 * PAD, W + 2 * PAD)
+    big = texture(2 * H + 2 * PAD, 2 * W + 2 * PAD)  # DeepFlow needs frames of 64 px and more
     dx, dy = 3, -2
-    src, dst = crop(big, 0, 0), crop(big, dx, dy)  # src(x) == dst(x + (dx, dy))
+    src, dst = crop(big, 0, 0, 2 * H, 2 * W), crop(big, dx, dy, 2 * H, 2 * W)  # src(x) == dst(x + (dx, dy))
     flow = compute_flow(src, dst, method)
-    assert flow.shape == (H, W, 2) and flow.dtype == np.float32
+    assert flow.shape == (2 * H, 2 * W, 2) and flow.dtype == np.float32
     inner = flow[8:-8, 8:-8]
     assert abs(np.median(inner[..., 0]) - dx) < 0.25
     assert abs(np.median(inner[..., 1]) - dy) < 0.25
 
 
-@pytest.mark.parametrize("method", FLOW_METHODS)
+@pytest.mark.parametrize("method", OPENCV_FLOW_METHODS)
 def test_flow_pair_follows_the_conventions(method):
-    big = texture(H + 2 * PAD, W + 2 * PAD, seed=3)
-    prev, cur = crop(big, 0, 0), crop(big, 3, -2)
+    big = texture(2 * H + 2 * PAD, 2 * W + 2 * PAD, seed=3)
+    prev, cur = crop(big, 0, 0, 2 * H, 2 * W), crop(big, 3, -2, 2 * H, 2 * W)
     flow_fw, flow_bw = flow_pair(prev, cur, method)
     assert np.allclose(np.median(flow_fw[8:-8, 8:-8].reshape(-1, 2), axis=0), (3, -2), atol=0.25)
     assert np.allclose(np.median(flow_bw[8:-8, 8:-8].reshape(-1, 2), axis=0), (-3, 2), atol=0.25)
 
     p, c = to_image(prev), to_image(cur)
     fw, bw = flow_to_tensor(flow_fw), flow_to_tensor(flow_bw)
-    assert fw.shape == (1, 2, H, W) and fw.dtype == torch.float32
+    assert fw.shape == (1, 2, 2 * H, 2 * W) and fw.dtype == torch.float32
     s = (slice(None), slice(None), slice(8, -8), slice(8, -8))
     baseline = (c - p)[s].abs().mean()
     assert (warp(p, bw) - c)[s].abs().mean() < 0.1 * baseline  # warp(prev, flow_bw) ≈ cur
@@ -60,11 +61,11 @@ def test_flow_estimator_is_reusable_and_matches_flow_pair():
 def test_unknown_flow_method_is_a_user_error_listing_choices():
     img = texture(H, W)
     for call in (
-        lambda: compute_flow(img, img, "raft"),
-        lambda: FlowEstimator("raft"),
-        lambda: WarpingErrorMeter("raft"),
+        lambda: compute_flow(img, img, "raft-huge"),
+        lambda: FlowEstimator("raft-huge"),
+        lambda: WarpingErrorMeter("raft-huge"),
     ):
-        with pytest.raises(StylevidError, match="dis, farneback"):
+        with pytest.raises(StylevidError, match="auto, dis, dis-fine, deepflow, tvl1, raft, raft-small, farneback"):
             call()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from conftest import STYLE_FILE
 from media_factory import cut_frames, make_test_clip
 from PIL import Image
@@ -30,6 +31,7 @@ from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
 from stylevid.pipeline.io.probe import probe_video
 from stylevid.pipeline.io.video_read import read_frames
+from stylevid.pipeline.motion.flow import resolve_flow_method
 from stylevid.pipeline.motion.warping_error import warping_error_sequence
 
 TINY_STYLE = StyleConfig(size=32, iters=3, device="cpu")
@@ -196,7 +198,8 @@ def test_warping_error_measured_while_stylising_matches_a_fresh_measurement(tmp_
     result = stylize_video(clip, style_pictures, tmp_path / "out", batched(batch_frames=2))
     engine = StyleTransfer(batched().style, style_pictures)
     originals = [engine.prepare_content(f.image) for f in read_frames(clip)]
-    fresh = warping_error_sequence(saved_frames(tmp_path / "out"), originals)
+    flow = resolve_flow_method(batched().flow_method, torch.device("cpu"), originals[0].shape[:2])  # the run's
+    fresh = warping_error_sequence(saved_frames(tmp_path / "out"), originals, flow)
     recorded = [row["warping_error"] for row in result.record["per_frame"]]
     assert recorded[0] is None
     assert recorded[1:] == pytest.approx(list(fresh.values), rel=1e-6, abs=1e-9)
