@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 
 #: λ_t when unset, for a 512×512 frame; scaled by area / 512² like the default β, so the balance
 #: between the temporal term (a per-pixel mean) and content/style (sums over positions) holds at
-#: every --size. Calibrated on the sample clip with the Caffe weights (see docs/method.md).
+#: every --size. Set on the sample clip with the Caffe weights, then checked against the true-motion
+#: warping error (benchmarks/retune_video.py; docs/method.md "Defaults, and why"): no weight there
+#: kept style within 15 % of a plain `prev` start, and a lower one traded true coherence for style.
 DEFAULT_TEMPORAL_WEIGHT_AT_512 = 2e14
 
 
