@@ -230,7 +230,7 @@ def save_progress_gif(
 
 
 def stage_labels(snapshots: Sequence[tuple[int, object]], stages: Sequence[Mapping[str, Any]]) -> list[str] | None:
-    """Labels of a coarse-to-fine run's snapshots ("stage 2/3, 1024 px: iteration 50"): their
+    """Labels of a coarse-to-fine run's snapshots ("1024 px: iteration 50", the stage's own count): their
     iterations count on through the stages (engine/pyramid.py), ``stages`` says how many each had.
     None for a run of one stage (the plain "iteration N" labels do)."""
     if len(stages) < 2:
@@ -240,10 +240,10 @@ def stage_labels(snapshots: Sequence[tuple[int, object]], stages: Sequence[Mappi
     for iteration, _ in snapshots:
         index = next((k for k, end in enumerate(ends) if iteration <= end), len(ends) - 1)
         if iteration == 0:
-            labels.append(f"init, stage 1/{len(stages)}")
+            labels.append("init")
             continue
         local = iteration - (ends[index - 1] if index else 0)
-        labels.append(f"stage {index + 1}/{len(stages)}, {max(stages[index]['size'])} px: iteration {local}")
+        labels.append(f"{max(stages[index]['size'])} px: iteration {local}")
     return labels
 
 
