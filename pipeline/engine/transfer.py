@@ -536,12 +536,21 @@ def stylize_image(
     """Stylise one picture in one call, writing no files (``stylevid IMAGE`` runs ``stylize_image_file``).
 
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
-    paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).
+    paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration). A coarse-to-fine
+    run (``config.pyramid``) goes through its stages (:mod:`.pyramid`); its snapshots are those of
+    every stage at the final size, or none when ``snapshot_at`` is empty.
     """
     config = config if config is not None else StyleConfig()
     content_picture = content if isinstance(content, np.ndarray) else load_image(content)
     style_pictures = [s if isinstance(s, np.ndarray) else load_image(s) for s in styles]
     engine = StyleTransfer(config, style_pictures)
+    stages = engine.stages()
+    if len(stages) > 1:  # coarse-to-fine (config.pyramid): snapshots of every stage, or none
+        from .pyramid import stylize_in_stages  # it builds on this module
+
+        wanted = snapshot_at is None or bool(snapshot_at)
+        content = engine.prepare_content(content_picture)
+        return stylize_in_stages(engine, content, stages, snapshots=wanted, on_report=on_report)
     if snapshot_at is None:
         snapshot_at = [0, *snapshot_iterations(config.iters)]
     return engine.stylize(engine.prepare_content(content_picture), snapshot_at=snapshot_at, on_report=on_report)
