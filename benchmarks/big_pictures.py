@@ -22,6 +22,25 @@ Per run it records, on the CPU:
     python benchmarks/big_pictures.py --sizes 512,1024,2048 --json out/big_pictures.json
     python benchmarks/big_pictures.py --sizes 128 --tile 64          # a quick check
 
+**Quality at scale** (``--quality``, issue 20): at ``--size`` S (1024) the same wall time is spent
+three ways, in one process, one after another:
+
+* **pyramid** — ``stylize_in_stages`` through S/2 then S (``--stage-iters A,B``; three budgets: S/4, S/2,
+  S); its wall time T is the budget;
+* **single** — one scale at S, iterations until T has passed (stopped at the first iteration ending past T);
+* **direct S/2** — one scale at S/2 (the reference at painting scale), iterations until T has passed.
+
+Each result is then scored, with no gradient, by the paper's loss (α = 1, area-scaled default β,
+style picture at size × style_scale) under two objectives: the full-resolution one at S
+(``loss_full``; the S/2 result upsampled bicubically), and the S/2 one of the result downscaled to
+S/2 (``loss_half``; "are the painting-scale structures there"). The pictures go to ``--out``, with
+a side-by-side JPEG (``--figure``). On the CPU the budget is process CPU time, not wall time
+(the machine is shared; alone on it the two agree); on CUDA it is wall time. Ratios against the
+reference are in the table.
+
+    python benchmarks/big_pictures.py --quality --sizes 1024 --stage-iters 12,4 \\
+        --json out/pyramid_quality.json --out out/pyramid --figure docs/img/pyramid_1024.jpg
+
 Run it on a quiet machine: the timings are wall and CPU time of a 2-core CPU. Each size's two
 runs follow each other, so the time ratio compares like with like.
 """
@@ -99,6 +118,173 @@ def worker(size: int, tile: int | None, history: int) -> dict:
     }
 
 
+def quality(
+    size: int, stage_iters: tuple[int, ...], device: str, precision: str, out: Path | None, figure: Path | None
+) -> dict:
+    """Single scale vs coarse-to-fine vs a direct run at half size, at equal wall time (see the header)."""
+    import numpy as np
+    import torch
+
+    from stylevid.pipeline.config import StyleConfig
+    from stylevid.pipeline.engine.optimize import TERMS, Optimisation
+    from stylevid.pipeline.engine.pyramid import stylize_in_stages
+    from stylevid.pipeline.engine.stages import Stage, halving_sizes
+    from stylevid.pipeline.engine.transfer import StyleTransfer, upsample
+    from stylevid.pipeline.io.images import load_image, resize, resize_long_side, save_image, to_tensor
+
+    half = size // 2
+    content_full = resize_long_side(load_image(CONTENT), size)
+    content_half = resize_long_side(content_full, half)
+    style = load_image(STYLE)
+    engine_full = StyleTransfer(StyleConfig(size=size, pyramid="off", device=device, precision=precision), [style])
+    engine_half = engine_full.at_size(half)
+
+    def sync() -> None:
+        if engine_full.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    # On the CPU the clock is the process's CPU time: on a machine shared with other jobs wall time
+    # would charge each arm for the others' load; alone on the machine the two agree.
+    clock = time.process_time if engine_full.device.type == "cpu" else time.perf_counter
+
+    # pyramid: its wall time is everyone's budget
+    sync()
+    began, wall = clock(), time.perf_counter()
+    sizes = halving_sizes(size, len(stage_iters))
+    pyramid = stylize_in_stages(engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)])
+    sync()
+    budget = clock() - began
+    walls = {"pyramid": time.perf_counter() - wall}
+
+    def timed_single(engine: StyleTransfer, content: np.ndarray) -> tuple[torch.Tensor, int, float]:
+        """One scale from the configured init, iterations until ``budget`` seconds have passed."""
+        sync()
+        start = clock()
+        height, width = content.shape[:2]
+        objective = engine.objective(1, height, width)
+        engine.set_contents(objective, [content])
+        optimisation = Optimisation(engine.initial_image(content), objective, engine.optimiser)
+        record = torch.zeros(len(TERMS), 1, device=engine.device)
+        iterations = 0
+        while True:
+            optimisation.step(record)
+            iterations += 1
+            sync()
+            if clock() - start >= budget or iterations >= 100000:
+                break
+        return optimisation.image.detach(), iterations, clock() - start
+
+    wall = time.perf_counter()
+    single_image, single_iters, single_s = timed_single(engine_full, content_full)
+    walls["single"], wall = time.perf_counter() - wall, time.perf_counter()
+    direct_image, direct_iters, direct_s = timed_single(engine_half, content_half)
+    walls["direct_half"] = time.perf_counter() - wall
+
+    def loss(engine: StyleTransfer, content: np.ndarray, image: torch.Tensor) -> dict[str, float]:
+        height, width = content.shape[:2]
+        objective = engine.objective(1, height, width)
+        engine.set_contents(objective, [content])
+        with torch.no_grad():
+            terms = objective(image.to(engine.device))
+        return {k: float(v.sum()) for k, v in terms.items()}
+
+    def downscaled(image: torch.Tensor) -> torch.Tensor:
+        picture = (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        return to_tensor(resize(picture, content_half.shape[1], content_half.shape[0]), engine_full.device)
+
+    full_h, full_w = content_full.shape[:2]
+    results = {
+        "pyramid": pyramid.image,
+        "single": single_image,
+        "direct_half": upsample(direct_image, full_h, full_w),
+    }
+    rows = {}
+    for name, image in results.items():
+        half_image = direct_image if name == "direct_half" else downscaled(image)
+        rows[name] = {
+            "loss_full": loss(engine_full, content_full, image),
+            "loss_half": loss(engine_half, content_half, half_image),
+        }
+    rows["pyramid"].update(seconds=budget, iterations=list(stage_iters), stages=pyramid.stages)
+    rows["single"].update(seconds=single_s, iterations=single_iters)
+    rows["direct_half"].update(seconds=direct_s, iterations=direct_iters)
+    for name, seconds in walls.items():
+        rows[name]["wall_s"] = seconds
+    pictures = {
+        name: (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        for name, image in results.items()
+    }
+    pictures["direct_half"] = (direct_image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, picture in pictures.items():
+            save_image(out / f"{name}_{size}.png", picture)
+    if figure is not None:
+        _side_by_side(figure, content_full, pictures, size, pyramid.stages)
+    return {
+        "size": size,
+        "half": half,
+        "device": str(engine_full.device),
+        "threads": torch.get_num_threads(),
+        "budget_s": round(budget, 1),
+        "clock": "process CPU time" if clock is time.process_time else "wall time",
+        "rows": rows,
+    }
+
+
+def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) -> None:
+    """content | direct S/2 | single S | pyramid S, each 360 px wide, with a full-resolution crop below each."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from stylevid.pipeline.io.images import resize
+
+    names = [("content", content), ("direct", pictures["direct_half"]), ("single", pictures["single"])]
+    names.append(("pyramid", pictures["pyramid"]))
+    titles = {
+        "content": "content",
+        "direct": f"direct {size // 2} px",
+        "single": f"single scale {size} px",
+        "pyramid": "pyramid " + " > ".join(str(max(stage["size"])) for stage in stages) + " px",
+    }
+    width = 360
+    tiles = []
+    for name, picture in names:
+        if name == "direct":  # upsampled to the others' size for the crop, as a viewer would see it
+            picture = resize(picture, content.shape[1], content.shape[0])
+        h, w = picture.shape[:2]
+        small = resize(picture, width, round(h * width / w))
+        crop_side = min(h, w) // 3
+        top, left = h // 3, w // 3  # a full-resolution crop of the middle
+        crop = resize(picture[top : top + crop_side, left : left + crop_side], width, width)
+        tile = Image.fromarray(np.concatenate([small, crop], axis=0))
+        ImageDraw.Draw(tile).text((6, 4), titles[name], fill=(255, 255, 255))
+        tiles.append(tile)
+    sheet = Image.new("RGB", (width * len(tiles) + 4 * (len(tiles) - 1), max(t.height for t in tiles)), "white")
+    for k, tile in enumerate(tiles):
+        sheet.paste(tile, (k * (width + 4), 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=85) if path.suffix.lower() in (".jpg", ".jpeg") else sheet.save(path)
+
+
+def quality_table(result: dict) -> str:
+    rows = result["rows"]
+    ref_full = rows["single"]["loss_full"]["total"]
+    ref_half = rows["direct_half"]["loss_half"]["total"]
+    lines = [
+        f"| run ({result['device']}, {result['budget_s']} s {result['clock']} each) | iterations "
+        f"| loss at {result['size']} px "
+        f"| ÷ single | loss at {result['half']} px (downscaled) | ÷ direct {result['half']} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("direct_half", "single", "pyramid"):
+        r = rows[name]
+        its = r["iterations"] if not isinstance(r["iterations"], list) else " + ".join(map(str, r["iterations"]))
+        full, half = r["loss_full"]["total"], r["loss_half"]["total"]
+        lines.append(f"| {name} | {its} | {full:.4g} | {full / ref_full:.3f} | {half:.4g} | {half / ref_half:.3f} |")
+    return "\n".join(lines)
+
+
 def run_one(size: int, tile: int | None, history: int, timeout: float) -> dict:
     command = [sys.executable, __file__, "--worker", str(size), "--history", str(history)]
     if tile is not None:
@@ -139,11 +325,37 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=100, help="L-BFGS history size m")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--quality", action="store_true", help="single scale vs pyramid at equal wall time")
+    parser.add_argument(
+        "--stage-iters", default="12,4", help="--quality: iterations of the pyramid's stages (halving down to the size)"
+    )
+    parser.add_argument("--precision", default="fp32", help="--quality: fp32 or bf16")
+    parser.add_argument("--device", default="cpu", help="--quality: cpu or cuda")
+    parser.add_argument("--out", type=Path, help="--quality: write the result pictures here")
+    parser.add_argument("--figure", type=Path, help="--quality: write the side-by-side JPEG here")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-tile", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
         print(json.dumps(worker(args.worker, args.worker_tile, args.history)))
+        return
+    if args.quality:
+        stage_iters = tuple(int(n) for n in args.stage_iters.split(","))
+        results = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            load_before = os.getloadavg()
+            figure = args.figure
+            if figure is not None and "," in args.sizes:
+                figure = figure.with_name(f"{figure.stem}_{size}{figure.suffix}")
+            result = quality(size, stage_iters, args.device, args.precision, args.out, figure)
+            result["load_before"], result["load_after"] = load_before, os.getloadavg()
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            print(quality_table(result), flush=True)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                meta = {"command": " ".join(sys.argv), "cpus": os.cpu_count()}
+                args.json.write_text(json.dumps({"meta": meta, "quality": results}, indent=1))
         return
     rows: list[dict] = []
     for size in (int(s) for s in args.sizes.split(",")):

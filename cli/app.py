@@ -93,7 +93,12 @@ def stylize(
         rich_help_panel=OUTPUT,
         show_default=False,
     ),
-    size: int = typer.Option(512, help="Long side of the processed picture in pixels.", rich_help_panel=IMAGES),
+    size: int | None = typer.Option(
+        None,
+        help="Long side of the processed picture in pixels \\[default: 512, or the last --pyramid stage].",
+        rich_help_panel=IMAGES,
+        show_default=False,
+    ),
     style_scale: float = typer.Option(1.0, help="Style image long side = size × this.", rich_help_panel=IMAGES),
     style_weights: str | None = typer.Option(
         None, help="Blend weights of several styles, e.g. 0.7,0.3.", rich_help_panel=IMAGES
@@ -127,6 +132,25 @@ def stylize(
     ),
     iters: int = typer.Option(
         500, "--iters", "-n", help="Iterations (for a video: of the first frame).", rich_help_panel=OPTIM
+    ),
+    pyramid: str = typer.Option(
+        "auto",
+        help="Coarse-to-fine: stage sizes like 512,1024,2048 (each starts from the last, upsampled), off, "
+        "or auto (on from 2048 px: stages halving down to 512 px).",
+        rich_help_panel=OPTIM,
+    ),
+    scales: int | None = typer.Option(
+        None,
+        help="Coarse-to-fine in N stages, halving down from --size (shorthand for --pyramid).",
+        rich_help_panel=OPTIM,
+        show_default=False,
+    ),
+    pyramid_iters: str | None = typer.Option(
+        None,
+        help="Iterations of each stage, e.g. 500,250,125 \\[default: --iters for the first, half the "
+        "previous stage's for each next].",
+        rich_help_panel=OPTIM,
+        show_default=False,
     ),
     optimizer: str = typer.Option("lbfgs", help="lbfgs (the paper's) or adam.", rich_help_panel=OPTIM),
     lr: float | None = typer.Option(
@@ -295,12 +319,16 @@ def stylize(
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
     from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_long_term
+    from stylevid.pipeline.engine.stages import parse_sizes
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
     style_list = _names(style_layers) or ()
+    stages, size = _pyramid(pyramid, scales, size)
     config = StyleConfig(
         size=size,
+        pyramid=stages,
+        pyramid_iters=None if pyramid_iters is None else parse_sizes(pyramid_iters, "--pyramid-iters"),
         style_scale=style_scale,
         content_layer=content_layer,
         style_layers=style_list,
@@ -378,7 +406,9 @@ def stylize(
         from stylevid.pipeline.image_job import stylize_image_file
 
         with ImageProgress(console, config.iters) as progress:
-            result = stylize_image_file(input, style, out_dir, config, styles=styles, on_report=progress.update)
+            result = stylize_image_file(
+                input, style, out_dir, config, styles=styles, on_report=progress.update, on_stage=progress.stage
+            )
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return
     if kind == "batch":
@@ -411,6 +441,31 @@ def stylize(
     if video_result.warping_error is not None:
         summary += f", warping error {video_result.warping_error:.5f}"
     _done(console, quiet, video_result.output, video_result.files, summary)
+
+
+def _pyramid(text: str, scales: int | None, size: int | None) -> tuple[str | tuple[int, ...], int]:
+    """(StyleConfig.pyramid, StyleConfig.size) from --pyramid, --scales and --size as given."""
+    from stylevid.pipeline.engine.stages import halving_sizes, parse_sizes
+
+    mode = text.strip().lower()
+    if scales is not None:
+        if mode != "auto":
+            raise StylevidError("--scales and --pyramid say the same thing: give one of them")
+        if isinstance(scales, bool) or scales < 1 or scales > 8:
+            raise StylevidError(f"--scales must be a whole number from 1 to 8, got {scales}")
+        size = size if size is not None else 512
+        stages = halving_sizes(size, scales)
+        if len(stages) < scales:
+            raise StylevidError(
+                f"--scales {scales} at --size {size} would go below 64 px; the most stages it allows is {len(stages)}"
+            )
+        return (stages if len(stages) > 1 else "off"), size
+    if mode in ("auto", "off"):
+        return mode, size if size is not None else 512
+    if not all(part.strip().isdigit() for part in text.split(",")):
+        raise StylevidError(f"--pyramid must be auto, off or stage sizes like 512,1024,2048; got {text!r}")
+    stages = parse_sizes(text, "--pyramid")
+    return stages, size if size is not None else stages[-1]
 
 
 def _fraction(text: str | None) -> Fraction | None:

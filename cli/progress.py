@@ -39,6 +39,7 @@ class ImageProgress:
     def __init__(self, console: Console, iters: int) -> None:
         self._progress = _bar(console)
         self._iters = iters
+        self._description = "optimising"
 
     def __enter__(self) -> ImageProgress:
         # the bar appears with the first iteration, after inputs and weights loaded
@@ -48,8 +49,15 @@ class ImageProgress:
     def update(self, iteration: int, losses: dict[str, float]) -> None:
         if self._task is None:
             self._progress.start()
-            self._task = self._progress.add_task("optimising", total=self._iters, info="")
+            self._task = self._progress.add_task(self._description, total=self._iters, info="")
         self._progress.update(self._task, completed=iteration, info=_losses(losses))
+
+    def stage(self, index: int, count: int, stage: Any) -> None:
+        """A coarse-to-fine stage begins: the bar counts its iterations ("stage 2/3, 1024 px")."""
+        self._iters = stage.iters
+        self._description = f"stage {index + 1}/{count}, {stage.size} px" if count > 1 else "optimising"
+        if self._task is not None:
+            self._progress.reset(self._task, total=self._iters, description=self._description, info="")
 
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:
@@ -80,6 +88,11 @@ class VideoProgress(VideoCallbacks):
         self._frames = (
             f"{self.unit} {position + 1}" if frames == 1 else f"{self.unit}s {position + 1}–{position + frames}"
         )
+        self._show(info=f"{self._frames}: starting")
+
+    def pyramid_stage(self, position: int, index: int, count: int, size: int, iters: int) -> None:
+        self._iters = iters
+        self._frames = f"{self.unit} {position + 1}, stage {index + 1}/{count}, {size} px"
         self._show(info=f"{self._frames}: starting")
 
     def iteration(self, position: int, iteration: int, losses: dict[str, float]) -> None:

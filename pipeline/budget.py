@@ -38,6 +38,7 @@ from .engine.memory import (
     weight_bytes,
 )
 from .engine.snapshots import snapshot_iterations
+from .engine.stages import plan_stages
 from .errors import StylevidError
 
 #: CPU: resident memory a run adds beyond its tensors once the network runs — oneDNN's and the
@@ -117,7 +118,11 @@ def estimate_run(
     items = video.batch_frames if video is not None else 1
     temporal = video is not None and video.frame_init != "independent" and video.temporal_weight != 0
     graphs = style.cuda_graphs and on_cuda
-    iters = max(style.iters, video.frame_iters) if video is not None else style.iters
+    # coarse-to-fine: every stage is smaller than the last (the run's size), so the last stage's
+    # optimisation is the largest; its budget may exceed --iters (--pyramid-iters)
+    stages = plan_stages(style.pyramid, style.size, style.iters, style.pyramid_iters)
+    first_iters = max(style.iters, *(stage.iters for stage in stages))
+    iters = max(first_iters, video.frame_iters) if video is not None else first_iters
     # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
     # (a batch, or a narrower type) allocates the whole history at once.
     preallocated = items > 1 or precision != "fp32"
@@ -139,7 +144,9 @@ def estimate_run(
     if video is not None and graphs and items == 1:
         # the first frame's optimisation (no temporal term) is kept beside the later frames' one
         optimisation += run_bytes(height, width, replace(shape, temporal=False))
-    snapshots = (len(snapshot_iterations(style.iters)) + 1) * SNAPSHOT_BYTES_PER_PIXEL * height * width
+    # every stage's snapshots end up at the final size (engine/pyramid.py)
+    snapshot_count = sum(len(snapshot_iterations(stage.iters)) for stage in stages) + 1
+    snapshots = snapshot_count * SNAPSHOT_BYTES_PER_PIXEL * height * width
     style_long_side = max(16, round(style.size * style.style_scale))
     style_sizes = [scaled(h, w, style_long_side) for h, w in styles] or [scaled(height, width, style_long_side)]
     style_pass = max(style_pass_bytes(h, w, shape) for h, w in style_sizes)
@@ -374,7 +381,9 @@ def check_memory(
     style_dims = _style_dims(styles)
 
     def need(size: int, history: int | None = None, tile: int | None = style.tile) -> int:
-        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile)
+        # stages given for --size do not fit another size: that one is estimated as "auto" plans it
+        stages = {} if size == style.size else {"pyramid": "auto", "pyramid_iters": None}
+        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile, **stages)
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
         shrunk = estimate_run(

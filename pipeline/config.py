@@ -16,6 +16,7 @@ from typing import Any
 
 from .checks import check_window, finite, one_of, positive_int
 from .engine.layers import LAYER_NAMES, pooling_grid
+from .engine.stages import check_pyramid, check_stage_iters, stage_sizes
 from .errors import StylevidError
 
 #: Layers of the paper (Gatys et al. 2016, section 2): content at relu4_2, style at relu1_1…relu5_1.
@@ -53,6 +54,12 @@ class StyleConfig:
     # --- sizes -------------------------------------------------------------------------------
     size: int = 512  # long side of the processed (and saved) image in pixels
     style_scale: float = 1.0  # style image long side = size × style_scale
+
+    # coarse-to-fine (engine/stages.py, engine/pyramid.py): "auto" (on from PYRAMID_FROM px, stages
+    # halving down to MIN_STAGE), "off", or the stages' long sides, increasing, the last = size
+    pyramid: str | tuple[int, ...] = "auto"
+    # iterations of each stage; None → `iters` for the coarsest, half the previous stage's for each later one
+    pyramid_iters: tuple[int, ...] | None = None
 
     # --- loss (paper notation: total = α·content + β·style + tv·TV (+ temporal for video)) ------
     content_layer: str = DEFAULT_CONTENT_LAYER  # VGG layer whose responses are matched (½Σ(F−P)²)
@@ -114,6 +121,9 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"size must be at least 16 px (VGG pools four times), got {config.size}")
     finite("style scale", config.style_scale, positive=True)
     positive_int("iterations", config.iters)
+    check_pyramid(config.pyramid, config.size)
+    if config.pyramid_iters is not None:
+        check_stage_iters(config.pyramid_iters, len(stage_sizes(config.pyramid, config.size)))
     positive_int("L-BFGS history size", config.history_size)
     for name in (config.content_layer, *config.style_layers):
         if name not in LAYER_NAMES:

@@ -12,13 +12,13 @@ from .budget import PeakMemory, estimate_for_input, run_device
 from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
-from .engine.snapshots import snapshot_iterations
+from .engine.pyramid import StageFn, stylize_in_stages
 from .engine.transfer import StyleTransfer, Stylized
 from .io.folder_lock import output_folder_lock
 from .io.images import load_image, save_image
 from .io.paths import create_output_folder, result_name
 from .io.record import run_record, write_json
-from .render.animation import save_progress_gif
+from .render.animation import save_progress_gif, stage_labels
 from .render.plots import save_loss_plot
 from .validation import validate_run
 
@@ -38,16 +38,19 @@ def stylize_image_file(
     *,
     styles: list[np.ndarray] | None = None,
     on_report: ReportFn | None = None,
+    on_stage: StageFn | None = None,
 ) -> ImageResult:
     """Stylise ``content_path`` into ``out_dir``, after the validation pass (what `stylevid IMAGE` runs).
 
-    ``styles`` may hold the style pictures already decoded from ``style_paths``.
+    ``styles`` may hold the style pictures already decoded from ``style_paths``. With a coarse-to-fine
+    run (``config.pyramid``) ``on_stage`` is told as each stage begins, and ``on_report`` counts each
+    stage's iterations from 1.
     """
     validate_run(content_path, style_paths, out_dir, config)  # also: no output overwrites an input
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
     with output_folder_lock(out_dir):  # one run per output folder
-        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report)
+        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report, on_stage)
 
 
 def _stylize_into(
@@ -57,6 +60,7 @@ def _stylize_into(
     config: StyleConfig,
     styles: list[np.ndarray] | None,
     on_report: ReportFn | None,
+    on_stage: StageFn | None,
 ) -> ImageResult:
     """The run itself, in the output folder this process holds."""
     image_path = out_dir / result_name(Path(content_path), "image", "image")
@@ -65,18 +69,26 @@ def _stylize_into(
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
     engine = StyleTransfer(config, styles)
     prepared = engine.prepare_content(content)
-    result = engine.stylize(prepared, snapshot_at=[0, *snapshot_iterations(config.iters)], on_report=on_report)
+    stages = engine.stages()
+    result = stylize_in_stages(engine, prepared, stages, snapshots=True, on_report=on_report, on_stage=on_stage)
     beta = engine.style_weight_for(prepared)
+    iterations = (
+        f"{config.iters} it"
+        if len(stages) == 1
+        else "stages " + " → ".join(f"{s.size} px {s.iters} it" for s in stages)
+    )
     title = (
         f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — "
         f"{prepared.shape[1]}×{prepared.shape[0]}, "
-        f"{config.optimizer} {config.iters} it, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
+        f"{config.optimizer} {iterations}, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
         f"pooling {config.pooling}, {engine.device.type}"
     )
     files = {
         "image": save_image(image_path, result.picture16 if result.picture16 is not None else result.picture),
-        "progress_gif": save_progress_gif(result.snapshots, out_dir / "progress.gif"),
-        "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title),
+        "progress_gif": save_progress_gif(
+            result.snapshots, out_dir / "progress.gif", labels=stage_labels(result.snapshots, result.stages)
+        ),
+        "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title, stages=result.stages),
     }
     record = run_record(
         kind="image",
@@ -104,6 +116,7 @@ def _stylize_into(
         ),
         final_losses=result.final,
         initial_losses=result.history[0],
+        stages=result.stages,
         outputs={k: str(v) for k, v in files.items()},
         memory=peak.record(
             estimate_for_input(content_path, "image", styles, config, str(engine.device), engine.precision)

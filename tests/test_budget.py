@@ -11,9 +11,16 @@ import pytest
 from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 from stylevid.pipeline import budget
-from stylevid.pipeline.budget import check_memory, estimate_run, estimate_run_bytes, parse_memory
+from stylevid.pipeline.budget import (
+    SNAPSHOT_BYTES_PER_PIXEL,
+    check_memory,
+    estimate_run,
+    estimate_run_bytes,
+    parse_memory,
+)
 from stylevid.pipeline.config import StyleConfig, VideoConfig
 from stylevid.pipeline.engine.memory import scaled
+from stylevid.pipeline.engine.snapshots import snapshot_iterations
 from stylevid.pipeline.errors import StylevidError
 
 FAST = ["--iters", "2", "--device", "cpu", "--quiet"]
@@ -149,3 +156,17 @@ def test_run_json_holds_the_estimate_beside_the_measured_peak(capsys, tmp_path):
     assert memory["estimate_bytes"] == sum(memory["estimate_parts"][k] for k in ("weights", "pictures", "phase"))
     assert memory["peak_bytes"] > 0 and memory["peak_measure"] in ("VmHWM", "ru_maxrss")
     assert memory["peak_over_estimate"] == pytest.approx(memory["peak_bytes"] / memory["estimate_bytes"], abs=1e-3)
+
+
+def test_a_pyramid_is_estimated_at_its_last_stage_with_every_stage_s_snapshots(capsys, tmp_path):
+    one_scale = StyleConfig(size=1024, iters=500, pyramid="off")
+    staged = one_scale.replace(pyramid=(512, 1024))  # 500 + 250 iterations, each stage's snapshots at 1024 px
+    extra = estimate_run_bytes(768, 1024, staged) - estimate_run_bytes(768, 1024, one_scale)
+    assert extra == len(snapshot_iterations(250)) * SNAPSHOT_BYTES_PER_PIXEL * 768 * 1024
+    # a last stage with more iterations than --iters keeps more L-BFGS pairs (torch's L-BFGS on the CPU)
+    short = StyleConfig(size=128, iters=5, history_size=100, pyramid=(64, 128), pyramid_iters=(5, 50))
+    assert estimate_run_bytes(96, 128, short) > estimate_run_bytes(96, 128, short.replace(pyramid_iters=(5, 5)))
+    # refused in one line, with stages given: the smaller size it suggests is planned as auto plans it
+    args = ["--pyramid", "256,512", "--memory-limit", "600M", "--iters", "3", "--device", "cpu"]
+    line = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *args)
+    assert "not enough memory" in line and "try --size" in line

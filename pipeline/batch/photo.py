@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.optimize import ReportFn
+from ..engine.pyramid import stylize_in_stages
 from ..engine.transfer import StyleTransfer
 
 
@@ -26,13 +27,14 @@ class StylisedPhoto:
 def stylise_photo(engine: StyleTransfer, photo: np.ndarray, *, on_report: ReportFn | None = None) -> StylisedPhoto:
     """Stylise ``photo`` (H×W×3 uint8, any size) at its own size: long side = ``engine.config.size``.
 
-    Runs ``engine.config.iters`` iterations from the configured init, like a single image. With
+    Runs ``engine.config.iters`` iterations from the configured init (through the stages of
+    ``engine.config.pyramid`` where it plans several), like a single image. With
     --preserve-colors the style targets are matched to this photo's luminance, not an earlier one's.
     """
     if engine.config.preserve_colors:
         engine.reset_style_targets()
     content = engine.prepare_content(photo)
-    result = engine.stylize(content, on_report=on_report)
+    result = stylize_in_stages(engine, content, engine.stages(), on_report=on_report)  # coarse-to-fine if planned
     stats = {
         "source_size": [photo.shape[1], photo.shape[0]],
         "processing_size": [content.shape[1], content.shape[0]],
@@ -41,4 +43,6 @@ def stylise_photo(engine: StyleTransfer, photo: np.ndarray, *, on_report: Report
         "style_weight": engine.style_weight_for(content),
         "seconds": result.seconds,
     }
+    if len(result.stages) > 1:
+        stats["stages"] = result.stages
     return StylisedPhoto(result.picture, stats)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from .memory import FP32_BYTES, RunShape, largest_fitting, run_bytes, scaled, si
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
 from .snapshots import snapshot_iterations
+from .stages import Stage, plan_stages
 from .tiling import tiled_grams
 from .vgg import VGG19Features, build_extractor
 from .weights import resolve_weights
@@ -91,6 +93,8 @@ class Stylized:
     # rounding (and before colours are recombined)
     image: torch.Tensor | None = None
     picture16: np.ndarray | None = None  # with config.bit_depth 16: the result as H×W×3 uint16 RGB
+    # coarse-to-fine (engine/pyramid.py): one record per stage (size, iterations, seconds, losses); empty otherwise
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StyleTransfer:
@@ -121,6 +125,7 @@ class StyleTransfer:
         blend = config.style_blend or tuple(1.0 for _ in styles)
         total = float(sum(blend))
         self._blend = [w / total for w in blend]
+        self._style_pictures = list(styles)  # as given: a coarse-to-fine stage rescales them (:meth:`at_size`)
         style_long_side = max(16, round(config.size * config.style_scale))
         self._styles = [to_tensor(resize_long_side(s, style_long_side), self.device) for s in styles]
         self._style_grams: dict[str, torch.Tensor] | None = None
@@ -138,6 +143,18 @@ class StyleTransfer:
         self.graph_recordings = 0
         self._keep_graphs = False  # inside :meth:`keeping_graphs`
         self._kept: dict[tuple[int, int, int, float], tuple[Objective, Optimisation]] = {}
+
+    def stages(self) -> list[Stage]:
+        """The stages of a picture stylised from scratch by this engine (one unless coarse-to-fine)."""
+        cfg = self.config
+        return plan_stages(cfg.pyramid, cfg.size, cfg.iters, cfg.pyramid_iters)
+
+    def at_size(self, size: int, *, style_weight: float | None = None) -> StyleTransfer:
+        """An engine like this one for pictures of long side ``size`` (a coarse-to-fine stage): the same
+        network and settings, its style pictures rescaled to ``size`` × style_scale, one stage only,
+        with β = ``style_weight`` (None: the area-scaled default)."""
+        config = self.config.replace(size=size, pyramid="off", pyramid_iters=None, style_weight=style_weight)
+        return StyleTransfer(config, self._style_pictures, extractor=self.extractor)
 
     def note_graph_failure(self, reason: str | None) -> None:
         """After the first CUDA graph that could not be checked or recorded (``reason``; None: no
@@ -257,7 +274,7 @@ class StyleTransfer:
         self,
         content: np.ndarray,
         *,
-        init: np.ndarray | str | None = None,
+        init: np.ndarray | torch.Tensor | str | None = None,
         iters: int | None = None,
         seed: int | None = None,
         temporal: TemporalGuide | None = None,
@@ -284,7 +301,7 @@ class StyleTransfer:
         self,
         contents: Sequence[np.ndarray],
         *,
-        inits: Sequence[np.ndarray | str | None] | None = None,
+        inits: Sequence[np.ndarray | torch.Tensor | str | None] | None = None,
         iters: int | None = None,
         seeds: Sequence[int | None] | None = None,
         temporal: TemporalChain | None = None,
@@ -325,7 +342,7 @@ class StyleTransfer:
     def _optimise(
         self,
         contents: Sequence[np.ndarray],
-        inits: Sequence[np.ndarray | str | None],
+        inits: Sequence[np.ndarray | torch.Tensor | str | None],
         seeds: Sequence[int | None],
         chain: TemporalChain | None,
         iters: int,
@@ -479,16 +496,19 @@ class StyleTransfer:
         )
 
     def initial_image(
-        self, content: np.ndarray, seed: int | None = None, *, init: np.ndarray | str | None = None
+        self, content: np.ndarray, seed: int | None = None, *, init: np.ndarray | torch.Tensor | str | None = None
     ) -> torch.Tensor:
         """The starting image (1, 3, H, W) for ``content``, as the optimiser works on it (see ``working_image``);
-        ``init`` and ``seed`` default to the configured ones."""
+        ``init`` and ``seed`` default to the configured ones. A tensor ``init`` (1, 3, h, w, 0–1: an earlier
+        coarse-to-fine stage's result) is resized bicubically to the content's size."""
         init = init if init is not None else self.config.init
         seed = seed if seed is not None else self.config.seed
         return self.working_image(self._initial_picture(init, content, seed))
 
-    def _initial_picture(self, init: np.ndarray | str, content: np.ndarray, seed: int) -> torch.Tensor:
+    def _initial_picture(self, init: np.ndarray | torch.Tensor | str, content: np.ndarray, seed: int) -> torch.Tensor:
         height, width = content.shape[:2]
+        if isinstance(init, torch.Tensor):
+            return upsample(init.detach().to(self.device, torch.float32), height, width)
         if isinstance(init, np.ndarray):
             picture = init
         elif init == "noise":
@@ -516,15 +536,32 @@ def stylize_image(
     """Stylise one picture in one call, writing no files (``stylevid IMAGE`` runs ``stylize_image_file``).
 
     ``content`` and ``styles`` are file paths or H×W×3 uint8 RGB arrays. Snapshots default to the
-    paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration).
+    paper's log-spaced progression (1, 2, 5, 10, 20, 50, … and the last iteration). A coarse-to-fine
+    run (``config.pyramid``) goes through its stages (:mod:`.pyramid`); its snapshots are those of
+    every stage at the final size, or none when ``snapshot_at`` is empty.
     """
     config = config if config is not None else StyleConfig()
     content_picture = content if isinstance(content, np.ndarray) else load_image(content)
     style_pictures = [s if isinstance(s, np.ndarray) else load_image(s) for s in styles]
     engine = StyleTransfer(config, style_pictures)
+    stages = engine.stages()
+    if len(stages) > 1:  # coarse-to-fine (config.pyramid): snapshots of every stage, or none
+        from .pyramid import stylize_in_stages  # it builds on this module
+
+        wanted = snapshot_at is None or bool(snapshot_at)
+        content = engine.prepare_content(content_picture)
+        return stylize_in_stages(engine, content, stages, snapshots=wanted, on_report=on_report)
     if snapshot_at is None:
         snapshot_at = [0, *snapshot_iterations(config.iters)]
     return engine.stylize(engine.prepare_content(content_picture), snapshot_at=snapshot_at, on_report=on_report)
+
+
+def upsample(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``image`` (B, 3, h, w, 0–1) resized to height × width: bicubic (no antialiasing: it enlarges), clamped to 0–1."""
+    if tuple(image.shape[-2:]) == (height, width):
+        return image.clone()
+    resized = torch.nn.functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
+    return resized.clamp_(0, 1)
 
 
 def _available_memory(device: torch.device) -> int:

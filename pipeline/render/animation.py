@@ -6,10 +6,11 @@ WebP (full colour) instead. Durations are kept real-time within GIF's 10 ms unit
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -17,7 +18,7 @@ from PIL import Image, ImageDraw
 from ..io.images import fit_long_side
 from .drawing import font, text_width, to_image, write_file
 
-__all__ = ["save_progress_gif", "save_clip_gif", "save_side_by_side_gif", "save_mosaic_gif"]
+__all__ = ["save_progress_gif", "stage_labels", "save_clip_gif", "save_side_by_side_gif", "save_mosaic_gif"]
 
 _GIF_MIN_MS = 20  # browsers play 0/10 ms delays at ~100 ms; 20 ms is the shortest safe delay
 _GIF_MAX_FPS = 1000 / _GIF_MIN_MS
@@ -195,10 +196,14 @@ def save_progress_gif(
     frame_ms: int = 600,
     hold_last_ms: int = 2500,
     label: str = "iteration {}",
+    labels: Sequence[str] | None = None,
 ) -> Path:
-    """GIF of optimisation snapshots, each labelled with its iteration ("init" for 0); loops forever."""
+    """GIF of optimisation snapshots, each labelled with its iteration ("init" for 0), or with
+    ``labels`` (one per snapshot: :func:`stage_labels` for a coarse-to-fine run); loops forever."""
     if not snapshots:
         raise ValueError("snapshots is empty: nothing to animate")
+    if labels is not None and len(labels) != len(snapshots):
+        raise ValueError(f"{len(labels)} labels for {len(snapshots)} snapshots")
     _check_positive(frame_ms, "frame_ms")
     _check_positive(hold_last_ms, "hold_last_ms")
     frames: list[Image.Image] = []
@@ -218,10 +223,28 @@ def save_progress_gif(
                 f"snapshot {k} is {img.width}x{img.height}, snapshot 0 is {frames[0].width}x{frames[0].height}; "
                 "all must have one size"
             )
-        text = "init" if it == 0 else label.format(int(it))
+        text = labels[k] if labels is not None else "init" if it == 0 else label.format(int(it))
         frames.append(_quantize(_draw_band_label(img, text)))
     durations = [_gif_ms(frame_ms)] * (len(frames) - 1) + [_gif_ms(hold_last_ms)]
     return _write_gif(frames, durations, path)
+
+
+def stage_labels(snapshots: Sequence[tuple[int, object]], stages: Sequence[Mapping[str, Any]]) -> list[str] | None:
+    """Labels of a coarse-to-fine run's snapshots ("1024 px: iteration 50", the stage's own count): their
+    iterations count on through the stages (engine/pyramid.py), ``stages`` says how many each had.
+    None for a run of one stage (the plain "iteration N" labels do)."""
+    if len(stages) < 2:
+        return None
+    ends = list(itertools.accumulate(int(stage["iterations"]) for stage in stages))
+    labels = []
+    for iteration, _ in snapshots:
+        index = next((k for k, end in enumerate(ends) if iteration <= end), len(ends) - 1)
+        if iteration == 0:
+            labels.append("init")
+            continue
+        local = iteration - (ends[index - 1] if index else 0)
+        labels.append(f"{max(stages[index]['size'])} px: iteration {local}")
+    return labels
 
 
 def save_clip_gif(

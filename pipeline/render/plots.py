@@ -9,6 +9,7 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,14 +108,53 @@ def _plot_terms(ax, x: np.ndarray, rows: Sequence[Mapping], terms: list[str]) ->
     ax.grid(True, which="minor", alpha=0.12)
 
 
-def save_loss_plot(history: Sequence[Mapping[str, float]], path, *, title: str) -> Path:
-    """Loss curves vs iteration on a log y axis: one line per non-zero term, total in bold."""
-    x = _x_values(history, "iteration", "history")
+def save_loss_plot(
+    history: Sequence[Mapping[str, float]], path, *, title: str, stages: Sequence[Mapping[str, Any]] = ()
+) -> Path:
+    """Loss curves vs iteration on a log y axis: one line per non-zero term, total in bold.
+
+    A coarse-to-fine run (``stages``, rows tagged with their ``stage``) gets one segment per stage,
+    split by a dashed line and named by its size: the losses of different sizes do not join up.
+    """
+    terms = _plottable_terms(history)
+    rows = _split_stages(history) if len(stages) > 1 else list(history)
+    x = _x_values(rows, "iteration", "history")
     fig = _new_figure(10, 6, title)
     ax = fig.add_subplot()
-    _plot_terms(ax, x, history, _plottable_terms(history))
-    ax.set_xlabel("iteration")
+    _plot_terms(ax, x, rows, terms)
+    if len(stages) > 1:
+        _mark_stages(ax, history, stages)
+    ax.set_xlabel("iteration" if len(stages) < 2 else "iteration (all stages, one after another)")
     return _save_figure(fig, path)
+
+
+def _split_stages(history: Sequence[Mapping[str, float]]) -> list[Mapping[str, float]]:
+    """``history`` with a gap (a row of no values) where the stage changes, so each stage's curve stands alone."""
+    rows: list[Mapping[str, float]] = []
+    for row in history:
+        if rows and row.get("stage") != rows[-1].get("stage"):
+            rows.append({"iteration": row["iteration"]})
+        rows.append(row)
+    return rows
+
+
+def _mark_stages(ax, history: Sequence[Mapping[str, float]], stages: Sequence[Mapping[str, Any]]) -> None:
+    """A dashed line where each stage after the first begins, and each stage's size above its segment."""
+    for number, stage in enumerate(stages, start=1):
+        its = [row["iteration"] for row in history if row.get("stage") == number]
+        if not its:
+            continue
+        if number > 1:
+            ax.axvline(its[0], color="tab:gray", ls="--", lw=1.2, zorder=0)
+        ax.annotate(
+            f"stage {number}: {max(stage['size'])} px",
+            xy=(its[0], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -12),
+            textcoords="offset points",
+            color="0.3",
+            fontsize=9,
+        )
 
 
 def _per_frame_panels(rows: Sequence[Mapping]) -> list[str]:

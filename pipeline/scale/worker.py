@@ -20,6 +20,7 @@ import torch
 
 from ..config import VideoConfig
 from ..engine.optimize import EarlyStop
+from ..engine.pyramid import stylize_in_stages
 from ..engine.snapshots import snapshot_iterations
 from ..engine.transfer import StyleTransfer, TemporalGuide
 from ..engine.vgg import VGG19Features, deepest
@@ -141,16 +142,23 @@ class StyleWorker:
             weight = temporal_weight_for(config, content.shape[1], content.shape[0])
             if weight > 0:
                 temporal = TemporalGuide(warped, mask, weight)
-        result = engine.stylize(
-            content,
-            init=init,
-            iters=iters,
-            seed=config.style.seed + job.position,
-            temporal=temporal,
-            snapshot_at=[0, *snapshot_iterations(iters)] if job.snapshots else (),
-            early_stop=None if job.keyframe else self.early,
-        )
+        if job.keyframe:  # from scratch: coarse-to-fine where config.style.pyramid says so (engine/pyramid.py)
+            result = stylize_in_stages(
+                engine, content, engine.stages(), seed=config.style.seed + job.position, snapshots=job.snapshots
+            )
+        else:
+            result = engine.stylize(
+                content,
+                init=init,
+                iters=iters,
+                seed=config.style.seed + job.position,
+                temporal=temporal,
+                snapshot_at=[0, *snapshot_iterations(iters)] if job.snapshots else (),
+                early_stop=self.early,
+            )
         stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
+        if len(result.stages) > 1:
+            stats["stages"] = result.stages
         stats["worker_seconds"] = time.perf_counter() - began  # with the flow and the warps
         stats["worker_pid"] = os.getpid()
         done = FrameDone(job.position, result.picture, stats, result.history if job.snapshots else [], result.snapshots)

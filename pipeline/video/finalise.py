@@ -16,7 +16,7 @@ from ..engine.transfer import StyleTransfer
 from ..errors import StylevidError
 from ..io.record import run_record, write_json
 from ..motion.cuts import shots
-from ..render.animation import save_clip_gif, save_progress_gif
+from ..render.animation import save_clip_gif, save_progress_gif, stage_labels
 from ..render.plots import save_loss_plot, save_per_frame_plot
 from .frames import FrameSource
 from .output import VideoOutput
@@ -119,11 +119,15 @@ def _renders(
     files: dict[str, Path] = {}
     title = _title(config)
     history, snapshots = work.load_history()
+    # a coarse-to-fine first frame keeps its stages in its row (video/steps.py)
+    stages = next((r.get("stages") or [] for r in rows if r.get("frame") == config.gif_frame), [])
     if snapshots:
-        files["progress_gif"] = save_progress_gif(snapshots, out_dir / "progress.gif")
+        files["progress_gif"] = save_progress_gif(
+            snapshots, out_dir / "progress.gif", labels=stage_labels(snapshots, stages)
+        )
     if history:
         files["loss_plot"] = save_loss_plot(
-            history, out_dir / "losses.png", title=f"frame {config.gif_frame + 1} — {title}"
+            history, out_dir / "losses.png", title=f"frame {config.gif_frame + 1} — {title}", stages=stages
         )
     plotted = ("frame", *LOSS_TERMS, "iterations", "warping_error")
     files["frame_plot"] = save_per_frame_plot(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine.stages import plan_stages
 from .frames import FolderSource, FrameSource
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, A
     fields.pop("memory_limit", None)  # bounds the run, changes no frame
     fields.pop("tile", None)  # tiling computes the same frames (engine/tiling.py)
     fields.pop("bit_depth", None)  # video frames are always 8-bit
+    # coarse-to-fine: what counts is the stages planned, and only when there are several, so that
+    # work folders of earlier versions (and of one-scale runs) still resume
+    fields.pop("pyramid", None)
+    fields.pop("pyramid_iters", None)
+    stages = plan_stages(style.pyramid, style.size, style.iters, style.pyramid_iters)
+    if len(stages) > 1:
+        fields["stages"] = [[stage.size, stage.iters] for stage in stages]
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..engine.optimize import EarlyStop
+from ..engine.pyramid import stylize_in_stages
 from ..engine.snapshots import snapshot_iterations
 from ..engine.transfer import StyleTransfer, TemporalGuide
 from ..io.images import to_picture, to_tensor
@@ -89,19 +90,34 @@ class FrameSteps:
                 temporal = TemporalGuide(warped, mask, weight)
         want_snapshots = position == config.gif_frame
         progress.frame_started(position, iters)
-        result = engine.stylize(
-            item.content,
-            init=init,
-            iters=iters,
-            seed=config.style.seed + position,
-            temporal=temporal,
-            snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
-            on_report=lambda i, losses: progress.iteration(position, i, losses),
-            early_stop=None if first else self.early,
-        )
+        if first:  # from scratch: coarse-to-fine where config.style.pyramid says so (engine/pyramid.py)
+            result = stylize_in_stages(
+                engine,
+                item.content,
+                engine.stages(),
+                seed=config.style.seed + position,
+                snapshots=want_snapshots,
+                on_report=lambda i, losses: progress.iteration(position, i, losses),
+                on_stage=lambda index, count, stage: progress.pyramid_stage(
+                    position, index, count, stage.size, stage.iters
+                ),
+            )
+        else:
+            result = engine.stylize(
+                item.content,
+                init=init,
+                iters=iters,
+                seed=config.style.seed + position,
+                temporal=temporal,
+                snapshot_at=[0, *snapshot_iterations(iters)] if want_snapshots else (),
+                on_report=lambda i, losses: progress.iteration(position, i, losses),
+                early_stop=self.early,
+            )
         if want_snapshots:
             self.work.save_history(result.history, result.snapshots)
         stats = _frame_stats(item, previous_stylised, result.picture, result.iterations, result.seconds, result.final)
+        if len(result.stages) > 1:
+            stats["stages"] = result.stages
         if engine.cuda_graphs:
             stats.update(replayed=result.replayed, graph_failure=result.graph_failure)
         if held_further is not None:

@@ -87,3 +87,34 @@ def test_bad_video_options_and_eval(capsys, tmp_path):
     result = json.loads(printed)
     assert result["pairs"] == 4 and result["warping_error"] >= 0
     assert "does not exist" in cli_error_line(capsys, "eval", tmp_path / "none.mp4", clip)
+
+
+def test_a_pyramid_run_records_its_stages_and_ends_at_the_last_stage_size(capsys, tmp_path):
+    # --size comes from the last stage; the last stage is tiled (tiles of 64 px, picture 96 px)
+    args = ["--pyramid", "64,96", "--pyramid-iters", "3,2", "--tile", "64", "--device", "cpu", "--quiet"]
+    code, out, err = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
+    assert code == 0, err
+    assert Image.open(out.strip()).size == (96, 72)
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["config"]["size"] == 96 and record["config"]["pyramid"] == [64, 96]
+    assert [(s["stage"], s["size"], s["iterations"]) for s in record["stages"]] == [(1, [64, 48], 3), (2, [96, 72], 2)]
+    assert record["iterations"] == 5
+    for stage in record["stages"]:
+        assert stage["final_losses"]["total"] > 0 and stage["seconds"] > 0
+    # each stage's β is the area-scaled default of its own size
+    assert record["stages"][0]["style_weight"] == pytest.approx(
+        record["stages"][1]["style_weight"] * (64 * 48) / (96 * 72)
+    )
+    assert record["final_losses"] == record["stages"][1]["final_losses"]
+    with Image.open(tmp_path / "out" / "progress.gif") as gif:
+        # init, stage 1 at 1, 2, 3, stage 2 at 1, 2: every frame at the final size
+        assert gif.n_frames == 6 and gif.size == (96, 72)
+
+
+def test_scales_halves_down_from_size(capsys, tmp_path):
+    args = ["--size", "128", "--scales", "2", "--iters", "1", "--device", "cpu", "--quiet"]
+    code, _, err = run_cli(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "out", *args)
+    assert code == 0, err
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    # --iters is the first stage's budget, each later stage gets half (at least 1)
+    assert [(s["size"], s["iterations"]) for s in record["stages"]] == [([64, 48], 1), ([128, 96], 1)]

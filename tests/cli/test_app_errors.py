@@ -51,6 +51,18 @@ def test_audio_only_file_is_refused(capsys, tmp_path):
         (["--tile", "272", "--style-layers", "relu1_1,pool5"], "--tile must be a multiple of 32"),
         (["--tile", "512", "--cuda-graphs"], "--tile and --cuda-graphs"),
         (["--bit-depth", "12"], "--bit-depth must be 8 or 16"),
+        (["--pyramid", "1024,512"], "--pyramid stage sizes must increase"),
+        (["--pyramid", "512,512"], "--pyramid stage sizes must increase"),
+        (["--pyramid", "32,64"], "at least 64 px"),
+        (["--pyramid", "256,512", "--size", "1024"], "the last --pyramid stage must be the --size (1024 px)"),
+        (["--pyramid", "256,x"], "--pyramid must be auto, off or stage sizes"),
+        (["--pyramid", "sometimes"], "--pyramid must be auto, off or stage sizes"),
+        (["--pyramid", "256,512", "--pyramid-iters", "5,5,5"], "--pyramid-iters gives 3 budgets for 2 stage(s)"),
+        (["--pyramid", "256,512", "--pyramid-iters", "5,0"], "--pyramid-iters must be whole numbers of at least 1"),
+        (["--pyramid-iters", "100,50"], "2 budgets for 1 stage(s)"),
+        (["--scales", "2", "--pyramid", "256,512"], "--scales and --pyramid"),
+        (["--scales", "4", "--size", "256"], "--scales 4 at --size 256 would go below 64 px"),
+        (["--scales", "0"], "--scales must be a whole number from 1 to 8"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, args, words):

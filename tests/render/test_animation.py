@@ -157,3 +157,23 @@ def test_mosaic_gif_plays_clips_together_in_a_grid(tmp_path):
     webp = A.save_mosaic_gif(clips, tmp_path / "mosaic.webp", fps=10, columns=3, max_side=40)
     with Image.open(webp) as animation:
         assert animation.format == "WEBP" and animation.n_frames == 5 and animation.size == (40 * 3 + 2 * gap, 30)
+
+
+def test_stage_labels_name_the_stage_size_and_its_own_iteration():
+    stages = [{"size": [512, 384], "iterations": 10}, {"size": [1024, 768], "iterations": 5}]
+    snapshots = [(0, None), (1, None), (10, None), (11, None), (15, None)]
+    assert A.stage_labels(snapshots, stages) == [
+        "init",
+        "512 px: iteration 1",
+        "512 px: iteration 10",
+        "1024 px: iteration 1",
+        "1024 px: iteration 5",
+    ]
+    assert A.stage_labels(snapshots, stages[:1]) is None  # one stage: the plain labels
+
+
+def test_progress_gif_takes_one_label_per_snapshot(tmp_path):
+    snaps = [(0, gradient()), (1, gradient(shift=10))]
+    A.save_progress_gif(snaps, tmp_path / "p.gif", labels=["a", "b"])
+    with pytest.raises(ValueError, match="1 labels for 2 snapshots"):
+        A.save_progress_gif(snaps, tmp_path / "q.gif", labels=["a"])

@@ -97,3 +97,14 @@ def test_every_loss_term_the_engine_records_has_a_plot_style():
     from stylevid.pipeline.render import plots
 
     assert set(plots._TERMS) == set(LOSS_TERMS)
+
+
+def test_loss_plot_of_stages_splits_them(tmp_path):
+    first = [{**row, "stage": 1} for row in loss_history(6)]  # iterations 0…50
+    second = [{**row, "iteration": row["iteration"] + 50, "total": row["total"] * 4, "stage": 2} for row in first]
+    history = first + second
+    rows = P._split_stages(history)
+    assert len(rows) == len(history) + 1 and rows[len(first)] == {"iteration": 50}  # a gap: no line joins the stages
+    stages = [{"size": [64, 48], "iterations": 50}, {"size": [128, 96], "iterations": 50}]
+    out = P.save_loss_plot(history, tmp_path / "loss.png", title="stages", stages=stages)
+    assert_png(out)

@@ -39,3 +39,16 @@ def test_what_changes_the_frames_changes_the_fingerprint(tmp_path):
     assert settings_fingerprint(source, CONFIG.replace(style=CONFIG.style.replace(size=48)), STYLES) != before
     assert settings_fingerprint(source, CONFIG, [STYLES[0] + 1]) != before  # another style picture
     assert settings_fingerprint(folder_source(tmp_path / "in", count=3), CONFIG, STYLES) != before  # a frame added
+
+
+def test_the_pyramid_counts_only_when_it_plans_several_stages(tmp_path):
+    source = folder_source(tmp_path / "in")
+    before = settings_fingerprint(source, CONFIG, STYLES)
+    assert "style.pyramid" not in before  # work folders of earlier versions still resume
+    one_scale = CONFIG.replace(style=CONFIG.style.replace(pyramid="off"))
+    assert settings_fingerprint(source, one_scale, STYLES) == before  # auto plans one stage at 32 px
+    pyramid = CONFIG.replace(style=CONFIG.style.replace(size=128, pyramid=(64, 128)))
+    fingerprint = settings_fingerprint(source, pyramid, STYLES)
+    assert fingerprint["style.stages"] == [[64, 500], [128, 250]]
+    budgets = pyramid.replace(style=pyramid.style.replace(pyramid_iters=(10, 5)))
+    assert settings_fingerprint(source, budgets, STYLES)["style.stages"] == [[64, 10], [128, 5]]

@@ -409,3 +409,17 @@ def test_forced_cuts_and_no_cuts(tmp_path, style_pictures):
     assert all(r["warping_error"] is not None for r in off.record["per_frame"][1:])
     with pytest.raises(StylevidError, match="other settings"):  # the cuts setting is part of the fingerprint
         stylize_video(clip, style_pictures, tmp_path / "forced", batched(cuts=(6,)))
+
+
+def test_the_first_frame_of_every_shot_goes_coarse_to_fine(tmp_path, style_pictures):
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=5, audio=False)
+    style = StyleConfig(size=96, pyramid=(64, 96), iters=2, pyramid_iters=(2, 1), device="cpu")
+    result = stylize_video(clip, style_pictures, tmp_path / "out", tiny(style=style, frame_iters=1, cuts=(3,)))
+    rows = result.record["per_frame"]
+    assert [r["iterations"] for r in rows] == [3, 1, 1, 3, 1]  # 2 + 1 for a shot's first frame
+    for row in (rows[0], rows[3]):
+        assert [(s["size"][0], s["iterations"]) for s in row["stages"]] == [(64, 2), (96, 1)]
+    assert all("stages" not in rows[k] for k in (1, 2, 4))  # warm-started at full size, as before
+    assert saved_frames(tmp_path / "out")[0].shape[1] == 96
+    with Image.open(tmp_path / "out" / "progress.gif") as gif:  # frame 0's stages, at the final size
+        assert gif.n_frames == 4 and gif.size[0] == 96  # init, 1, 2 (at 64 px, upsampled), 3 (stage 2's 1 at 96 px)
