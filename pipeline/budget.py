@@ -25,9 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import StyleConfig, VideoConfig
+from .config import MIN_TILE, StyleConfig, VideoConfig
+from .engine.layers import pooling_grid
 from .engine.memory import (
     FP32_BYTES,
+    HISTORY_BYTES,
     RunShape,
     largest_fitting,
     largest_fitting_sorted,
@@ -120,7 +122,7 @@ def estimate_run(
     iters = max(style.iters, video.frame_iters) if video is not None else style.iters
     # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
     # (a batch, or a narrower type) allocates the whole history at once.
-    preallocated = items > 1 or precision != "fp32"
+    preallocated = items > 1 or precision != "fp32" or style.history_dtype != "fp32"
     history = style.history_size if preallocated else min(style.history_size, iters)
     shape = RunShape(
         layers={style.content_layer, *style.style_layers},
@@ -130,10 +132,11 @@ def estimate_run(
         items=items,
         method=style.optimizer,
         history=history,
+        history_bytes=HISTORY_BYTES[style.history_dtype],
         temporal=temporal,
         graphs=graphs,
         pooling=style.pooling,
-        tile=style.tile,
+        tile=style.tile_pixels,
     )
     optimisation = run_bytes(height, width, shape)
     if video is not None and graphs and items == 1:
@@ -354,27 +357,127 @@ def estimate_for_input(
 TILE_SUGGESTED = 512
 
 
+@dataclass(frozen=True)
+class TileChoice:
+    """The tile a run uses, and why: what ``--tile auto`` became, or what was asked."""
+
+    tile: int | None  # pixels a side; None: the whole picture at once
+    asked: str  # "auto", "off" or the number asked for
+    reason: str  # one line, for the terminal and run.json
+
+    def record(self) -> dict[str, Any]:
+        """run.json's ``tiling``."""
+        return {"tile": self.tile, "asked": self.asked, "reason": self.reason}
+
+    def apply(self, config: StyleConfig) -> StyleConfig:
+        """``config`` with ``--tile auto`` replaced by the choice (a number, or "off")."""
+        return config.replace(tile=self.tile if self.tile is not None else "off")
+
+
+def tile_candidates(height: int, width: int, layers: Sequence[str]) -> list[int]:
+    """Tiles that split a height × width picture evenly: for 2, 3, … tiles a side, the side that
+    many take (rounded up to the pooling grid), down to MIN_TILE; largest first."""
+    grid = pooling_grid(tuple(layers))
+    long_side = max(height, width)
+    tiles: list[int] = []
+    for count in range(2, long_side // MIN_TILE + 2):
+        side = max(_ceil_div(_ceil_div(long_side, count), grid), _ceil_div(MIN_TILE, grid)) * grid
+        if side < long_side and side not in tiles:
+            tiles.append(side)
+        if side <= MIN_TILE:
+            break
+    return tiles
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def choose_tile(input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig) -> TileChoice:
+    """The tile of a run: ``--tile N`` and ``--tile off`` as asked; ``--tile auto`` (the default)
+    whole when the memory estimate fits what the device has free (and ``--memory-limit``), else the
+    largest tile that fits (:func:`tile_candidates`), else whole (the memory check then refuses the
+    run). Auto-tiling applies to images; a video's frames are tiled only with ``--tile N``."""
+    style = config.style if isinstance(config, VideoConfig) else config
+    if style.tile != "auto":
+        asked = "off" if style.tile is None else str(style.tile)
+        reason = "asked for" if style.tile_pixels is not None else "tiling off"
+        return TileChoice(style.tile_pixels, asked, reason)
+    if kind != "image" or isinstance(config, VideoConfig):
+        return TileChoice(None, "auto", "videos and frame folders are tiled only with --tile N")
+    if style.cuda_graphs:
+        return TileChoice(None, "auto", "--cuda-graphs records the whole picture's iteration")
+    device = run_device(style.device)
+    try:
+        estimate = estimate_for_input(input_path, kind, styles, config, device)
+    except StylevidError:
+        return TileChoice(None, "auto", "the input's size could not be read")
+    budget, where = memory_budget(style, device)
+    need = estimate.bytes + _once_per_process(device)
+    if need <= budget:
+        return TileChoice(None, "auto", f"the whole picture fits: about {format_bytes(need)} of {format_bytes(budget)}")
+    source = input_dims(Path(input_path), kind)
+    style_dims = _style_dims(styles)
+
+    def tiled_need(tile: int) -> int:
+        tiled = estimate_run(
+            estimate.height,
+            estimate.width,
+            style.replace(tile=tile),
+            device=device,
+            source=source,
+            styles=style_dims,
+            precision=estimate.precision,
+        )
+        return tiled.bytes + _once_per_process(device)
+
+    layers = (style.content_layer, *style.style_layers)
+    for tile in tile_candidates(estimate.height, estimate.width, layers):  # largest first
+        tiled = tiled_need(tile)
+        if tiled <= budget:
+            return TileChoice(
+                tile,
+                "auto",
+                f"the whole picture needs about {format_bytes(need)}, {format_bytes(budget)} {where}; "
+                f"in {tile}-px tiles about {format_bytes(tiled)}",
+            )
+    return TileChoice(None, "auto", f"no tile fits {format_bytes(budget)} {where}")
+
+
+def memory_budget(style: StyleConfig, device: str) -> tuple[int, str]:
+    """(bytes a run may use on ``device``, what bounds them in words): what is free, or --memory-limit."""
+    free = available_bytes(device)
+    where = "GPU memory free on " + device if device.startswith("cuda") else "RAM available"
+    if style.memory_limit is not None and style.memory_limit < free:
+        return style.memory_limit, f"allowed by --memory-limit ({format_bytes(free)} {where})"
+    return free, where
+
+
 def check_memory(
     input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig
 ) -> Estimate | None:
     """Refuse a run whose estimate does not fit what its device has free (or ``memory_limit``),
-    with one line: the estimate, what is available, and the largest --size (or --history) that fits."""
+    with one line: the estimate, what is available, and the largest --size (or --history) that fits.
+    With ``--tile auto`` the estimate is that of the tile :func:`choose_tile` picks."""
     style = config.style if isinstance(config, VideoConfig) else config
+    if style.tile == "auto":
+        choice = choose_tile(input_path, kind, styles, config)
+        style = choice.apply(style)
+        config = config.replace(style=style) if isinstance(config, VideoConfig) else style
     device = run_device(style.device)
     try:
         estimate = estimate_for_input(input_path, kind, styles, config, device)
     except StylevidError:
         return None  # a header that cannot be read: the decoder says why, in its own words
     once = _once_per_process(device)
-    free = available_bytes(device)
-    budget = free if style.memory_limit is None else min(free, style.memory_limit)
+    budget, where = memory_budget(style, device)
     if estimate.bytes + once <= budget:
         return estimate
     source = input_dims(Path(input_path), kind)
     style_dims = _style_dims(styles)
 
-    def need(size: int, history: int | None = None, tile: int | None = style.tile) -> int:
-        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile)
+    def need(size: int, history: int | None = None, tile: int | None = style.tile_pixels) -> int:
+        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile or "off")
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
         shrunk = estimate_run(
@@ -389,7 +492,8 @@ def check_memory(
             lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_size]
         )
     tile = None
-    if style.tile is None and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
+    untiled = style.tile_pixels is None
+    if untiled and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
         tile = TILE_SUGGESTED if need(style.size, tile=TILE_SUGGESTED) <= budget else None
     if tile is not None:
         hint = f"try --tile {tile} (exact: the same result in less memory)" + (
@@ -403,9 +507,6 @@ def check_memory(
         hint = "even --size 64 does not fit; free some memory" + (
             " or raise --memory-limit" if style.memory_limit is not None else ""
         )
-    where = "GPU memory free on " + device if device.startswith("cuda") else "RAM available"
-    if style.memory_limit is not None and style.memory_limit < free:
-        where = f"allowed by --memory-limit ({format_bytes(free)} {where})"
     raise StylevidError(
         f"not enough memory: a run at {estimate.width}×{estimate.height} needs about "
         f"{format_bytes(estimate.bytes + once)} (estimate), {format_bytes(budget)} {where}; {hint}"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .budget import PeakMemory, estimate_for_input, run_device
+from .budget import PeakMemory, choose_tile, estimate_for_input, run_device
 from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
@@ -38,16 +39,23 @@ def stylize_image_file(
     *,
     styles: list[np.ndarray] | None = None,
     on_report: ReportFn | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> ImageResult:
     """Stylise ``content_path`` into ``out_dir``, after the validation pass (what `stylevid IMAGE` runs).
 
-    ``styles`` may hold the style pictures already decoded from ``style_paths``.
+    ``styles`` may hold the style pictures already decoded from ``style_paths``. ``on_note``
+    receives one line when ``--tile auto`` tiles the picture (before any work).
     """
     validate_run(content_path, style_paths, out_dir, config)  # also: no output overwrites an input
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
+    tiling = choose_tile(content_path, "image", style_paths, config)
+    if config.tile == "auto":
+        config = tiling.apply(config)
+        if tiling.tile is not None and on_note is not None:
+            on_note(f"tiling automatically: {tiling.tile}-px tiles ({tiling.reason})")
     with output_folder_lock(out_dir):  # one run per output folder
-        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report)
+        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report, tiling.record())
 
 
 def _stylize_into(
@@ -57,8 +65,9 @@ def _stylize_into(
     config: StyleConfig,
     styles: list[np.ndarray] | None,
     on_report: ReportFn | None,
+    tiling: dict[str, Any] | None = None,
 ) -> ImageResult:
-    """The run itself, in the output folder this process holds."""
+    """The run itself, in the output folder this process holds; ``tiling``: run.json's record of the tile."""
     image_path = out_dir / result_name(Path(content_path), "image", "image")
     peak = PeakMemory(run_device(config.device)).start()
     content = load_image(content_path)
@@ -93,6 +102,7 @@ def _stylize_into(
         precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
+        tiling=tiling,
         cuda_graph=(
             {
                 "replayed_iterations": result.replayed,
