@@ -132,7 +132,11 @@ def stylize(
     lr: float | None = typer.Option(
         None, help="Step size \\[default: 1 for L-BFGS, 0.02 for Adam].", rich_help_panel=OPTIM, show_default=False
     ),
-    history: int = typer.Option(100, help="L-BFGS history size.", rich_help_panel=OPTIM),
+    history: str = typer.Option(
+        "auto",
+        help="L-BFGS history size (pairs). auto: 100, fewer only when an image does not fit memory even in tiles.",
+        rich_help_panel=OPTIM,
+    ),
     init: str = typer.Option(
         "content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM
     ),
@@ -276,7 +280,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
-    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_tile
+    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_history, parse_tile
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
 
@@ -294,7 +298,7 @@ def stylize(
         optimizer=optimizer,
         iters=iters,
         lr=lr,
-        history_size=history,
+        history_size=parse_history(history),
         init=init,
         seed=seed,
         pooling=pooling,

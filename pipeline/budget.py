@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import MIN_TILE, StyleConfig, VideoConfig
+from .config import DEFAULT_HISTORY, MIN_TILE, StyleConfig, VideoConfig
 from .engine.layers import pooling_grid
 from .engine.memory import (
     FP32_BYTES,
@@ -123,7 +123,7 @@ def estimate_run(
     # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
     # (a batch, or a narrower type) allocates the whole history at once.
     preallocated = items > 1 or precision != "fp32" or style.history_dtype != "fp32"
-    history = style.history_size if preallocated else min(style.history_size, iters)
+    history = style.history_pairs if preallocated else min(style.history_pairs, iters)
     shape = RunShape(
         layers={style.content_layer, *style.style_layers},
         style_layers=style.style_layers,
@@ -357,21 +357,53 @@ def estimate_for_input(
 TILE_SUGGESTED = 512
 
 
+#: --history auto: the pairs tried, most first, when an image does not fit even in the smallest tile
+HISTORY_LADDER = (DEFAULT_HISTORY, 50, 20, 10, 5)
+
+
 @dataclass(frozen=True)
-class TileChoice:
-    """The tile a run uses, and why: what ``--tile auto`` became, or what was asked."""
+class MemoryPlan:
+    """The tile and L-BFGS history of a run, and why: what ``--tile auto`` and ``--history auto`` became."""
 
     tile: int | None  # pixels a side; None: the whole picture at once
-    asked: str  # "auto", "off" or the number asked for
+    history: int  # L-BFGS pairs
+    asked_tile: str  # "auto", "off" or the number asked for
+    asked_history: str  # "auto" or the number asked for
     reason: str  # one line, for the terminal and run.json
 
+    @property
+    def changed(self) -> bool:
+        """Whether "auto" made the run differ from the whole picture with DEFAULT_HISTORY pairs."""
+        return (self.asked_tile == "auto" and self.tile is not None) or (
+            self.asked_history == "auto" and self.history != DEFAULT_HISTORY
+        )
+
     def record(self) -> dict[str, Any]:
-        """run.json's ``tiling``."""
-        return {"tile": self.tile, "asked": self.asked, "reason": self.reason}
+        """run.json's ``memory_plan``."""
+        return {
+            "tile": self.tile,
+            "history": self.history,
+            "asked": {"tile": self.asked_tile, "history": self.asked_history},
+            "reason": self.reason,
+        }
+
+    def note(self) -> str:
+        """The line a run prints when "auto" changed something."""
+        parts = []
+        if self.asked_tile == "auto" and self.tile is not None:
+            parts.append(f"{self.tile}-px tiles")
+        if self.asked_history == "auto" and self.history != DEFAULT_HISTORY:
+            parts.append(f"{self.history} L-BFGS pairs")
+        return f"to fit memory: {' and '.join(parts)} ({self.reason})"
 
     def apply(self, config: StyleConfig) -> StyleConfig:
-        """``config`` with ``--tile auto`` replaced by the choice (a number, or "off")."""
-        return config.replace(tile=self.tile if self.tile is not None else "off")
+        """``config`` with ``auto`` replaced by the plan (a tile or "off"; a number of pairs)."""
+        changes: dict[str, Any] = {}
+        if config.tile == "auto":
+            changes["tile"] = self.tile if self.tile is not None else "off"
+        if config.history_size == "auto":
+            changes["history_size"] = self.history
+        return config.replace(**changes) if changes else config
 
 
 def tile_candidates(height: int, width: int, layers: Sequence[str]) -> list[int]:
@@ -393,55 +425,76 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def choose_tile(input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig) -> TileChoice:
-    """The tile of a run: ``--tile N`` and ``--tile off`` as asked; ``--tile auto`` (the default)
-    whole when the memory estimate fits what the device has free (and ``--memory-limit``), else the
-    largest tile that fits (:func:`tile_candidates`), else whole (the memory check then refuses the
-    run). Auto-tiling applies to images; a video's frames are tiled only with ``--tile N``."""
+def plan_memory(input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig) -> MemoryPlan:
+    """The tile and history of a run. ``--tile N``/``off`` and ``--history N`` stay as asked. With
+    ``--tile auto`` (the default) an image is whole when its memory estimate fits what the device
+    has free (and ``--memory-limit``), else in the largest tile that fits (:func:`tile_candidates`:
+    exact, it costs time only). With ``--history auto`` (the default) the run keeps DEFAULT_HISTORY
+    pairs unless not even the smallest tile fits with them: then the most pairs of
+    :data:`HISTORY_LADDER` that fit (fewer pairs cost final loss: docs/performance.md). When nothing
+    fits the plan is the whole picture with all pairs (the memory check then refuses the run).
+    Auto applies to images; a video's frames are whole with DEFAULT_HISTORY pairs unless asked."""
     style = config.style if isinstance(config, VideoConfig) else config
-    if style.tile != "auto":
-        asked = "off" if style.tile is None else str(style.tile)
-        reason = "asked for" if style.tile_pixels is not None else "tiling off"
-        return TileChoice(style.tile_pixels, asked, reason)
+    asked_tile = str(style.tile) if style.tile is not None else "off"
+    asked_history = str(style.history_size)
+
+    def plan(tile: int | None, history: int, reason: str) -> MemoryPlan:
+        return MemoryPlan(tile, history, asked_tile, asked_history, reason)
+
+    tiles: list[int | None] = [style.tile_pixels]
+    histories = [style.history_pairs]
+    if style.tile != "auto" and style.history_size != "auto":
+        return plan(style.tile_pixels, style.history_pairs, "as asked")
     if kind != "image" or isinstance(config, VideoConfig):
-        return TileChoice(None, "auto", "videos and frame folders are tiled only with --tile N")
-    if style.cuda_graphs:
-        return TileChoice(None, "auto", "--cuda-graphs records the whole picture's iteration")
+        return plan(style.tile_pixels, style.history_pairs, "videos and frame folders are planned only as asked")
     device = run_device(style.device)
     try:
-        estimate = estimate_for_input(input_path, kind, styles, config, device)
+        estimate = estimate_for_input(input_path, kind, styles, plan(None, DEFAULT_HISTORY, "").apply(style), device)
     except StylevidError:
-        return TileChoice(None, "auto", "the input's size could not be read")
+        return plan(style.tile_pixels, style.history_pairs, "the input's size could not be read")
+    if style.tile == "auto":
+        tiles = [None]
+        if not style.cuda_graphs:  # a tiled iteration is not one CUDA graph
+            layers = (style.content_layer, *style.style_layers)
+            tiles += list(tile_candidates(estimate.height, estimate.width, layers))
+    if style.history_size == "auto" and style.optimizer == "lbfgs":
+        histories = list(HISTORY_LADDER)
     budget, where = memory_budget(style, device)
-    need = estimate.bytes + _once_per_process(device)
-    if need <= budget:
-        return TileChoice(None, "auto", f"the whole picture fits: about {format_bytes(need)} of {format_bytes(budget)}")
+    once = _once_per_process(device)
     source = input_dims(Path(input_path), kind)
     style_dims = _style_dims(styles)
 
-    def tiled_need(tile: int) -> int:
-        tiled = estimate_run(
+    def need(tile: int | None, history: int) -> int:
+        run = style.replace(tile=tile if tile is not None else "off", history_size=history)
+        sized = estimate_run(
             estimate.height,
             estimate.width,
-            style.replace(tile=tile),
+            run,
             device=device,
             source=source,
             styles=style_dims,
             precision=estimate.precision,
         )
-        return tiled.bytes + _once_per_process(device)
+        return once + sized.bytes
 
-    layers = (style.content_layer, *style.style_layers)
-    for tile in tile_candidates(estimate.height, estimate.width, layers):  # largest first
-        tiled = tiled_need(tile)
-        if tiled <= budget:
-            return TileChoice(
-                tile,
-                "auto",
-                f"the whole picture needs about {format_bytes(need)}, {format_bytes(budget)} {where}; "
-                f"in {tile}-px tiles about {format_bytes(tiled)}",
+    first = need(tiles[0], histories[0])
+    for history in histories:  # most pairs first: fewer cost quality, a tile costs only time
+        for tile in tiles:  # whole, then the largest tile first
+            needed = first if (tile, history) == (tiles[0], histories[0]) else need(tile, history)
+            if needed > budget:
+                continue
+            if (tile, history) == (tiles[0], histories[0]):
+                return plan(tile, history, f"fits: about {format_bytes(needed)} of {format_bytes(budget)} {where}")
+            what = (f"in {tile}-px tiles" if tile is not None else "whole") + (
+                f" with {history} pairs" if history != histories[0] else ""
             )
-    return TileChoice(None, "auto", f"no tile fits {format_bytes(budget)} {where}")
+            return plan(
+                tile,
+                history,
+                f"as asked it needs about {format_bytes(first)}, {format_bytes(budget)} {where}; "
+                f"{what} about {format_bytes(needed)}",
+            )
+    return plan(tiles[0], histories[0], f"nothing fits {format_bytes(budget)} {where}")
 
 
 def memory_budget(style: StyleConfig, device: str) -> tuple[int, str]:
@@ -458,11 +511,10 @@ def check_memory(
 ) -> Estimate | None:
     """Refuse a run whose estimate does not fit what its device has free (or ``memory_limit``),
     with one line: the estimate, what is available, and the largest --size (or --history) that fits.
-    With ``--tile auto`` the estimate is that of the tile :func:`choose_tile` picks."""
+    With ``--tile auto`` or ``--history auto`` the estimate is that of :func:`plan_memory`'s plan."""
     style = config.style if isinstance(config, VideoConfig) else config
-    if style.tile == "auto":
-        choice = choose_tile(input_path, kind, styles, config)
-        style = choice.apply(style)
+    if style.tile == "auto" or style.history_size == "auto":
+        style = plan_memory(input_path, kind, styles, config).apply(style)
         config = config.replace(style=style) if isinstance(config, VideoConfig) else style
     device = run_device(style.device)
     try:
@@ -477,7 +529,7 @@ def check_memory(
     style_dims = _style_dims(styles)
 
     def need(size: int, history: int | None = None, tile: int | None = style.tile_pixels) -> int:
-        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile or "off")
+        changed = style.replace(size=size, history_size=history or style.history_pairs, tile=tile or "off")
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
         shrunk = estimate_run(
@@ -489,7 +541,7 @@ def check_memory(
     history = None
     if style.optimizer == "lbfgs":
         history = largest_fitting(
-            lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_size]
+            lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_pairs]
         )
     tile = None
     untiled = style.tile_pixels is None

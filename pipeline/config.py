@@ -39,6 +39,8 @@ VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
 BIT_DEPTHS = (8, 16)
 #: --history-dtype: the L-BFGS pairs in fp32, or in a 16-bit type (pipeline/engine/lbfgs.py)
 HISTORY_DTYPES = ("fp32", "bf16", "fp16")
+#: L-BFGS pairs of --history auto when memory allows (the paper-era default of torch.optim.LBFGS)
+DEFAULT_HISTORY = 100
 #: --tile besides a number of pixels: chosen by the memory estimate ("auto"), or never ("off").
 TILE_MODES = ("auto", "off")
 #: Smallest --tile: each tile is run with a halo of about 150 px, so smaller tiles spend most of their time on it.
@@ -67,7 +69,9 @@ class StyleConfig:
     optimizer: str = "lbfgs"  # "lbfgs" (paper) or "adam"
     iters: int = 500  # optimisation iterations (one loss+gradient evaluation each)
     lr: float | None = None  # step size: L-BFGS 1.0, Adam 0.02 (pixels in 0–1) when None
-    history_size: int = 100  # L-BFGS memory (pairs of steps and gradient changes)
+    # L-BFGS memory (pairs of steps and gradient changes); "auto" → DEFAULT_HISTORY, fewer when the
+    # memory estimate says an image does not fit even in tiles (pipeline/budget.py: plan_memory)
+    history_size: int | str = "auto"
     # type the L-BFGS pairs are stored in: "fp32", or "bf16"/"fp16" (half the bytes; maths stays fp32)
     history_dtype: str = "fp32"
     init: str = "content"  # "content", "noise" (seeded white noise, the paper's), "style", or an image path
@@ -102,6 +106,11 @@ class StyleConfig:
         return dataclasses.replace(self, **changes)
 
     @property
+    def history_pairs(self) -> int:
+        """The L-BFGS pairs the engine keeps: the number asked for, or DEFAULT_HISTORY for "auto"."""
+        return self.history_size if isinstance(self.history_size, int) else DEFAULT_HISTORY
+
+    @property
     def tile_pixels(self) -> int | None:
         """The tile side the engine uses: a number of pixels, or None (whole; "auto" not yet chosen)."""
         return self.tile if isinstance(self.tile, int) else None
@@ -123,7 +132,10 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"size must be at least 16 px (VGG pools four times), got {config.size}")
     finite("style scale", config.style_scale, positive=True)
     positive_int("iterations", config.iters)
-    positive_int("L-BFGS history size", config.history_size)
+    if isinstance(config.history_size, str):
+        one_of("--history", config.history_size, ("auto",))
+    else:
+        positive_int("L-BFGS history size", config.history_size)
     for name in (config.content_layer, *config.style_layers):
         if name not in LAYER_NAMES:
             raise StylevidError(
@@ -172,6 +184,17 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
         raise StylevidError("init must be content, noise, style or an image file")
+
+
+def parse_history(text: str) -> int | str:
+    """--history as the user wrote it: "auto" or a number of pairs (checked by the config)."""
+    text = text.strip().lower()
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise StylevidError(f"--history must be auto or a number of pairs like 100; got {text!r}") from None
 
 
 def parse_tile(text: str) -> int | str:

@@ -128,7 +128,7 @@ class StyleTransfer:
         self.optimiser = OptimiserSettings(
             config.optimizer,
             config.lr,
-            config.history_size,
+            config.history_pairs,
             fast_lbfgs=self.precision != "fp32",
             cuda_graphs=self.cuda_graphs,
             history_dtype=config.history_dtype,
@@ -417,7 +417,7 @@ class StyleTransfer:
             element_bytes=FP32_BYTES if self.precision == "fp32" else 2,
             items=items,
             method=cfg.optimizer,
-            history=cfg.history_size,
+            history=cfg.history_pairs,
             history_bytes=HISTORY_BYTES[cfg.history_dtype],
             tile=cfg.tile_pixels,
             temporal=temporal,
@@ -446,7 +446,7 @@ class StyleTransfer:
             history = largest_fitting(
                 lambda m: run_bytes(height, width, replace(shape, history=m)),
                 budget,
-                [m for m in (50, 20, 10, 5) if m < self.config.history_size],
+                [m for m in (50, 20, 10, 5) if m < self.config.history_pairs],
             )
         history_hint = f" or --history {history}" if history is not None else ""
         batch = f" or --batch-frames {count // 2}" if count > 1 else ""
