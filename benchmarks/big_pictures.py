@@ -168,6 +168,56 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def model_table(sizes: list[int], tile: int, variants: list[str]) -> str:
+    """The memory model's parts (engine/memory.py, pipeline/budget.py) of a CPU run at S×S, whole and
+    in ``tile``-px tiles, per L-BFGS history (DTYPE:PAIRS); GB (2³⁰ bytes)."""
+    from stylevid.pipeline.budget import estimate_run
+    from stylevid.pipeline.config import StyleConfig
+    from stylevid.pipeline.engine.memory import (
+        HISTORY_BYTES,
+        RunShape,
+        activation_bytes,
+        history_bytes,
+        network_view,
+        optimiser_bytes,
+        target_bytes,
+    )
+
+    gb = 2**30
+    lines = [
+        "| size | tile | history | network (activations) | L-BFGS pairs | image, gradient, step buffers "
+        "| content targets | snapshots (GIF) | style pass | whole run (estimate) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        for tiled in (None, tile):
+            for variant in variants:
+                dtype, pairs = variant.split(":")
+                config = StyleConfig(
+                    size=size, iters=500, history_size=int(pairs), history_dtype=dtype, tile=tiled or "off"
+                )
+                estimate = estimate_run(size, size, config, device="cpu", styles=[(size, size)], source=(size, size))
+                shape = RunShape(
+                    layers={config.content_layer, *config.style_layers},
+                    style_layers=config.style_layers,
+                    content_layer=config.content_layer,
+                    history=int(pairs),
+                    history_bytes=HISTORY_BYTES[dtype],
+                    tile=tiled,
+                )
+                act = activation_bytes(*network_view(size, size, shape), shape)
+                hist = history_bytes(size, size, shape)
+                rest = optimiser_bytes(size, size, shape) - hist
+                cells = [act, hist, rest, target_bytes(size, size, shape), estimate.parts["snapshots"]]
+                cells += [estimate.parts["style_pass"], estimate.bytes]
+                lines.append(
+                    f"| {size}² | {tiled or '—'} | {pairs} {dtype} | "
+                    + " | ".join(f"{c / gb:.2f}" for c in cells)
+                    + " |"
+                )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="512,1024,2048", help="picture sides, comma-separated")
@@ -179,6 +229,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--model", default=None, help="print the memory model's parts for DTYPE:PAIRS,… instead")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-tile", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,6 +239,9 @@ def main() -> None:
                 worker(args.worker, args.worker_tile, args.history, args.device, args.history_dtype, args.threads)
             )
         )
+        return
+    if args.model:
+        print(model_table([int(s) for s in args.sizes.split(",")], args.tile, args.model.split(",")))
         return
     rows: list[dict] = []
     for size in (int(s) for s in args.sizes.split(",")):
