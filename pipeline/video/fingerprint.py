@@ -26,6 +26,7 @@ def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, A
     fields.pop("memory_limit", None)  # bounds the run, changes no frame
     fields.pop("tile", None)  # tiling computes the same frames (engine/tiling.py)
     fields.pop("bit_depth", None)  # video frames are always 8-bit
+    fields["history_size"] = style.history_pairs  # "auto" is DEFAULT_HISTORY pairs for a video's frames
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())
