@@ -156,7 +156,11 @@ def stylize(
     lr: float | None = typer.Option(
         None, help="Step size \\[default: 1 for L-BFGS, 0.02 for Adam].", rich_help_panel=OPTIM, show_default=False
     ),
-    history: int = typer.Option(100, help="L-BFGS history size.", rich_help_panel=OPTIM),
+    history: str = typer.Option(
+        "auto",
+        help="L-BFGS history size (pairs). auto: 100, fewer only when an image does not fit memory even in tiles.",
+        rich_help_panel=OPTIM,
+    ),
     init: str = typer.Option(
         "content", help="Start from: content, noise (the paper's), style, or an image file.", rich_help_panel=OPTIM
     ),
@@ -303,12 +307,17 @@ def stylize(
         rich_help_panel=MODEL,
         show_default=False,
     ),
-    tile: int | None = typer.Option(
-        None,
+    tile: str = typer.Option(
+        "auto",
         help="Run the network on tiles of N px (a multiple of 16, at least 64) with the whole picture's "
-        "loss and gradient: bounded memory at large sizes, about 1.5–3× the time.",
+        "loss and gradient: bounded memory at large sizes, about 1.5–3× the time. auto: only when the "
+        "memory estimate says an image does not fit whole (the largest tile that fits); off: never.",
         rich_help_panel=MODEL,
-        show_default=False,
+    ),
+    history_dtype: str = typer.Option(
+        "fp32",
+        help="Type the L-BFGS history is stored in: fp32, or bf16/fp16 (half the memory; maths stays fp32).",
+        rich_help_panel=OPTIM,
     ),
     bit_depth: int = typer.Option(
         8,
@@ -318,7 +327,14 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output path.", rich_help_panel=OUTPUT),
 ) -> None:
     from stylevid.pipeline.budget import check_memory, parse_memory
-    from stylevid.pipeline.config import StyleConfig, VideoConfig, parse_cuts, parse_long_term
+    from stylevid.pipeline.config import (
+        StyleConfig,
+        VideoConfig,
+        parse_cuts,
+        parse_history,
+        parse_long_term,
+        parse_tile,
+    )
     from stylevid.pipeline.engine.stages import parse_sizes
     from stylevid.pipeline.io.paths import create_output_folder, default_output
     from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
@@ -340,7 +356,7 @@ def stylize(
         optimizer=optimizer,
         iters=iters,
         lr=lr,
-        history_size=history,
+        history_size=parse_history(history),
         init=init,
         seed=seed,
         pooling=pooling,
@@ -351,7 +367,8 @@ def stylize(
         precision=precision,
         cuda_graphs=cuda_graphs,
         memory_limit=None if memory_limit is None else parse_memory(memory_limit),
-        tile=tile,
+        tile=parse_tile(tile),
+        history_dtype=history_dtype,
         bit_depth=bit_depth,
     )
     out_dir = output if output is not None else default_output(input)
@@ -407,7 +424,14 @@ def stylize(
 
         with ImageProgress(console, config.iters) as progress:
             result = stylize_image_file(
-                input, style, out_dir, config, styles=styles, on_report=progress.update, on_stage=progress.stage
+                input,
+                style,
+                out_dir,
+                config,
+                styles=styles,
+                on_report=progress.update,
+                on_stage=progress.stage,
+                on_note=console.print,
             )
         _done(console, quiet, result.files["image"], result.files, f"{result.stylized.seconds:.1f} s")
         return

@@ -25,9 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import StyleConfig, VideoConfig
+from .config import DEFAULT_HISTORY, MIN_TILE, StyleConfig, VideoConfig
+from .engine.layers import pooling_grid
 from .engine.memory import (
     FP32_BYTES,
+    HISTORY_BYTES,
     RunShape,
     largest_fitting,
     largest_fitting_sorted,
@@ -125,8 +127,8 @@ def estimate_run(
     iters = max(first_iters, video.frame_iters) if video is not None else first_iters
     # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
     # (a batch, or a narrower type) allocates the whole history at once.
-    preallocated = items > 1 or precision != "fp32"
-    history = style.history_size if preallocated else min(style.history_size, iters)
+    preallocated = items > 1 or precision != "fp32" or style.history_dtype != "fp32"
+    history = style.history_pairs if preallocated else min(style.history_pairs, iters)
     shape = RunShape(
         layers={style.content_layer, *style.style_layers},
         style_layers=style.style_layers,
@@ -135,10 +137,11 @@ def estimate_run(
         items=items,
         method=style.optimizer,
         history=history,
+        history_bytes=HISTORY_BYTES[style.history_dtype],
         temporal=temporal,
         graphs=graphs,
         pooling=style.pooling,
-        tile=style.tile,
+        tile=style.tile_pixels,
     )
     optimisation = run_bytes(height, width, shape)
     if video is not None and graphs and items == 1:
@@ -361,29 +364,181 @@ def estimate_for_input(
 TILE_SUGGESTED = 512
 
 
+#: --history auto: the pairs tried, most first, when an image does not fit even in the smallest tile
+HISTORY_LADDER = (DEFAULT_HISTORY, 50, 20, 10, 5)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The tile and L-BFGS history of a run, and why: what ``--tile auto`` and ``--history auto`` became."""
+
+    tile: int | None  # pixels a side; None: the whole picture at once
+    history: int  # L-BFGS pairs
+    asked_tile: str  # "auto", "off" or the number asked for
+    asked_history: str  # "auto" or the number asked for
+    reason: str  # one line, for the terminal and run.json
+
+    @property
+    def changed(self) -> bool:
+        """Whether "auto" made the run differ from the whole picture with DEFAULT_HISTORY pairs."""
+        return (self.asked_tile == "auto" and self.tile is not None) or (
+            self.asked_history == "auto" and self.history != DEFAULT_HISTORY
+        )
+
+    def record(self) -> dict[str, Any]:
+        """run.json's ``memory_plan``."""
+        return {
+            "tile": self.tile,
+            "history": self.history,
+            "asked": {"tile": self.asked_tile, "history": self.asked_history},
+            "reason": self.reason,
+        }
+
+    def note(self) -> str:
+        """The line a run prints when "auto" changed something."""
+        parts = []
+        if self.asked_tile == "auto" and self.tile is not None:
+            parts.append(f"{self.tile}-px tiles")
+        if self.asked_history == "auto" and self.history != DEFAULT_HISTORY:
+            parts.append(f"{self.history} L-BFGS pairs")
+        return f"to fit memory: {' and '.join(parts)} ({self.reason})"
+
+    def apply(self, config: StyleConfig) -> StyleConfig:
+        """``config`` with ``auto`` replaced by the plan (a tile or "off"; a number of pairs)."""
+        changes: dict[str, Any] = {}
+        if config.tile == "auto":
+            changes["tile"] = self.tile if self.tile is not None else "off"
+        if config.history_size == "auto":
+            changes["history_size"] = self.history
+        return config.replace(**changes) if changes else config
+
+
+def tile_candidates(height: int, width: int, layers: Sequence[str]) -> list[int]:
+    """Tiles that split a height × width picture evenly: for 2, 3, … tiles a side, the side that
+    many take (rounded up to the pooling grid), down to MIN_TILE; largest first."""
+    grid = pooling_grid(tuple(layers))
+    long_side = max(height, width)
+    tiles: list[int] = []
+    for count in range(2, long_side // MIN_TILE + 2):
+        side = max(_ceil_div(_ceil_div(long_side, count), grid), _ceil_div(MIN_TILE, grid)) * grid
+        if side < long_side and side not in tiles:
+            tiles.append(side)
+        if side <= MIN_TILE:
+            break
+    return tiles
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def plan_memory(input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig) -> MemoryPlan:
+    """The tile and history of a run. ``--tile N``/``off`` and ``--history N`` stay as asked. With
+    ``--tile auto`` (the default) an image is whole when its memory estimate fits what the device
+    has free (and ``--memory-limit``), else in the largest tile that fits (:func:`tile_candidates`:
+    exact, it costs time only). With ``--history auto`` (the default) the run keeps DEFAULT_HISTORY
+    pairs unless not even the smallest tile fits with them: then the most pairs of
+    :data:`HISTORY_LADDER` that fit (fewer pairs cost final loss: docs/performance.md). When nothing
+    fits the plan is the whole picture with all pairs (the memory check then refuses the run).
+    Auto applies to images; a video's frames are whole with DEFAULT_HISTORY pairs unless asked."""
+    style = config.style if isinstance(config, VideoConfig) else config
+    asked_tile = str(style.tile) if style.tile is not None else "off"
+    asked_history = str(style.history_size)
+
+    def plan(tile: int | None, history: int, reason: str) -> MemoryPlan:
+        return MemoryPlan(tile, history, asked_tile, asked_history, reason)
+
+    tiles: list[int | None] = [style.tile_pixels]
+    histories = [style.history_pairs]
+    if style.tile != "auto" and style.history_size != "auto":
+        return plan(style.tile_pixels, style.history_pairs, "as asked")
+    if kind != "image" or isinstance(config, VideoConfig):
+        return plan(style.tile_pixels, style.history_pairs, "videos and frame folders are planned only as asked")
+    device = run_device(style.device)
+    try:
+        estimate = estimate_for_input(input_path, kind, styles, plan(None, DEFAULT_HISTORY, "").apply(style), device)
+    except StylevidError:
+        return plan(style.tile_pixels, style.history_pairs, "the input's size could not be read")
+    if style.tile == "auto":
+        tiles = [None]
+        if not style.cuda_graphs:  # a tiled iteration is not one CUDA graph
+            layers = (style.content_layer, *style.style_layers)
+            tiles += list(tile_candidates(estimate.height, estimate.width, layers))
+    if style.history_size == "auto" and style.optimizer == "lbfgs":
+        histories = list(HISTORY_LADDER)
+    budget, where = memory_budget(style, device)
+    once = _once_per_process(device)
+    source = input_dims(Path(input_path), kind)
+    style_dims = _style_dims(styles)
+
+    def need(tile: int | None, history: int) -> int:
+        run = style.replace(tile=tile if tile is not None else "off", history_size=history)
+        sized = estimate_run(
+            estimate.height,
+            estimate.width,
+            run,
+            device=device,
+            source=source,
+            styles=style_dims,
+            precision=estimate.precision,
+        )
+        return once + sized.bytes
+
+    first = need(tiles[0], histories[0])
+    for history in histories:  # most pairs first: fewer cost quality, a tile costs only time
+        for tile in tiles:  # whole, then the largest tile first
+            needed = first if (tile, history) == (tiles[0], histories[0]) else need(tile, history)
+            if needed > budget:
+                continue
+            if (tile, history) == (tiles[0], histories[0]):
+                return plan(tile, history, f"fits: about {format_bytes(needed)} of {format_bytes(budget)} {where}")
+            what = (f"in {tile}-px tiles" if tile is not None else "whole") + (
+                f" with {history} pairs" if history != histories[0] else ""
+            )
+            return plan(
+                tile,
+                history,
+                f"as asked it needs about {format_bytes(first)}, {format_bytes(budget)} {where}; "
+                f"{what} about {format_bytes(needed)}",
+            )
+    return plan(tiles[0], histories[0], f"nothing fits {format_bytes(budget)} {where}")
+
+
+def memory_budget(style: StyleConfig, device: str) -> tuple[int, str]:
+    """(bytes a run may use on ``device``, what bounds them in words): what is free, or --memory-limit."""
+    free = available_bytes(device)
+    where = "GPU memory free on " + device if device.startswith("cuda") else "RAM available"
+    if style.memory_limit is not None and style.memory_limit < free:
+        return style.memory_limit, f"allowed by --memory-limit ({format_bytes(free)} {where})"
+    return free, where
+
+
 def check_memory(
     input_path: Path, kind: str, styles: Sequence[Any], config: StyleConfig | VideoConfig
 ) -> Estimate | None:
     """Refuse a run whose estimate does not fit what its device has free (or ``memory_limit``),
-    with one line: the estimate, what is available, and the largest --size (or --history) that fits."""
+    with one line: the estimate, what is available, and the largest --size (or --history) that fits.
+    With ``--tile auto`` or ``--history auto`` the estimate is that of :func:`plan_memory`'s plan."""
     style = config.style if isinstance(config, VideoConfig) else config
+    if style.tile == "auto" or style.history_size == "auto":
+        style = plan_memory(input_path, kind, styles, config).apply(style)
+        config = config.replace(style=style) if isinstance(config, VideoConfig) else style
     device = run_device(style.device)
     try:
         estimate = estimate_for_input(input_path, kind, styles, config, device)
     except StylevidError:
         return None  # a header that cannot be read: the decoder says why, in its own words
     once = _once_per_process(device)
-    free = available_bytes(device)
-    budget = free if style.memory_limit is None else min(free, style.memory_limit)
+    budget, where = memory_budget(style, device)
     if estimate.bytes + once <= budget:
         return estimate
     source = input_dims(Path(input_path), kind)
     style_dims = _style_dims(styles)
 
-    def need(size: int, history: int | None = None, tile: int | None = style.tile) -> int:
+    def need(size: int, history: int | None = None, tile: int | None = style.tile_pixels) -> int:
         # stages given for --size do not fit another size: that one is estimated as "auto" plans it
         stages = {} if size == style.size else {"pyramid": "auto", "pyramid_iters": None}
-        changed = style.replace(size=size, history_size=history or style.history_size, tile=tile, **stages)
+        changed = style.replace(size=size, history_size=history or style.history_pairs, tile=tile or "off", **stages)
         run = config.replace(style=changed) if isinstance(config, VideoConfig) else changed
         height, width = scaled(*source, size)
         shrunk = estimate_run(
@@ -395,10 +550,11 @@ def check_memory(
     history = None
     if style.optimizer == "lbfgs":
         history = largest_fitting(
-            lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_size]
+            lambda m: need(style.size, m), budget, [m for m in (50, 20, 10, 5, 2) if m < style.history_pairs]
         )
     tile = None
-    if style.tile is None and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
+    untiled = style.tile_pixels is None
+    if untiled and not style.cuda_graphs and max(estimate.height, estimate.width) > TILE_SUGGESTED:
         tile = TILE_SUGGESTED if need(style.size, tile=TILE_SUGGESTED) <= budget else None
     if tile is not None:
         hint = f"try --tile {tile} (exact: the same result in less memory)" + (
@@ -412,9 +568,6 @@ def check_memory(
         hint = "even --size 64 does not fit; free some memory" + (
             " or raise --memory-limit" if style.memory_limit is not None else ""
         )
-    where = "GPU memory free on " + device if device.startswith("cuda") else "RAM available"
-    if style.memory_limit is not None and style.memory_limit < free:
-        where = f"allowed by --memory-limit ({format_bytes(free)} {where})"
     raise StylevidError(
         f"not enough memory: a run at {estimate.width}×{estimate.height} needs about "
         f"{format_bytes(estimate.bytes + once)} (estimate), {format_bytes(budget)} {where}; {hint}"

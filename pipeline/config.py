@@ -42,6 +42,12 @@ OUTPUT_SIZES = ("processing", "original")
 #: Video encoders offered to users, in order of preference, with the top of each one's CRF scale.
 VIDEO_CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
 BIT_DEPTHS = (8, 16)
+#: --history-dtype: the L-BFGS pairs in fp32, or in a 16-bit type (pipeline/engine/lbfgs.py)
+HISTORY_DTYPES = ("fp32", "bf16", "fp16")
+#: L-BFGS pairs of --history auto when memory allows (the paper-era default of torch.optim.LBFGS)
+DEFAULT_HISTORY = 100
+#: --tile besides a number of pixels: chosen by the memory estimate ("auto"), or never ("off").
+TILE_MODES = ("auto", "off")
 #: Smallest --tile: each tile is run with a halo of about 150 px, so smaller tiles spend most of their time on it.
 MIN_TILE = 64
 MAX_CRF = {"libx264": 51, "libx265": 51, "mpeg4": 51, "libvpx-vp9": 63}
@@ -74,7 +80,11 @@ class StyleConfig:
     optimizer: str = "lbfgs"  # "lbfgs" (paper) or "adam"
     iters: int = 500  # optimisation iterations (one loss+gradient evaluation each)
     lr: float | None = None  # step size: L-BFGS 1.0, Adam 0.02 (pixels in 0–1) when None
-    history_size: int = 100  # L-BFGS memory (pairs of steps and gradient changes)
+    # L-BFGS memory (pairs of steps and gradient changes); "auto" → DEFAULT_HISTORY, fewer when the
+    # memory estimate says an image does not fit even in tiles (pipeline/budget.py: plan_memory)
+    history_size: int | str = "auto"
+    # type the L-BFGS pairs are stored in: "fp32", or "bf16"/"fp16" (half the bytes; maths stays fp32)
+    history_dtype: str = "fp32"
     init: str = "content"  # "content", "noise" (seeded white noise, the paper's), "style", or an image path
     seed: int = 0  # seeds the noise; with the same seed a CPU run is bit-for-bit repeatable
     pooling: str = "max"  # "max" (VGG as trained) or "avg" (the paper's suggestion)
@@ -91,8 +101,10 @@ class StyleConfig:
     # estimate before any work; None → what the device has free (pipeline/budget.py)
     memory_limit: int | None = None
     # exact tiling: the network runs on tiles of this many pixels a side (plus a halo), with the loss
-    # and gradient of the whole picture (engine/tiling.py); None → the whole picture at once
-    tile: int | None = None
+    # and gradient of the whole picture (engine/tiling.py); "off" or None → the whole picture at once;
+    # "auto" → whole, unless the memory estimate says an image does not fit: then the largest tile
+    # that does (pipeline/budget.py: choose_tile; the job replaces "auto" with what it chose)
+    tile: int | str | None = "auto"
 
     # --- output ------------------------------------------------------------------------------------
     bit_depth: int = 8  # bits per channel of a saved image: 8, or 16 (PNG/TIFF; video frames stay 8-bit)
@@ -103,6 +115,16 @@ class StyleConfig:
     def replace(self, **changes: Any) -> StyleConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def history_pairs(self) -> int:
+        """The L-BFGS pairs the engine keeps: the number asked for, or DEFAULT_HISTORY for "auto"."""
+        return self.history_size if isinstance(self.history_size, int) else DEFAULT_HISTORY
+
+    @property
+    def tile_pixels(self) -> int | None:
+        """The tile side the engine uses: a number of pixels, or None (whole; "auto" not yet chosen)."""
+        return self.tile if isinstance(self.tile, int) else None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,7 +146,10 @@ def validate(config: StyleConfig) -> None:
     check_pyramid(config.pyramid, config.size)
     if config.pyramid_iters is not None:
         check_stage_iters(config.pyramid_iters, len(stage_sizes(config.pyramid, config.size)))
-    positive_int("L-BFGS history size", config.history_size)
+    if isinstance(config.history_size, str):
+        one_of("--history", config.history_size, ("auto",))
+    else:
+        positive_int("L-BFGS history size", config.history_size)
     for name in (config.content_layer, *config.style_layers):
         if name not in LAYER_NAMES:
             raise StylevidError(
@@ -152,6 +177,7 @@ def validate(config: StyleConfig) -> None:
     if config.lr is not None:
         finite("learning rate", config.lr, positive=True)
     one_of("optimizer", config.optimizer, OPTIMIZERS)
+    one_of("--history-dtype", config.history_dtype, HISTORY_DTYPES)
     one_of("pooling", config.pooling, POOLINGS)
     one_of("precision", config.precision, PRECISIONS)
     if config.weights_format is not None:
@@ -160,7 +186,9 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"cuda_graphs must be true or false, got {config.cuda_graphs!r}")
     if config.memory_limit is not None:
         positive_int("memory limit (bytes)", config.memory_limit)
-    if config.tile is not None:
+    if isinstance(config.tile, str):
+        one_of("--tile", config.tile, TILE_MODES)
+    elif config.tile is not None:
         check_tile(config.tile, (config.content_layer, *config.style_layers))
         if config.cuda_graphs:
             raise StylevidError("--tile and --cuda-graphs do not go together: a tiled iteration is not one CUDA graph")
@@ -170,6 +198,28 @@ def validate(config: StyleConfig) -> None:
         raise StylevidError(f"seed must be a whole number, got {config.seed!r}")
     if not config.init:
         raise StylevidError("init must be content, noise, style or an image file")
+
+
+def parse_history(text: str) -> int | str:
+    """--history as the user wrote it: "auto" or a number of pairs (checked by the config)."""
+    text = text.strip().lower()
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise StylevidError(f"--history must be auto or a number of pairs like 100; got {text!r}") from None
+
+
+def parse_tile(text: str) -> int | str:
+    """--tile as the user wrote it: "auto", "off" or a number of pixels (checked by the config)."""
+    text = text.strip().lower()
+    if text in TILE_MODES:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise StylevidError(f"--tile must be auto, off or a number of pixels like 512; got {text!r}") from None
 
 
 def check_tile(tile: object, layers: tuple[str, ...]) -> None:

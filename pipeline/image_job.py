@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .budget import PeakMemory, estimate_for_input, run_device
+from .budget import PeakMemory, estimate_for_input, plan_memory, run_device
 from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
@@ -39,18 +40,25 @@ def stylize_image_file(
     styles: list[np.ndarray] | None = None,
     on_report: ReportFn | None = None,
     on_stage: StageFn | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> ImageResult:
     """Stylise ``content_path`` into ``out_dir``, after the validation pass (what `stylevid IMAGE` runs).
 
     ``styles`` may hold the style pictures already decoded from ``style_paths``. With a coarse-to-fine
     run (``config.pyramid``) ``on_stage`` is told as each stage begins, and ``on_report`` counts each
     stage's iterations from 1.
+    ``on_note`` receives one line when ``--tile auto`` or ``--history auto`` change the run to fit
+    memory (before any work).
     """
     validate_run(content_path, style_paths, out_dir, config)  # also: no output overwrites an input
     out_dir = Path(out_dir)
     create_output_folder(out_dir)
+    plan = plan_memory(content_path, "image", style_paths, config)  # --tile auto, --history auto
+    config = plan.apply(config)
+    if plan.changed and on_note is not None:
+        on_note(plan.note())
     with output_folder_lock(out_dir):  # one run per output folder
-        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report, on_stage)
+        return _stylize_into(content_path, style_paths, out_dir, config, styles, on_report, on_stage, plan.record())
 
 
 def _stylize_into(
@@ -61,8 +69,10 @@ def _stylize_into(
     styles: list[np.ndarray] | None,
     on_report: ReportFn | None,
     on_stage: StageFn | None,
+    memory_plan: dict[str, Any] | None = None,
 ) -> ImageResult:
-    """The run itself, in the output folder this process holds."""
+    """The run itself, in the output folder this process holds; ``memory_plan``: run.json's record of
+    the tile and history chosen (:func:`.budget.plan_memory`)."""
     image_path = out_dir / result_name(Path(content_path), "image", "image")
     peak = PeakMemory(run_device(config.device)).start()
     content = load_image(content_path)
@@ -105,6 +115,7 @@ def _stylize_into(
         precision_reason=precision_choice(engine.config.precision, engine.device)[1],
         seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
         iterations=result.iterations,
+        memory_plan=memory_plan,
         cuda_graph=(
             {
                 "replayed_iterations": result.replayed,

@@ -50,18 +50,20 @@ def test_a_low_memory_limit_refuses_with_the_largest_size_that_fits(capsys, tmp_
         "512",
         "--memory-limit",
         "600M",
+        "--tile",
+        "off",
         *FAST,
     )
     assert "allowed by --memory-limit" in line and "600 MiB" in line
     size = int(line.rsplit("try --size ", 1)[1].rstrip(")"))
-    config = StyleConfig(size=size, iters=2, device="cpu", memory_limit=600 * 2**20)
+    config = StyleConfig(size=size, iters=2, device="cpu", memory_limit=600 * 2**20, tile="off")
     assert check_memory(CONTENT_FILE, "image", [STYLE_FILE], config) is not None  # the suggestion fits
     with pytest.raises(StylevidError):
         check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(size=size + 16))  # and is the largest
 
 
 def test_a_smaller_history_is_suggested_when_that_alone_fits():
-    config = StyleConfig(size=512, iters=500, history_size=100, device="cpu")
+    config = StyleConfig(size=512, iters=500, history_size=100, device="cpu", tile="off")
 
     def need(history: int) -> int:
         return estimate_run_bytes(
@@ -74,7 +76,7 @@ def test_a_smaller_history_is_suggested_when_that_alone_fits():
 
 
 def test_tiling_is_suggested_when_the_picture_fits_only_in_tiles():
-    config = StyleConfig(size=1536, iters=5, history_size=5, device="cpu")
+    config = StyleConfig(size=1536, iters=5, history_size=5, device="cpu", tile="off")
     whole = estimate_run_bytes(1152, 1536, config, styles=[(768, 970)], source=(768, 1024))
     tiled = estimate_run_bytes(1152, 1536, config.replace(tile=512), styles=[(768, 970)], source=(768, 1024))
     assert tiled < whole / 1.5
@@ -82,6 +84,7 @@ def test_tiling_is_suggested_when_the_picture_fits_only_in_tiles():
     with pytest.raises(StylevidError, match=r"try --tile 512 .*--size \d+"):
         check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit))
     check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit, tile=512))
+    check_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=limit, tile="auto"))  # tiles itself
 
 
 def test_nothing_fits_says_so():

@@ -54,6 +54,14 @@ Differences from ``torch.optim.LBFGS``
   iteration, ``lr`` after), ``max_iter=1`` per ``step`` call.
 * ``step`` sets ``param.grad = None`` before calling the closure; the closure computes
   the loss, calls ``backward()`` and returns the loss.
+* History in a narrower type (``history_dtype`` bfloat16 or float16; issue 20 item 3): the ring
+  ``W`` is stored in that type, each row with its own fp32 scale (the row divided by its largest
+  magnitude, so float16 neither overflows nor loses small gradients to underflow), and all maths
+  stays in ``param.dtype``: the products with the ring upcast it a block of columns at a time (a
+  fixed number of blocks, so an iteration still launches a fixed sequence of kernels; the
+  temporary holds ``2m × block`` elements, about one image's worth). The newest pair is kept in
+  full precision until it enters the ring; the products and the curvature test use the pair as
+  stored. Half the history's bytes, at a cost in convergence measured in docs/performance.md.
 * Precision of the two big products on CUDA: if fp32 matmuls may use TF32
   (``torch.backends.cuda.matmul.fp32_precision == "tf32"`` or legacy equivalents), the
   products are done with ``torch.mv`` (cuBLAS gemv, which does not use tensor cores)
@@ -71,6 +79,10 @@ import torch
 __all__ = ["LBFGS"]
 
 _CURVATURE_EPS = 1e-10  # torch.optim.LBFGS accepts a pair only if s·y > 1e-10
+#: dtypes the history may be stored in besides the parameter's own
+HISTORY_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+#: a narrow history is upcast in blocks of at least this many columns (and of about n / 2m)
+_MIN_BLOCK = 16384
 
 
 def _reduced_precision_matmul(device: torch.device, dtype: torch.dtype) -> bool:
@@ -109,9 +121,12 @@ class LBFGS:
         lr: fixed step length (``torch.optim.LBFGS`` ``lr`` without line search).
         solve_dtype: dtype of the small m×m algebra (default float64).
         batched: dim 0 of ``param`` indexes independent problems, each with its own history.
+        history_dtype: the type the m pairs are stored in (default ``param.dtype``); bfloat16 or
+            float16 halve them (per-row fp32 scales; maths in ``param.dtype``).
 
-    Memory: ``2·(m + 1)·numel`` elements of ``param.dtype`` (m=100, 1×3×512×512 fp32:
-    about 635 MB) plus O(B·m²); a step allocates about ``6·numel`` more for a moment.
+    Memory: ``2·m·numel`` elements of ``history_dtype`` and ``2·numel`` of ``param.dtype``
+    (m=100, 1×3×512×512 fp32: about 635 MB; bf16: about 320 MB) plus O(B·m²); a step allocates
+    about ``6·numel`` more for a moment.
     """
 
     def __init__(
@@ -122,6 +137,7 @@ class LBFGS:
         lr: float = 1.0,
         solve_dtype: torch.dtype = torch.float64,
         batched: bool = False,
+        history_dtype: torch.dtype | None = None,
     ) -> None:
         if not isinstance(param, torch.Tensor):
             raise TypeError("param must be a torch.Tensor")
@@ -137,6 +153,8 @@ class LBFGS:
             )
         if int(history_size) < 1:
             raise ValueError(f"history_size must be >= 1, got {history_size}")
+        if history_dtype is not None and history_dtype not in HISTORY_DTYPES:
+            raise ValueError(f"history_dtype must be one of {HISTORY_DTYPES}, got {history_dtype}")
         self.param = param
         self.history_size = m = int(history_size)
         self.lr = float(lr)
@@ -146,8 +164,15 @@ class LBFGS:
         n = param.numel() // b
         dev, dt = param.device, param.dtype
         self._n_iter = 0  # completed iterations (host int, deterministic)
+        hd = dt if history_dtype is None else history_dtype
+        #: the ring is narrower than the maths: rows stored scaled, upcast a block at a time
+        self._narrow = hd != dt
         # ring buffer per item: rows [0, m) = s_i, rows [m, 2m) = y_i (accepted pairs only)
-        self._W = torch.zeros(b, 2 * m, n, device=dev, dtype=dt)
+        self._W = torch.zeros(b, 2 * m, n, device=dev, dtype=hd)
+        # narrow ring: row r holds (s or y) / _row_scale[:, r]; 1 where unused
+        self._row_scale = torch.ones(b, 2 * m, device=dev, dtype=dt)
+        block = max(_MIN_BLOCK, -(-n // (2 * m)))
+        self._blocks = [(start, min(n, start + block)) for start in range(0, n, block)]
         # the newest pair per item: [:, 0] = s_k, [:, 1] = -g_k until the next step makes it y_k
         self._pair = torch.zeros(b, 2, n, device=dev, dtype=dt)
         self._head = torch.zeros(b, device=dev, dtype=torch.long)  # slot of the next accepted pair
@@ -168,10 +193,49 @@ class LBFGS:
     def _products(self, vecs: list[torch.Tensor]) -> torch.Tensor:
         """``W_b @ stack(vecs_b).T`` per item -> (B, 2m, len(vecs)), in IEEE precision."""
         W = self._W
+        if self._narrow:
+            return self._narrow_products(vecs)
         if self._force_mv or _reduced_precision_matmul(W.device, W.dtype):
             return torch.stack([torch.stack([torch.mv(W[i], v[i]) for v in vecs], dim=1) for i in range(W.shape[0])])
         # (B, k, n) @ (B, n, 2m): one pass over W (faster than W @ V.T on CPU/MKL)
         return torch.bmm(torch.stack(vecs, dim=1), W.transpose(1, 2)).transpose(1, 2)
+
+    def _narrow_products(self, vecs: list[torch.Tensor]) -> torch.Tensor:
+        """:meth:`_products` of a narrow ring: each block of columns upcast, multiplied, summed in
+        a fixed order; then each row's scale."""
+        dt = vecs[0].dtype
+        V = torch.stack(vecs, dim=1)  # (B, k, n)
+        mv = self._force_mv or _reduced_precision_matmul(V.device, dt)
+        total: torch.Tensor | None = None
+        for start, end in self._blocks:
+            block = self._W[:, :, start:end].to(dt)  # (B, 2m, c)
+            if mv:
+                part = torch.stack(
+                    [
+                        torch.stack([torch.mv(block[i], V[i, j, start:end]) for j in range(V.shape[1])], dim=1)
+                        for i in range(V.shape[0])
+                    ]
+                )
+            else:
+                part = torch.bmm(block, V[:, :, start:end].transpose(1, 2))  # (B, 2m, k)
+            total = part if total is None else total + part
+            del block
+        assert total is not None
+        return total * self._row_scale[:, :, None]
+
+    def _combine(self, coef: torch.Tensor, out: torch.Tensor) -> None:
+        """``out[b] = W_bᵀ coef[b]`` (B, n), as gemv (IEEE fp32 on CUDA, whatever the TF32 setting)."""
+        W = self._W
+        if not self._narrow:
+            for i in range(W.shape[0]):
+                torch.mv(W[i].t(), coef[i], out=out[i])
+            return
+        scaled = coef * self._row_scale  # (B, 2m): the rows' scales folded into the coefficients
+        for start, end in self._blocks:
+            block = W[:, :, start:end].to(out.dtype)
+            for i in range(W.shape[0]):
+                torch.mv(block[i].t(), scaled[i], out=out[i, start:end])
+            del block
 
     def _direction_coefs(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Coefficients c (B, 2m, slot order) with  -H g = -γ g + Wᵀ c  per item.
@@ -220,8 +284,8 @@ class LBFGS:
 
     def _update(self, g: torch.Tensor) -> None:
         W, pair = self._W, self._pair
-        if g.dtype != W.dtype:
-            g = g.to(W.dtype)
+        if g.dtype != pair.dtype:
+            g = g.to(pair.dtype)
         s_new = pair[:, 0]  # (B, n)
         if self._n_iter == 0:
             # t = min(1, 1/|g|_1) * lr per item ; d = -g
@@ -230,12 +294,10 @@ class LBFGS:
         else:
             pair[:, 1].add_(g)  # y_{k-1} = g_k - g_{k-1}
             y = pair[:, 1]
-            coef = (self._direction_coefs(*self._store(y, g)) * self.lr).to(W.dtype)
-            # Wᵀc per item, as gemv (IEEE fp32 on CUDA, whatever the TF32 setting)
-            for i in range(W.shape[0]):
-                torch.mv(W[i].t(), coef[i], out=s_new[i])
+            coef = (self._direction_coefs(*self._store(y, g)) * self.lr).to(g.dtype)
+            self._combine(coef, s_new)  # Wᵀc per item
             # s_k = lr * d_k = lr * (Wᵀc - γ g)
-            s_new.addcmul_(g, (self._gamma * self.lr).to(W.dtype)[:, None], value=-1.0)
+            s_new.addcmul_(g, (self._gamma * self.lr).to(g.dtype)[:, None], value=-1.0)
             if self._any_fresh:  # restarted items: no history, so the first step's rule
                 first = g * (torch.clamp(torch.reciprocal(g.abs().sum(dim=1, keepdim=True)), max=1.0) * -self.lr)
                 s_new.copy_(torch.where(self._fresh[:, None], first, s_new))
@@ -260,7 +322,16 @@ class LBFGS:
         slot_rows = torch.cat([slot, slot + m], dim=1)  # (B, 2): the slot's s row and y row
         rows = slot_rows[:, :, None].expand(-1, -1, W.shape[2])
         held = W.gather(1, rows)  # (B, 2, n)
-        W.scatter_(1, rows, pair)
+        if self._narrow:  # the pair as the ring will hold it: scaled by its rows' largest magnitudes
+            held_scale = self._row_scale.gather(1, slot_rows)  # (B, 2)
+            pair_scale = pair.abs().amax(dim=2)
+            pair_scale = torch.where(pair_scale > 0, pair_scale, torch.ones_like(pair_scale))
+            stored = (pair / pair_scale[:, :, None]).to(W.dtype)
+            self._row_scale.scatter_(1, slot_rows, pair_scale)
+            y = stored[:, 1].to(y.dtype) * pair_scale[:, 1:]  # products and test see the stored y
+        else:
+            stored = pair
+        W.scatter_(1, rows, stored)
         G = self._products([y, g])  # (B, 2m, 2)
         col_sy = G[:, :m, 0].to(sd)  # s_i · y_new
         col_yy = G[:, m:, 0].to(sd)  # y_i · y_new
@@ -268,8 +339,11 @@ class LBFGS:
         ok = ys > _CURVATURE_EPS
         if self._any_fresh:  # the pair spanning a restart mixes two problems: drop it
             ok = ok & ~self._fresh
-        W.scatter_(1, rows, torch.where(ok[:, None, None], pair, held))
-        held_dots = (held * g[:, None, :]).sum(dim=2)  # (B, 2): s·g, y·g of the pair held (no TF32)
+        W.scatter_(1, rows, torch.where(ok[:, None, None], stored, held))
+        held_dots = (held.to(g.dtype) * g[:, None, :]).sum(dim=2)  # (B, 2): s·g, y·g of the pair held (no TF32)
+        if self._narrow:
+            held_dots = held_dots * held_scale
+            self._row_scale.scatter_(1, slot_rows, torch.where(ok[:, None], pair_scale, held_scale))
         dots = G[:, :, 1].scatter(1, slot_rows, torch.where(ok[:, None], G[:, :, 1].gather(1, slot_rows), held_dots))
         column = slot[:, :, None].expand(-1, m, 1)  # (B, m, 1): column `slot` of an m×m matrix
         row = slot[:, :, None].expand(-1, 1, m)  # (B, 1, m): row `slot`
@@ -307,6 +381,7 @@ class LBFGS:
             "lr": self.lr,
             "numel": self.param.numel(),
             "W": self._W,
+            "row_scale": self._row_scale,
             "pair": self._pair,
             "head": self._head,
             "sty": self._sty,
@@ -324,6 +399,8 @@ class LBFGS:
         self._n_iter = int(d["n_iter"])
         with torch.no_grad():
             self._W.copy_(d["W"])
+            if "row_scale" in d:
+                self._row_scale.copy_(d["row_scale"])
             self._pair.copy_(d["pair"])
             self._sty.copy_(d["sty"])
             self._yty.copy_(d["yty"])

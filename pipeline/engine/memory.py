@@ -32,6 +32,7 @@ class RunShape:
     items: int = 1  # pictures optimised together
     method: str = "lbfgs"  # "lbfgs" or "adam"
     history: int = 100  # L-BFGS curvature pairs (m)
+    history_bytes: int = FP32_BYTES  # bytes per stored element of the pairs: 4 (fp32) or 2 (bf16, fp16)
     temporal: bool = False  # a temporal term (its targets, masks and flows per item)
     graphs: bool = False  # a CUDA graph's pool (about one evaluation's activations)
     pooling: str = "max"  # "max" keeps its indices for the backward pass; "avg" keeps none
@@ -83,12 +84,27 @@ def activation_bytes(height: int, width: int, shape: RunShape) -> int:
     return shape.items * (activations + grams + gradients)
 
 
+#: HISTORY_BYTES[--history-dtype]: bytes per stored element of the L-BFGS pairs
+HISTORY_BYTES = {"fp32": FP32_BYTES, "bf16": 2, "fp16": 2}
+
+
+def history_bytes(height: int, width: int, shape: RunShape) -> int:
+    """The L-BFGS pairs alone: 2·m image-sized buffers per item of ``shape.history_bytes`` each."""
+    if shape.method != "lbfgs":
+        return 0
+    return 2 * shape.history * 3 * height * width * shape.items * shape.history_bytes
+
+
 def optimiser_bytes(height: int, width: int, shape: RunShape) -> int:
-    """The image, its gradient and the optimiser's state: L-BFGS keeps 2·(m + 1) image-sized fp32
-    buffers per item and needs about 6 more for a moment during a step (engine/lbfgs.py); Adam 2 + 2."""
+    """The image, its gradient and the optimiser's state: L-BFGS keeps 2·m image-sized buffers per
+    item (:func:`history_bytes`) and the newest pair in fp32, and needs about 6 more fp32 buffers for
+    a moment during a step — 3 more with a narrow history: the pair as stored, the slot's old pair and
+    a block of the ring upcast (engine/lbfgs.py); Adam 2 + 2."""
     pixels = 3 * height * width * shape.items
-    buffers = 2 * (shape.history + 1) + 6 if shape.method == "lbfgs" else 4
-    return (2 + buffers) * pixels * FP32_BYTES
+    if shape.method != "lbfgs":
+        return (2 + 4) * pixels * FP32_BYTES
+    narrow = 3 if shape.history_bytes < FP32_BYTES else 0
+    return (2 + 2 + 6 + narrow) * pixels * FP32_BYTES + history_bytes(height, width, shape)
 
 
 def target_bytes(height: int, width: int, shape: RunShape) -> int:

@@ -23,6 +23,9 @@ from . import lbfgs
 from .cuda_graph import GraphedEvaluation
 from .terms import LOSS_TERMS
 
+#: --history-dtype names and the storage type of the L-BFGS pairs
+HISTORY_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 TERMS = LOSS_TERMS  # recorded per iteration, in this order (weighted contributions; total = their sum)
 
 LossFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
@@ -51,6 +54,7 @@ class OptimiserSettings:
     history_size: int = 100  # L-BFGS curvature pairs
     fast_lbfgs: bool = False  # the sync-free L-BFGS (engine/lbfgs.py) also for a single picture
     cuda_graphs: bool = False  # replay the loss and gradient from a CUDA graph (CUDA images only)
+    history_dtype: str = "fp32"  # L-BFGS pairs stored as "fp32", "bf16" or "fp16" (maths in fp32; engine/lbfgs.py)
 
 
 @dataclass
@@ -306,10 +310,17 @@ class _Adam:
 def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:
     """The optimiser of ``x``; ``per_item``: L-BFGS with one history per batch item, even for one."""
     if settings.method == "lbfgs":
-        if per_item or settings.fast_lbfgs or x.shape[0] > 1:
+        if per_item or settings.fast_lbfgs or x.shape[0] > 1 or settings.history_dtype != "fp32":
             # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
             # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
-            return lbfgs.LBFGS(x, history_size=settings.history_size, lr=settings.lr or 1.0, batched=True)
+            # A narrower history is the engine's own L-BFGS's too.
+            return lbfgs.LBFGS(
+                x,
+                history_size=settings.history_size,
+                lr=settings.lr or 1.0,
+                batched=True,
+                history_dtype=HISTORY_DTYPES[settings.history_dtype],
+            )
         return torch.optim.LBFGS(
             [x],
             lr=settings.lr or 1.0,

@@ -28,7 +28,7 @@ from ..validation import check_style_blend
 from . import color
 from .device import pick_device, resolve_precision
 from .losses import equal_layer_weights, normalized_gram
-from .memory import FP32_BYTES, RunShape, largest_fitting, run_bytes, scaled, size_candidates
+from .memory import FP32_BYTES, HISTORY_BYTES, RunShape, largest_fitting, run_bytes, scaled, size_candidates
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
 from .snapshots import snapshot_iterations
@@ -133,9 +133,10 @@ class StyleTransfer:
         self.optimiser = OptimiserSettings(
             config.optimizer,
             config.lr,
-            config.history_size,
+            config.history_pairs,
             fast_lbfgs=self.precision != "fp32",
             cuda_graphs=self.cuda_graphs,
+            history_dtype=config.history_dtype,
         )
         #: why CUDA graphs were turned off for the rest of this engine's life (see :meth:`note_graph_failure`)
         self.graph_failure: str | None = None
@@ -216,7 +217,7 @@ class StyleTransfer:
     def _grams_of(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """G/M of ``image`` per style layer; in tiles with config.tile (the style image is as large as the content)."""
         layers = self.config.style_layers
-        tile = self.config.tile
+        tile = self.config.tile_pixels
         if tile is not None and tile < max(image.shape[2:]):
             return tiled_grams(self.features, image, layers, tile)
         feats = self.features(image, layers)
@@ -250,7 +251,7 @@ class StyleTransfer:
             tv_weight=cfg.tv_weight,
             temporal_weight=temporal_weight,
             moving_targets=moving_targets,
-            tile=cfg.tile,
+            tile=cfg.tile_pixels,
         )
 
     def set_contents(
@@ -433,7 +434,9 @@ class StyleTransfer:
             element_bytes=FP32_BYTES if self.precision == "fp32" else 2,
             items=items,
             method=cfg.optimizer,
-            history=cfg.history_size,
+            history=cfg.history_pairs,
+            history_bytes=HISTORY_BYTES[cfg.history_dtype],
+            tile=cfg.tile_pixels,
             temporal=temporal,
             graphs=self.optimiser.cuda_graphs,
             pooling=cfg.pooling,
@@ -460,7 +463,7 @@ class StyleTransfer:
             history = largest_fitting(
                 lambda m: run_bytes(height, width, replace(shape, history=m)),
                 budget,
-                [m for m in (50, 20, 10, 5) if m < self.config.history_size],
+                [m for m in (50, 20, 10, 5) if m < self.config.history_pairs],
             )
         history_hint = f" or --history {history}" if history is not None else ""
         batch = f" or --batch-frames {count // 2}" if count > 1 else ""

@@ -34,6 +34,7 @@ def engine_settings(style: StyleConfig, styles: list[np.ndarray]) -> dict[str, A
     stages = plan_stages(style.pyramid, style.size, style.iters, style.pyramid_iters)
     if len(stages) > 1:
         fields["stages"] = [[stage.size, stage.iters] for stage in stages]
+    fields["history_size"] = style.history_pairs  # "auto" is DEFAULT_HISTORY pairs for a video's frames
     digest = hashlib.sha256()
     for picture in styles:
         digest.update(np.ascontiguousarray(picture).tobytes())

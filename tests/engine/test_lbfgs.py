@@ -369,10 +369,11 @@ def test_rejects_bad_params():
 
 
 # ----------------------------------------------------------------------------- no syncs
-def test_no_host_sync_constructs_in_steady_state(monkeypatch):
+@pytest.mark.parametrize("history_dtype", [None, torch.bfloat16])
+def test_no_host_sync_constructs_in_steady_state(monkeypatch, history_dtype):
     make = _conv_closure_factory()
     img = torch.randn(2, 3, 8, 8).requires_grad_(True)
-    opt = LBFGS(img, history_size=3)
+    opt = LBFGS(img, history_size=3, history_dtype=history_dtype)
     for _ in range(3):
         opt.step(make(img))
 
@@ -392,8 +393,8 @@ def test_no_host_sync_constructs_in_steady_state(monkeypatch):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("force_mv", [False, True])
-def test_cuda_steps_do_not_synchronise(force_mv):
+@pytest.mark.parametrize(("force_mv", "history_dtype"), [(False, None), (True, None), (False, torch.bfloat16)])
+def test_cuda_steps_do_not_synchronise(force_mv, history_dtype):
     gen = torch.Generator().manual_seed(7)
     img = torch.randn(2, 3, 16, 16, generator=gen).cuda().requires_grad_(True)
     w = torch.randn(4, 3, 3, 3, generator=gen).cuda()
@@ -405,7 +406,7 @@ def test_cuda_steps_do_not_synchronise(force_mv):
         loss.backward()
         return loss
 
-    opt = LBFGS(img, history_size=3)
+    opt = LBFGS(img, history_size=3, history_dtype=history_dtype)
     opt._force_mv = force_mv
     first = opt.step(closure)
     torch.cuda.synchronize()
