@@ -78,8 +78,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "wall_seconds": wall,
             "driver_cpu_seconds": driver_cpu,
             "load_average_after": os.getloadavg(),
-            # the Ray start and the engines' build left out (once per run); reading overlaps the work
-            "stylise_seconds": scale["seconds"]["total"] - scale["seconds"]["starting_workers"],
+            # from the engines built to the last frame committed (Ray's start, the engines' build, the
+            # record's engine and the output's closing left out: once per run); reading overlaps it
+            "stylise_seconds": scale["seconds"]["working"],
             "seconds": scale["seconds"],
             "keyframe_phase_seconds": scale["seconds"]["keyframe_phase"],
             "workers": scale["workers"],
@@ -348,6 +349,27 @@ def model(
     return rows
 
 
+def sweep(
+    f: float,
+    k: float,
+    overhead: float,
+    intakes: list[float],
+    frames: int = 9000,
+    workers_list: tuple[int, ...] = (8, 64),
+) -> list[dict[str, Any]]:
+    """The streamed speed-up (default segments on GPUs) for several driver reading times per frame."""
+    from stylevid.pipeline.scale.plan import SEGMENTS_PER_WORKER, default_segment_frames
+
+    sequential = k + (frames - 1) * f
+    rows = []
+    for workers in workers_list:
+        length = default_segment_frames(frames, workers, 6, SEGMENTS_PER_WORKER["gpu"])
+        for intake in intakes:
+            span = makespan(frames, workers, length, f, k, overhead, intake)
+            rows.append({"workers": workers, "intake_seconds": intake, "speed_up_streamed": sequential / span})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", action="store_true", help="run the 1 vs 2 worker measurement (CPU)")
@@ -365,6 +387,18 @@ def main() -> None:
     parser.add_argument("--frame-iters", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("out/scale_out"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--intakes",
+        type=lambda text: [float(v) / 1000 for v in text.split(",")],
+        help="also model these driver reading times per frame (ms, comma-separated)",
+    )
+    parser.add_argument(
+        "--driver-figures",
+        choices=("measured", "quiet"),
+        default="measured",
+        help="model from the driver's figures as measured, or from the earlier, quieter measurement kept in "
+        "--driver-json",
+    )
     parser.add_argument(
         "--gpu-frame-seconds", type=float, default=0.25, help="f on a GPU: the issue's 4 frames/s target"
     )
@@ -410,7 +444,15 @@ def main() -> None:
         "per_call_overhead_seconds": overhead,
         "driver_seconds_per_frame": driver,
     }
+    if args.driver_figures == "quiet":
+        kept = json.loads(args.driver_json.read_text())["measured"]
+        driver = {**driver, **kept["driver_per_frame_1080p"]}
+        overhead = args.overhead or kept["ray_overhead"]["call_with_512px_frames"]
+        report["model_inputs"]["driver_seconds_per_frame"] = driver
+        report["model_inputs"]["per_call_overhead_seconds"] = overhead
     report["model"] = model(f, ratio * f, overhead, driver)
+    if args.intakes:
+        report["sweep"] = sweep(f, ratio * f, overhead, args.intakes)
     text = json.dumps(report, indent=2, default=float)
     print(text)
     if args.json:

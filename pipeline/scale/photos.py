@@ -21,7 +21,7 @@ import numpy as np
 from ..config import VideoConfig
 from ..engine.weights import load_state_dict, resolve_weights
 from ..errors import StylevidError
-from .cluster import MAX_RESTARTS, Workers, check_ray_installed, connect, start_workers
+from .cluster import MAX_RESTARTS, Workers, check_ray_installed, connect, start_workers, wait_for_restart
 from .worker import WorkerSetup
 
 T = TypeVar("T")
@@ -99,7 +99,7 @@ def fan_out(
     raises is that item's failure. Once ``stop_requested()``, nothing more is handed out and the items
     in flight are finished."""
     import ray
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+    from ray.exceptions import RayActorError, RayTaskError
 
     actors = pool.workers.actors
     waiting = list(keys)
@@ -140,12 +140,14 @@ def fan_out(
                 done = ray.get(ref)
             except RayActorError as error:
                 attempts[id(item)] = attempts.get(id(item), 0) + 1
-                try:
+                if pool.alive[index]:
                     before = pool.described[index].get("pid")
-                    pool.described[index] = ray.get(actors[index].describe.remote(), timeout=RESTART_WAIT)
-                    pool.restarts[index] += pool.described[index].get("pid") != before  # one restart, calls lost
-                except (RayActorError, GetTimeoutError):
-                    pool.alive[index] = False
+                    described = wait_for_restart(actors[index], RESTART_WAIT)
+                    if described is None:
+                        pool.alive[index] = False
+                    else:
+                        pool.described[index] = described
+                        pool.restarts[index] += described.get("pid") != before  # one restart, calls lost
                 if not any(pool.alive) or attempts[id(item)] > MAX_RESTARTS:
                     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                     raise StylevidError(

@@ -58,7 +58,7 @@ from ..video.signals import StopRequest, finish_frame_on_signals, signal_name
 from ..video.workdir import WorkFolder
 from ..video.writer import FrameWriter
 from ..video_job import Interrupted, VideoResult
-from .cluster import Workers, check_ray_installed, connect, start_workers, worker_count
+from .cluster import Workers, check_ray_installed, connect, start_workers, wait_for_restart, worker_count
 from .handoff import settle
 from .intake import FrameIntake
 from .plan import (
@@ -506,16 +506,14 @@ class _Driver:
     def _lost(self, state: _WorkerState, job: FrameJob, error: Exception) -> None:
         """The worker died with ``job`` in flight: Ray restarts it (up to MAX_RESTARTS) and the frame is
         made again (the segment is ready again); a worker that does not come back is dropped."""
-        import ray
-        from ray.exceptions import GetTimeoutError, RayActorError
-
         attempts = self.attempts[job.position] = self.attempts.get(job.position, 0) + 1
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        try:
-            state.described = ray.get(state.actor.describe.remote(), timeout=RESTART_WAIT)
+        described = wait_for_restart(state.actor, RESTART_WAIT)
+        if described is not None:
+            state.described = described
             state.restarts += 1
             self.restart_log.append({"worker": state.index, "frame": job.position, "reason": reason})
-        except (RayActorError, GetTimeoutError):
+        else:
             state.alive, state.segment = False, None
             self.restart_log.append({"worker": state.index, "frame": job.position, "reason": reason, "lost": True})
         if not any(w.alive for w in self.workers) or attempts >= MAX_ATTEMPTS:
@@ -677,6 +675,8 @@ def _scale_record(
         "seconds": {
             "keyframe_phase": driver.seconds["keyframes"],
             "starting_workers": driver.seconds["starting_workers"],
+            # from the engines built to the last frame committed: the workers' part of the run
+            "working": driver.seconds["keyframes"] + driver.seconds["segments"],
             "reading_frames": stages.get("reading_frames"),  # the reading thread, beside the workers
             "waiting_for_workers": driver.seconds["waiting_for_workers"],
             "waiting_for_frames": driver.seconds["waiting_for_frames"],

@@ -72,22 +72,29 @@ def test_a_killed_worker_s_photos_are_made_again_with_the_same_result(
     killed: list[int] = []
     start_pool = photos.start_pool
 
-    def start_and_kill_one_at_the_first_return(config, styles):
+    def start_and_kill_one_while_it_works(config, styles):
         pool = start_pool(config, styles)
         victim = pool.described[1]["pid"]
         fan_out = photos.fan_out
 
-        def fan_out_killing(*args, **kwargs):
-            for back in fan_out(*args, **kwargs):
-                if not killed:  # worker 2 holds photos now (two per worker are queued)
+        def fan_out_killing(pool, keys, load, picture_of, stop_requested):
+            loaded = []
+
+            def load_then_kill(key):
+                # photos are handed out DEPTH to a worker in turn: once the fourth is being read,
+                # worker 2 holds the third, and is killed with it
+                loaded.append(key)
+                if len(loaded) == photos.DEPTH + 2:
                     killed.append(victim)
                     os.kill(victim, signal.SIGKILL)
-                yield back
+                return load(key)
+
+            yield from fan_out(pool, keys, load_then_kill, picture_of, stop_requested)
 
         monkeypatch.setattr(photos, "fan_out", fan_out_killing)
         return pool
 
-    monkeypatch.setattr(photos, "start_pool", start_and_kill_one_at_the_first_return)
+    monkeypatch.setattr(photos, "start_pool", start_and_kill_one_while_it_works)
     result = stylize_photos(folder, styles, tmp_path, CONFIG)
     assert killed and result.record["scale_out"]["workers"][1]["restarts"] == 1
     assert result.stylised == len(PHOTOS)
