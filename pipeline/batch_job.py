@@ -171,8 +171,7 @@ def _fan_out(
         source = plan[position].source
         return load_image(source), photo_identity(source)
 
-    for position in pending:
-        progress.frame_started(position, config.style.iters)
+    progress.stage(f"on {len(pool.workers.actors)} Ray workers")
     for back in fan_out(pool, pending, load, lambda loaded: loaded[0], stop_requested):
         item = plan[back.key]
         if back.error is not None:
