@@ -9,14 +9,16 @@ overhead (an empty actor call, and one carrying a frame through the object store
 driver's own work per frame at 1080p (decode, resize, commit as PNG, read back, encode).
 
 Modelled (always): the makespan of a 9,000-frame single-shot clip on W workers with this
-runner's scheduler — keyframes first, all in parallel; then every segment frame by frame, an idle
-worker taking the longest segment left — from the per-frame time of a later frame ``f``, the
-keyframe's ``k`` (their ratio measured here), the per-call overhead and the driver's per-frame
-work (it commits every frame: the run can go no faster than it). The sequential reference is
-the in-process runner: one keyframe, then N − 1 later frames, no Ray.
+runner's plan and scheduler (:func:`makespan`): the driver reads one frame per ``intake``
+seconds and hands out every frame as soon as it is read and its place in the plan is known; an
+idle worker takes an opening frame first, then the ready segment with the most frames left —
+from the per-frame time of a later frame ``f``, the keyframe's ``k``, Ray's per-call overhead
+and the driver's per-frame work (measured here). The sequential reference is the in-process
+runner: one keyframe, then N − 1 later frames, no Ray.
 
-    python benchmarks/scale_out.py --measure --json out/scale_out.json
-    python benchmarks/scale_out.py --model-only --gpu-frame-seconds 0.25
+    python benchmarks/scale_out.py --measure --json out/scale_out.json   # 1 vs 2 CPU workers, then the model
+    python benchmarks/scale_out.py --measure-driver                       # the driver's figures only, then the model
+    python benchmarks/scale_out.py --gpu-frame-seconds 0.25               # the model from benchmarks/scale_out.json
 """
 
 from __future__ import annotations
@@ -48,8 +50,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     styles = [load_image(args.style)]
     style = StyleConfig(size=args.size, iters=args.iters, device="cpu")
     frames = args.frames
+    from stylevid.pipeline.scale.plan import default_segment_frames
+
     config = VideoConfig(
-        style=style, frame_iters=args.frame_iters, end=frames, segment_frames=math.ceil(frames / args.segments)
+        style=style,
+        frame_iters=args.frame_iters,
+        end=frames,
+        segment_frames=default_segment_frames(frames, args.segments, 6),  # the runner's default pre-roll
     )
     runs: dict[int, Any] = {}
     pictures: dict[int, list[np.ndarray]] = {}
@@ -60,16 +67,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if workers == 2:
                 overhead = _ray_overhead(ray, args.size)
             out = args.out / f"workers{workers}"
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             result = stylize_video_scaled(args.clip, styles, out, config.replace(workers=workers), restart=True)
             wall = time.perf_counter() - began
+            driver_cpu = time.process_time() - cpu  # every thread of the driver: reading, commits, output, Ray
         finally:
             ray.shutdown()
         scale = result.record["scale_out"]
         runs[workers] = {
             "wall_seconds": wall,
-            "stylise_seconds": scale["seconds"]["total"]
-            - result.record["seconds"]["optimise_stages"]["reading_frames"],
+            "driver_cpu_seconds": driver_cpu,
+            "load_average_after": os.getloadavg(),
+            # from the engines built to the last frame committed (Ray's start, the engines' build, the
+            # record's engine and the output's closing left out: once per run); reading overlaps it
+            "stylise_seconds": scale["seconds"]["working"],
+            "seconds": scale["seconds"],
             "keyframe_phase_seconds": scale["seconds"]["keyframe_phase"],
             "workers": scale["workers"],
             "seams": scale["seams"],
@@ -136,6 +148,11 @@ def _ray_overhead(ray: Any, size: int) -> dict[str, float]:
         ray.get(echo.nothing.remote())
     empty = (time.perf_counter() - began) / calls
     timings = {"empty_call": empty}
+    picture = np.zeros((288, 512, 3), np.uint8)
+    began = time.perf_counter()
+    for _ in range(100):
+        ray.put(picture)
+    timings["put_512px_frame"] = (time.perf_counter() - began) / 100
     for name, shape in (("call_with_1080p_frame", (1080, 1920, 3)), ("call_with_512px_frames", (288, 512, 3))):
         picture = np.zeros(shape, np.uint8)
         began = time.perf_counter()
@@ -177,6 +194,13 @@ def _driver_per_frame(args: argparse.Namespace) -> dict[str, float]:
             writer.write(s, i / 30)
         writer.close()
         encode = (time.perf_counter() - began) / len(small)
+    from stylevid.pipeline.motion.cuts import change_score, flow_estimator, shrink
+
+    dis = flow_estimator()
+    began = time.perf_counter()
+    for before, after in zip(small, small[1:]):
+        change_score(shrink(before), shrink(after), dis)
+    cut_score = (time.perf_counter() - began) / (len(small) - 1)
     began = time.perf_counter()
     for _ in zip(read_frames(args.clip, None, None, 1), range(30)):
         pass
@@ -187,33 +211,94 @@ def _driver_per_frame(args: argparse.Namespace) -> dict[str, float]:
         "resize_to_512": resize,
         "png_commit_and_read_back": png,
         "encode_512": encode,
-        "total": 2 * decode + 2 * resize + png + encode,
+        "cut_score": cut_score,
     }
 
 
 def makespan(
-    frames: int, workers: int, segment_frames: int, f: float, k: float, overhead: float, preroll: int = 6
+    frames: int,
+    workers: int,
+    segment_frames: int,
+    f: float,
+    k: float,
+    overhead: float,
+    intake: float,
+    *,
+    preroll: int = 6,
+    handoff: int = 6,
+    lag: int = 2,
+    read_first: bool = False,
 ) -> float:
-    """Seconds of a single-shot clip on ``workers`` under the runner's scheduler (keyframes first, then
-    the longest segment left to an idle worker; a segment inside the shot also makes its pre-roll;
-    each call pays ``overhead``)."""
-    from stylevid.pipeline.scale.plan import opening_frame, plan_segments
+    """Seconds until the last frame of a single-shot clip is made on ``workers``, under the runner's
+    plan (:class:`~stylevid.pipeline.scale.plan.PlanBuilder`) and scheduler (an idle worker takes
+    an opening frame first, then the ready segment with the most frames left; at most one frame of
+    a segment at a time; a hand-off frame waits for the next segment's first kept frame).
 
-    plan = plan_segments(frames, [], segment_frames, preroll)
-    free = [0.0] * workers  # when each worker is next free
+    The driver reads one frame every ``intake`` seconds; a frame can be handed out once it is read
+    and its place in the plan is known: the cut detector decides a pair ``lag`` frames later, and a
+    segment's last ``handoff`` frames wait until its end is known (``⌈L′/2⌉`` frames past it).
+    ``read_first``: the driver as it was, reading the whole clip before handing out anything.
+    Each call costs ``overhead`` on top of ``f`` (a later frame) or ``k`` (an opening frame).
+    """
+    from stylevid.pipeline.scale.plan import opening_frame, stream_plan
+
+    plan = stream_plan(frames, [], segment_frames, preroll)
+    segments = plan.segments
+    later = segment_frames - preroll if segment_frames > 2 * preroll else segment_frames
+    tail = math.ceil(later / 2)
+    everything = frames * intake
+
+    def read(position: int) -> float:  # when the plan knows frame `position` (read, and its cut decided)
+        return everything if read_first else min(position + 1 + lag, frames) * intake
+
+    final = [read(min(s.end + tail, frames) - 1) if s.index < len(segments) - 1 else everything for s in segments]
+
+    def available(segment: Any, position: int) -> float:
+        if read_first:
+            return everything
+        step = segment_frames if segment.start == segment.shot_start else later
+        known = final[segment.index - 1] if segment.index else 0.0  # where it starts is known
+        if position < segment.start + step - handoff:
+            return max(known, read(max(position, segment.start)))
+        return final[segment.index]
+
+    next_frame = [opening_frame(s, preroll) for s in segments]
+    previous_done = [0.0] * len(segments)
+    first_kept_done: list[float | None] = [None] * len(segments)
+    free = [(0.0, w) for w in range(workers)]
     heapq.heapify(free)
-    keyframe_done = []
-    for _ in plan.segments:
-        t = heapq.heappop(free) + k + overhead
-        keyframe_done.append(t)
-        heapq.heappush(free, t)
-    ready = max(keyframe_done)  # chains wait for the keyframe phase (keyframes go first)
-    clocks = sorted(free)
-    for segment in sorted(plan.segments, key=lambda s: -s.length):
-        start = max(heapq.heappop(clocks), ready)
-        made = segment.end - opening_frame(segment, preroll) - 1  # after the keyframe
-        heapq.heappush(clocks, start + made * (f + overhead))
-    return max(clocks)
+    left = sum(s.end - opening_frame(s, preroll) for s in segments)
+    end = 0.0
+    while left:
+        now, worker = heapq.heappop(free)
+        best: tuple[Any, ...] | None = None
+        for s in segments:
+            position = next_frame[s.index]
+            if position >= s.end:
+                continue
+            earliest = max(available(s, position), previous_done[s.index])
+            if s.next_keyframe is not None and position >= s.end - handoff and position > s.start:
+                key = first_kept_done[s.index + 1]
+                if key is None:
+                    continue
+                earliest = max(earliest, key)
+            opening = position == opening_frame(s, preroll)
+            rank = (max(earliest, now), not opening, position - s.end)
+            if best is None or rank < best[0]:
+                best = (rank, s, position, opening)
+        if best is None:  # every ready segment waits for a key still being made
+            heapq.heappush(free, (min(t for t in previous_done if t > now), worker))
+            continue
+        (begin, _, _), s, position, opening = best
+        done = begin + (k if opening else f) + overhead
+        next_frame[s.index] = position + 1
+        previous_done[s.index] = done
+        if position == s.start:
+            first_kept_done[s.index] = done
+        left -= 1
+        end = max(end, done)
+        heapq.heappush(free, (done, worker))
+    return end
 
 
 def model(
@@ -225,37 +310,74 @@ def model(
     workers_list: tuple[int, ...] = (8, 64),
 ) -> list[dict[str, Any]]:
     """Speed-ups over the in-process runner (which decodes and writes beside the optimiser, so its
-    time is the optimiser's). The driver as built decodes every frame up front (``decode_pass``), then
-    runs three stages beside the workers, each on its own thread — reading the input again for the
-    output, committing PNGs (4 threads), reading them back and encoding — so it passes at most one
-    frame per slowest stage."""
+    time is the optimiser's). The driver reads on two threads (decoding; then resizing, scoring the
+    cut and putting the frame in the object store), so it reads one frame per the slower of the two;
+    the output runs on its own thread (encoding; reading a frame back from the work folder only for
+    frames finished far ahead of the output), the PNG commits on four. The run ends when the last
+    frame is made and the output has taken every frame."""
+    from stylevid.pipeline.scale.plan import SEGMENTS_PER_WORKER, default_segment_frames
+
     sequential = k + (frames - 1) * f
-    decode_pass = driver["decode_scaled_from_720p"] + driver["resize_to_512"]
-    stage = max(decode_pass, driver["png_commit_and_read_back"] + driver["encode_512"])
+    decode = driver["decode_scaled_from_720p"]
+    prepare = driver["resize_to_512"] + driver.get("cut_score", 0.0) + driver.get("put", 0.0)
+    intake = max(decode, prepare)
+    output = driver["encode_512"]
     rows = []
     for workers in workers_list:
-        compute = makespan(frames, workers, math.ceil(frames / workers), f, k, overhead)
-        streamed = max(compute, frames * stage)
-        as_built = frames * decode_pass + streamed
+        streamed_frames = default_segment_frames(frames, workers, 6, SEGMENTS_PER_WORKER["gpu"])
+        one_each = default_segment_frames(frames, workers, 6, 1)
+        streamed = max(makespan(frames, workers, streamed_frames, f, k, overhead, intake), frames * output)
+        streamed_one_each = max(makespan(frames, workers, one_each, f, k, overhead, intake), frames * output)
+        read_first = makespan(frames, workers, one_each, f, k, overhead, intake, read_first=True)
+        compute = makespan(frames, workers, streamed_frames, f, k, overhead, 0.0)
         rows.append(
             {
                 "workers": workers,
                 "frames": frames,
+                "segment_frames": streamed_frames,
                 "sequential_seconds": sequential,
-                "compute_makespan_seconds": compute,
-                "driver_stage_seconds": frames * stage,
-                "driver_decode_pass_seconds": frames * decode_pass,
-                "speed_up_compute_only": sequential / compute,
-                "speed_up_if_decoding_overlapped": sequential / streamed,
-                "speed_up_as_built": sequential / as_built,
+                "driver_intake_seconds_per_frame": intake,
+                "driver_output_seconds_per_frame": output,
+                "makespan_streamed_seconds": streamed,
+                "speed_up_streamed": sequential / streamed,
+                "speed_up_streamed_one_segment_per_worker": sequential / streamed_one_each,
+                "speed_up_reading_first": sequential / read_first,
+                "speed_up_workers_only": sequential / compute,
+                "reading_bound": sequential / (frames * intake),
             }
         )
+    return rows
+
+
+def sweep(
+    f: float,
+    k: float,
+    overhead: float,
+    intakes: list[float],
+    frames: int = 9000,
+    workers_list: tuple[int, ...] = (8, 64),
+) -> list[dict[str, Any]]:
+    """The streamed speed-up (default segments on GPUs) for several driver reading times per frame."""
+    from stylevid.pipeline.scale.plan import SEGMENTS_PER_WORKER, default_segment_frames
+
+    sequential = k + (frames - 1) * f
+    rows = []
+    for workers in workers_list:
+        length = default_segment_frames(frames, workers, 6, SEGMENTS_PER_WORKER["gpu"])
+        for intake in intakes:
+            span = makespan(frames, workers, length, f, k, overhead, intake)
+            rows.append({"workers": workers, "intake_seconds": intake, "speed_up_streamed": sequential / span})
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", action="store_true", help="run the 1 vs 2 worker measurement (CPU)")
+    parser.add_argument(
+        "--measure-driver",
+        action="store_true",
+        help="measure only the driver's per-frame work and Ray's per-call cost (kept with the last --measure's runs)",
+    )
     parser.add_argument("--clip", type=Path, default=SHARED / "media" / "video" / "cockatoo.mp4")
     parser.add_argument("--style", type=Path, default=SHARED / "media" / "styles" / "vangogh_starry_night.jpg")
     parser.add_argument("--size", type=int, default=64)
@@ -265,6 +387,18 @@ def main() -> None:
     parser.add_argument("--frame-iters", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("out/scale_out"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--intakes",
+        type=lambda text: [float(v) / 1000 for v in text.split(",")],
+        help="also model these driver reading times per frame (ms, comma-separated)",
+    )
+    parser.add_argument(
+        "--driver-figures",
+        choices=("measured", "quiet"),
+        default="measured",
+        help="model from the driver's figures as measured, or from the earlier, quieter measurement kept in "
+        "--driver-json",
+    )
     parser.add_argument(
         "--gpu-frame-seconds", type=float, default=0.25, help="f on a GPU: the issue's 4 frames/s target"
     )
@@ -284,10 +418,24 @@ def main() -> None:
     if args.measure:
         report["measured"] = measure(args)
     measured = report.get("measured") or json.loads(args.driver_json.read_text())["measured"]
+    if args.measure_driver and not args.measure:
+        import ray
+
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            measured = {
+                **measured,
+                "ray_overhead": _ray_overhead(ray, args.size),
+                "driver_per_frame_1080p": _driver_per_frame(args),
+                "driver_load_average": os.getloadavg(),
+            }
+        finally:
+            ray.shutdown()
+        report["measured"] = measured
     # the keyframe ratio at the defaults (500 iterations vs ~124 of a later frame with early stop), unless given
     ratio = args.keyframe_ratio or 500 / 124
     overhead = args.overhead or measured["ray_overhead"]["call_with_512px_frames"]
-    driver = measured["driver_per_frame_1080p"]
+    driver = {**measured["driver_per_frame_1080p"], "put": measured["ray_overhead"].get("put_512px_frame", 0.0)}
     f = args.gpu_frame_seconds
     report["model_inputs"] = {
         "later_frame_seconds": f,
@@ -296,7 +444,15 @@ def main() -> None:
         "per_call_overhead_seconds": overhead,
         "driver_seconds_per_frame": driver,
     }
+    if args.driver_figures == "quiet":
+        kept = json.loads(args.driver_json.read_text())["measured"]
+        driver = {**driver, **kept["driver_per_frame_1080p"]}
+        overhead = args.overhead or kept["ray_overhead"]["call_with_512px_frames"]
+        report["model_inputs"]["driver_seconds_per_frame"] = driver
+        report["model_inputs"]["per_call_overhead_seconds"] = overhead
     report["model"] = model(f, ratio * f, overhead, driver)
+    if args.intakes:
+        report["sweep"] = sweep(f, ratio * f, overhead, args.intakes)
     text = json.dumps(report, indent=2, default=float)
     print(text)
     if args.json:

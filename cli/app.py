@@ -296,7 +296,7 @@ def stylize(
     ),
     segment_frames: int | None = typer.Option(
         None,
-        help="Longest segment a shot is split into for the workers \\[default: frames ÷ workers].",
+        help="Frames per segment of a shot for the workers \\[default: frames ÷ workers; ÷ 4 × workers on GPUs].",
         rich_help_panel=SCALE,
         show_default=False,
     ),

@@ -1,4 +1,4 @@
-"""The progress display of a scaled-out run: the whole video, and a row per Ray worker with its frames/s."""
+"""The progress display of a scaled-out run: the whole video, and a row per Ray worker with its frames/s and ETA."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from stylevid.pipeline.progress import Progress as VideoCallbacks
 
 
 class ScaledProgress(VideoCallbacks):
-    """Frames done / total with an ETA; under it one row per worker: frames made, frames/s, what it last made."""
+    """Frames done / total with an ETA; under it one row per worker: frames made, frames/s, the frame it
+    last made, and the time until it finishes its segment (its frames left ÷ its frames/s; "…" while
+    the segment's end is not known yet, its frames still being read)."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
@@ -51,7 +53,14 @@ class ScaledProgress(VideoCallbacks):
         self._progress.advance(task)
         made = self._progress.tasks[task].completed
         rate = made / self._seconds[worker] if self._seconds[worker] else 0.0
-        self._progress.update(task, info=f"{rate:.2f} frames/s, last frame {position + 1}")
+        left = stats.get("worker_frames_left")
+        if left is None:
+            eta = "…"
+        elif left == 0:
+            eta = "segment done"
+        else:
+            eta = f"{left} left, eta {_clock(left / rate) if rate else '?'}"
+        self._progress.update(task, info=f"{rate:.2f} frames/s, last frame {position + 1}, {eta}")
 
     def stage(self, text: str) -> None:
         if self._video is not None:
@@ -59,3 +68,8 @@ class ScaledProgress(VideoCallbacks):
 
     def __exit__(self, *exc: Any) -> None:
         self._progress.stop()
+
+
+def _clock(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

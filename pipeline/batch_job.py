@@ -4,15 +4,17 @@ A batch (``--frame-init independent`` on a folder whose pictures differ in size,
 :func:`.validation.check_folder`) is a loop over photos: decode one, stylise it with the one
 engine (VGG and style targets built once, :func:`.batch.photo.stylise_photo`), write
 ``<stem>_stylised.png`` stamped with its settings (:mod:`.batch.outputs`). Photos whose output an
-earlier run with the same settings wrote are skipped. run.json, rewritten after every photo,
-lists them all. A photo that cannot be read or stylised is noted and the batch goes on; the run
-then ends with one line naming it. Ctrl-C finishes and saves the photo in flight.
+earlier run with the same settings wrote are skipped. With ``--workers``/``--cluster`` the photos
+are spread over Ray workers (:mod:`.scale.photos`); the driver still reads and writes them all.
+run.json, rewritten after every photo, lists them all. A photo that cannot be read or stylised is
+noted and the batch goes on; the run then ends with one line naming it. Ctrl-C finishes and saves the photo in flight.
 """
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .batch.outputs import PlannedPhoto, batch_settings, photo_identity, plan_photos, save_output
-from .batch.photo import stylise_photo
+from .batch.photo import StylisedPhoto, stylise_photo
 from .config import VideoConfig
 from .engine.device import precision_choice
 from .engine.transfer import StyleTransfer
@@ -32,7 +34,7 @@ from .io.paths import create_output_folder
 from .io.record import run_record, write_json
 from .progress import Progress
 from .validation import validate_run
-from .video.signals import finish_frame_on_signals, signal_name
+from .video.signals import StopRequest, finish_frame_on_signals, signal_name
 from .video_job import Interrupted
 
 
@@ -83,7 +85,13 @@ def stylize_photos(
     plan = plan_photos(selection.files, out_dir, settings, restart=restart, inputs=selection.files)  # before work
     create_output_folder(out_dir)
     with output_folder_lock(out_dir):  # one run per output folder
-        if engine is None and any(item.done is None for item in plan):  # a finished batch loads no weights
+        pending = [position for position, item in enumerate(plan) if item.done is None]
+        pool = None
+        if pending and config.scaled_out:  # spread over Ray workers, each with its own engine
+            from .scale.photos import start_pool
+
+            pool = start_pool(config, styles)
+        elif engine is None and pending:  # a finished batch loads no weights
             engine = StyleTransfer(config.style, styles)
         rows: list[dict[str, Any]] = [
             _row(item, "pending" if item.done is None else "done earlier", item.done) for item in plan
@@ -92,12 +100,26 @@ def stylize_photos(
 
         def record() -> dict[str, Any]:
             data = _record(folder, out_dir, config, engine, rows, time.perf_counter() - began)
+            if pool is not None:
+                devices = sorted({str(w.get("device")) for w in pool.described})
+                data["device"] = devices[0] if len(devices) == 1 else devices
+                data["precision"] = pool.described[0].get("precision") if pool.described else None
+                data["scale_out"] = {"cluster": pool.address, "workers": pool.records()}
             write_json(out_dir / "run.json", data)
             return data
 
         progress.begin(len(plan), sum(item.done is not None for item in plan))
         with finish_frame_on_signals() as stop_requested:
+            if pool is not None:
+                try:
+                    _fan_out(plan, pending, pool, config, settings, rows, progress, record, stop_requested)
+                finally:
+                    from .scale.photos import stop_pool
+
+                    stop_pool(pool)
             for position, item in enumerate(plan):
+                if pool is not None:
+                    break
                 if item.done is not None:
                     continue
                 assert engine is not None
@@ -130,6 +152,47 @@ def stylize_photos(
         )
 
 
+def _fan_out(
+    plan: list[PlannedPhoto],
+    pending: list[int],
+    pool: Any,
+    config: VideoConfig,
+    settings: dict[str, Any],
+    rows: list[dict[str, Any]],
+    progress: Progress,
+    record: Callable[[], dict[str, Any]],
+    stop_requested: StopRequest,
+) -> None:
+    """The pending photos on the Ray workers (:mod:`.scale.photos`): read here, stylised there, saved here
+    as each comes back (in any order; run.json keeps the photos' order)."""
+    from .scale.photos import fan_out
+
+    def load(position: int) -> tuple[np.ndarray, dict[str, str]]:
+        source = plan[position].source
+        return load_image(source), photo_identity(source)
+
+    progress.stage(f"on {len(pool.workers.actors)} Ray workers")
+    for back in fan_out(pool, pending, load, lambda loaded: loaded[0], stop_requested):
+        item = plan[back.key]
+        if back.error is not None:
+            rows[back.key] = {**_row(item, "failed"), "error": str(back.error)}
+        else:
+            photo, identity = back.loaded
+            rows[back.key] = _save_one(item, photo, identity, back.result, config, settings)
+            rows[back.key]["worker"] = back.worker
+        progress.frame_done(back.key, rows[back.key])
+        record()
+    left = [position for position in pending if rows[position]["status"] == "pending"]
+    if left:
+        assert stop_requested.signum is not None, "every photo handed out comes back"
+        by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
+        raise Interrupted(
+            f"stopped{by} with {len(left)} photos left; the finished ones are saved — "
+            "run the same command again to resume",
+            stop_requested.signum,
+        )
+
+
 def _stylise_one(
     item: PlannedPhoto,
     engine: StyleTransfer,
@@ -145,6 +208,18 @@ def _stylise_one(
         done = stylise_photo(engine, photo, on_report=lambda i, losses: progress.iteration(position, i, losses))
     except StylevidError as error:  # unreadable, too thin at this size, out of memory: the others go on
         return {**_row(item, "failed"), "error": str(error)}
+    return _save_one(item, photo, identity, done, config, settings)
+
+
+def _save_one(
+    item: PlannedPhoto,
+    photo: np.ndarray,
+    identity: dict[str, str],
+    done: StylisedPhoto,
+    config: VideoConfig,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """Write one stylised photo with its stamp; its run.json row."""
     picture = done.picture
     if config.output_size == "original":
         picture = resize(picture, photo.shape[1], photo.shape[0])

@@ -273,7 +273,7 @@ class VideoConfig:
     # --- scale-out (Ray; docs/scale-out.md) ----------------------------------------------------
     workers: int = 0  # Ray workers (one per device); 0 → no Ray, unless `cluster` is set (then one per GPU/CPU core)
     cluster: str | None = None  # an existing Ray cluster: "auto" (found on this machine) or HOST:PORT; None → local
-    segment_frames: int | None = None  # longest segment a shot is split into; None → frames ÷ workers
+    segment_frames: int | None = None  # frames per segment of a shot; None → frames ÷ workers (÷ 4·workers on GPUs)
 
     def __post_init__(self) -> None:
         if not isinstance(self.style, StyleConfig):

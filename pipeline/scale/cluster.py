@@ -99,3 +99,29 @@ def start_workers(setup: WorkerSetup, config: VideoConfig, resources: dict[str, 
     actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=0, **options)(StyleWorker)
     actors = [actor.remote(setup_ref, threads) for _ in range(count)]
     return Workers(actors, on_gpus, threads, address, setup_ref)
+
+
+def wait_for_restart(actor: Any, timeout: float) -> dict[str, Any] | None:
+    """The description of ``actor`` once Ray has brought it back after its process died; None when it
+    does not come back within ``timeout`` seconds (its restarts used up, or its machine gone).
+
+    Right after the death a call may meet the old process's broken connection ("temporarily
+    unavailable") before Ray starts the new one: such calls are made again until the deadline.
+    """
+    import time
+
+    ray = _ray()
+    from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            described: dict[str, Any] = ray.get(actor.describe.remote(), timeout=left)
+            return described
+        except ActorUnavailableError:
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        except (RayActorError, GetTimeoutError):
+            return None

@@ -64,10 +64,21 @@ class Plan:
         return [[s.start, s.end] for s in self.segments]
 
 
-def default_segment_frames(frame_count: int, workers: int) -> int:
-    """Frames per segment when none is given: the clip ÷ workers, so each worker gets about one
-    segment of a single-shot clip (the fewest keyframes that keep every worker busy)."""
-    return max(1, math.ceil(frame_count / max(1, workers)))
+#: Segments per worker by default: on CPU workers one (a frame takes seconds, so the driver has read
+#: the whole clip long before the last segment could start); on GPU workers four, so that the
+#: workers follow the driver's reading instead of the last ones waiting for it to reach their
+#: segment (benchmarks/scale_out.py models it: 8 GPUs, 9,000 frames, reading 29 ms a frame:
+#: one segment per worker 4.2×, four 6.8×).
+SEGMENTS_PER_WORKER = {"cpu": 1, "gpu": 4}
+
+
+def default_segment_frames(frame_count: int, workers: int, preroll: int = 0, per_worker: int = 1) -> int:
+    """Frames per segment when none is given: the clip ÷ (workers × ``per_worker``), so each worker
+    gets about ``per_worker`` segments of a single-shot clip. With a ``preroll``, each segment after
+    the first makes that many frames more than it keeps, so the clip plus the pre-rolls is divided
+    (every segment then makes about as many frames)."""
+    segments = max(1, workers) * max(1, per_worker)
+    return max(1, math.ceil((frame_count + (segments - 1) * preroll) / segments))
 
 
 def plan_segments(frame_count: int, cuts: Sequence[int], segment_frames: int, preroll: int = 0) -> Plan:
@@ -140,3 +151,102 @@ def opening_frame(segment: Segment, preroll: int) -> int:
     if segment.start == segment.shot_start:
         return segment.start
     return max(segment.shot_start, segment.start - preroll)
+
+
+class PlanBuilder:
+    """The plan made as the frames arrive: a driver that decodes while its workers work.
+
+    The rule (:func:`stream_plan` is the same plan made at once): a shot from ``s`` is cut at
+    ``s + L``, then every ``L′`` frames, where ``L`` is ``segment_frames`` and ``L′ = L − preroll``
+    (a later segment also makes its pre-roll, so each segment makes about ``L`` frames) unless
+    ``L ≤ 2·preroll`` (then ``L′ = L``); a rest shorter than ``⌈L′/2⌉`` joins the segment before
+    it. Unlike :func:`plan_segments`, a segment's start never depends on where its shot ends, so
+    the segments are known, and can be handed out, as soon as the frames (and the cut decisions)
+    reach them.
+
+    :meth:`advance` is told how far the clip is *known*: every frame before ``known`` has been
+    read and every cut before it decided. A segment is *final* once its end is known (its shot ended,
+    or the clip runs on far enough past its nominal end that no short rest can join it). The
+    segment still open is offered by :meth:`open_segment` up to where its frames cannot depend on
+    its end: before the hand-off frames of a seam at its nominal end.
+    """
+
+    def __init__(
+        self, segment_frames: int, preroll: int = 0, handoff_frames: int = 0, *, independent: bool = False
+    ) -> None:
+        if segment_frames < 1:
+            raise StylevidError(f"--segment-frames must be 1 or more, got {segment_frames}")
+        self.first = segment_frames
+        self.later = segment_frames - preroll if segment_frames > 2 * preroll else segment_frames
+        self.tail = math.ceil(self.later / 2)  # a shorter rest of a shot joins the segment before it
+        self.handoff_frames, self.independent = max(0, handoff_frames), independent
+        self.segments: list[Segment] = []  # final
+        self.shots: list[tuple[int, int]] = []  # ended
+        self.known, self.finished = 0, False
+        self.shot_start = self.start = 0  # the shot and the segment still open
+        self.step = self.first
+
+    def advance(self, known: int, cuts: Sequence[int], *, finished: bool = False) -> list[Segment]:
+        """Take what is known (see the class doc): ``cuts`` holds every cut found so far (later ones are
+        ignored until ``known`` passes them); ``finished``: ``known`` is the clip's frame count.
+        Returns the segments that became final."""
+        if self.finished:
+            return []
+        if finished:
+            for c in cuts:
+                if not 0 <= c < known:
+                    raise StylevidError(f"scene cut at frame {c} lies outside the clip's {known} frames")
+        self.known, self.finished = max(self.known, known), finished
+        before = len(self.segments)
+        if self.independent:
+            for p in range(len(self.segments), self.known):
+                self.segments.append(Segment(p, p, p, p + 1, None, p))
+                self.shots.append((p, p + 1))
+            return self.segments[before:]
+        while self.start < self.known:
+            following = [c for c in cuts if self.shot_start < c < self.known]
+            shot_end = min(following) if following else (self.known if finished else None)
+            boundary = self.start + self.step
+            if shot_end is None:  # the shot runs on at least to `known`
+                if boundary + self.tail > self.known:
+                    break  # whether the rest after `boundary` is long enough is not known yet
+                self._close(boundary, boundary)
+            elif boundary + self.tail <= shot_end:
+                self._close(boundary, boundary)
+            else:
+                self._close(shot_end, None)
+                self.shots.append((self.shot_start, shot_end))
+                self.shot_start = self.start = shot_end
+                self.step = self.first
+        return self.segments[before:]
+
+    def _close(self, end: int, following: int | None) -> None:
+        shot = len(self.shots)
+        self.segments.append(Segment(len(self.segments), shot, self.start, end, following, self.shot_start))
+        self.start, self.step = end, self.later
+
+    def open_segment(self) -> Segment | None:
+        """The segment not final yet, up to where its frames are known not to depend on its end (None: none)."""
+        if self.finished or self.independent:
+            return None
+        end = min(self.known, self.start + self.step - self.handoff_frames)
+        if end <= self.start:
+            return None
+        return Segment(len(self.segments), len(self.shots), self.start, end, None, self.shot_start)
+
+    def plan(self) -> Plan:
+        """The whole plan, once :meth:`advance` was told the clip is finished."""
+        if not self.finished:
+            raise ValueError("the plan is complete only once the clip has been read to its end")
+        if not self.segments:
+            raise StylevidError("nothing to plan: the clip has no frames")
+        return Plan(self.known, tuple(self.shots), tuple(self.segments))
+
+
+def stream_plan(
+    frame_count: int, cuts: Sequence[int], segment_frames: int, preroll: int = 0, *, independent: bool = False
+) -> Plan:
+    """The plan :class:`PlanBuilder` makes of a whole clip, made at once."""
+    builder = PlanBuilder(segment_frames, preroll, independent=independent)
+    builder.advance(frame_count, cuts, finished=True)
+    return builder.plan()

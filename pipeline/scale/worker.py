@@ -97,8 +97,18 @@ class StyleWorker:
             "host": platform.node(),
             "pid": os.getpid(),
             "threads": torch.get_num_threads(),
+            "opencv_threads": _opencv_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "precision": self.engine.precision,
         }
+
+    def photo(self, picture: np.ndarray) -> Any:
+        """Stylise one independent picture (a photo of a batch) at its own size: :func:`..batch.photo.stylise_photo`."""
+        from ..batch.photo import stylise_photo
+
+        done = stylise_photo(self.engine, picture)
+        done.stats["worker_pid"] = os.getpid()
+        return done
 
     def frame(
         self,
@@ -166,3 +176,9 @@ class StyleWorker:
             stats["handoff_weight"] = job.handoff_weight
             done.key_warped, done.key_reliable = key_warped, key_mask
         return done
+
+
+def _opencv_threads() -> int:
+    import cv2
+
+    return int(cv2.getNumThreads())

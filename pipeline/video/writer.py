@@ -35,6 +35,10 @@ class FrameWriter:
 
         self._submit(write)
 
+    def saved(self, item: PreparedFrame, picture: np.ndarray, stats: dict[str, Any]) -> None:
+        """A frame already in the work folder, its picture still at hand: write it out (no reading back)."""
+        self._submit(lambda: self._output.add(item.frame, item.content, picture, stats))
+
     def finished_earlier(self, item: PreparedFrame) -> None:
         """A frame stylised by an earlier run: load it from the work folder and write it out."""
 

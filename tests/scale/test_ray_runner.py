@@ -100,6 +100,19 @@ def test_the_hand_off_hides_every_seam_inside_a_shot(undisturbed, seams_left_alo
         assert seam["warping_error"] * 3 <= alone["warping_error"], (seam, alone)
 
 
+def test_frames_handed_out_while_the_input_is_read_are_those_of_a_run_that_read_it_first(
+    ray_cluster, clip, styles, undisturbed, tmp_path
+):
+    """The driver plans and hands out work as it decodes; waiting for the whole input first (the plan
+    is the same) gives the same pictures, bit for bit."""
+    reference, streamed = undisturbed
+    result = stylize_video_scaled(clip, styles, tmp_path, CONFIG, cuts=[CUT], handoff=HANDOFF, stream=False)
+    assert result.record["scale_out"]["segments"] == streamed.record["scale_out"]["segments"]
+    mine, theirs = frames_of(tmp_path), frames_of(reference)
+    assert len(mine) == len(theirs) == FRAMES
+    assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
 class KillAWorker(Progress):
     """Kills a worker process (SIGKILL) other than the one that just delivered, once ``after`` frames are done."""
 
