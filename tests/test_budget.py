@@ -170,6 +170,6 @@ def test_a_pyramid_is_estimated_at_its_last_stage_with_every_stage_s_snapshots(c
     short = StyleConfig(size=128, iters=5, history_size=100, pyramid=(64, 128), pyramid_iters=(5, 50))
     assert estimate_run_bytes(96, 128, short) > estimate_run_bytes(96, 128, short.replace(pyramid_iters=(5, 5)))
     # refused in one line, with stages given: the smaller size it suggests is planned as auto plans it
-    args = ["--pyramid", "256,512", "--memory-limit", "600M", "--iters", "3", "--device", "cpu"]
+    args = ["--pyramid", "256,512", "--tile", "off", "--memory-limit", "600M", "--iters", "3", "--device", "cpu"]
     line = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *args)
     assert "not enough memory" in line and "try --size" in line
