@@ -165,14 +165,14 @@ def _fan_out(
 ) -> None:
     """The pending photos on the Ray workers (:mod:`.scale.photos`): read here, stylised there, saved here
     as each comes back (in any order; run.json keeps the photos' order)."""
-    from .scale.photos import fan_out
+    from .scale.photos import Task, fan_out
 
     def load(position: int) -> tuple[np.ndarray, dict[str, str]]:
         source = plan[position].source
         return load_image(source), photo_identity(source)
 
     progress.stage(f"on {len(pool.workers.actors)} Ray workers")
-    for back in fan_out(pool, pending, load, lambda loaded: loaded[0], stop_requested):
+    for back in fan_out(pool, pending, load, lambda loaded: Task("photo", (loaded[0],)), stop_requested):
         item = plan[back.key]
         if back.error is not None:
             rows[back.key] = {**_row(item, "failed"), "error": str(back.error)}
