@@ -103,6 +103,8 @@ def stylize_each_style(
                 summary.rows[index].update(status="done earlier", output=row["output"])
             summary.rows[index]["stamp"] = stamp
         pending = [i for i, row in enumerate(summary.rows) if row["status"] != "done earlier"]
+        if len(pending) < len(folders) and kind != "image":  # an image's progress display says so itself
+            note(f"resuming: {len(folders) - len(pending)} style(s) already done")
         summary.write()
         run = {"image": _images, "batch": _batch}.get(kind, _videos)
         run(input_path, style_paths, styles, folders, pending, config, restart, progress, note, summary)

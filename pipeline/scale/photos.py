@@ -134,8 +134,11 @@ def fan_out(
     failed: list[FannedOut] = []
     while True:
         if not stop_requested():
-            for index, actor in enumerate(actors):
-                while pool.alive[index] and sum(1 for w, _, _ in in_flight.values() if w == index) < DEPTH:
+            # round by round, one more to each worker: a few items (the styles of one image) go one to a worker
+            for depth in range(1, DEPTH + 1):
+                for index, actor in enumerate(actors):
+                    if not pool.alive[index] or sum(1 for w, _, _ in in_flight.values() if w == index) >= depth:
+                        continue
                     item = load_next()
                     if item is None:
                         break

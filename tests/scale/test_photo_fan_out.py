@@ -81,8 +81,8 @@ def test_a_killed_worker_s_photos_are_made_again_with_the_same_result(
             loaded = []
 
             def load_then_kill(key):
-                # photos are handed out DEPTH to a worker in turn: once the fourth is being read,
-                # worker 2 holds the third, and is killed with it
+                # photos are handed out one to each worker in turn: once the fourth is being read,
+                # worker 2 holds the second, and is killed with it
                 loaded.append(key)
                 if len(loaded) == photos.DEPTH + 2:
                     killed.append(victim)
