@@ -63,8 +63,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .batch_job import PhotoBatchResult, stylize_photos
-    from .each_style import EachStyleResult, stylize_each_style
     from .config import StyleConfig, VideoConfig
+    from .each_style import EachStyleResult, stylize_each_style
     from .engine.transfer import StyleTransfer, Stylized, stylize_image
     from .errors import StylevidError
     from .evaluate import evaluate_clips, evaluate_pair
