@@ -102,3 +102,27 @@ def test_the_command_line_writes_a_folder_per_style_and_the_summary(capsys, cont
         [*(s.stem for s in STYLES), "run.json"]
     )
     assert all((out / s.stem / "neckarfront_stylised.png").is_file() for s in STYLES)
+
+
+def test_a_frame_folder_in_each_style_is_each_style_s_video_run_and_a_rerun_skips_them(tmp_path):
+    from media_factory import shifted_frames
+
+    from stylevid.pipeline import VideoConfig, stylize_video
+    from stylevid.pipeline.io.images import load_image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, frame in enumerate(shifted_frames(2, size=32)):
+        Image.fromarray(frame).save(frames / f"f{i:02d}.png")
+    config = VideoConfig(style=CONFIG.replace(iters=2), frame_iters=2, flow_method="dis", cuts="off")
+    out = tmp_path / "each"
+    result = stylize_each_style(frames, STYLES, out, config)
+    assert result.kind == "folder" and result.stylised == 2
+    alone = stylize_video(frames, [load_image(STYLES[1])], tmp_path / "alone", config)
+    theirs = sorted(alone.output.iterdir())
+    mine = sorted(result.outputs[1].iterdir())
+    assert [p.name for p in mine] == [p.name for p in theirs] and len(mine) == 2
+    assert all(np.array_equal(picture(a), picture(b)) for a, b in zip(mine, theirs, strict=True))
+    assert json.loads((out / STYLES[0].stem / "run.json").read_text())["frames"]
+    again = stylize_each_style(frames, STYLES, out, config)
+    assert (again.stylised, again.done_earlier) == (0, 2)
