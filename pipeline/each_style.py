@@ -4,8 +4,10 @@ Style ``STYLE.jpg``'s run goes to ``<out>/STYLE/``, a complete run folder of its
 same command with that one ``--style`` would have written there: picture or video, GIFs, plots,
 run.json). ``<out>/run.json`` is the summary: the input, each style with its folder, main output,
 status and the stamp of what it depends on (settings, style picture, input). A rerun skips every
-style whose stamp matches and whose output is there; any other runs as it would alone (a video
-resumes from its work folder, a batch skips its finished photos).
+image or video style whose stamp matches and whose output is there; any other runs as it would
+alone (a video resumes from its work folder). A batch's styles are always run again: each photo's
+own stamp (batch/outputs.py) says whether it is done, so a style whose photos are all done counts
+as done earlier and loads no weights.
 
 How the styles are spread:
 - an image: in this process one after another on one network (VGG built once); with
@@ -99,7 +101,9 @@ def stylize_each_style(
         summary = Summary(out_dir, Path(input_path), kind, config, style_paths, folders)
         for index, stamp in enumerate(stamps):
             row = earlier.get(str(folders[index]))
-            if row is not None and row.get("stamp") == stamp and Path(str(row.get("output"))).exists():
+            # a batch is asked again each time: its photos' own stamps say which are done (batch/outputs.py)
+            same = row is not None and row.get("stamp") == stamp and kind != "batch"
+            if same and row is not None and Path(str(row.get("output"))).exists():
                 summary.rows[index].update(status="done earlier", output=row["output"])
             summary.rows[index]["stamp"] = stamp
         pending = [i for i, row in enumerate(summary.rows) if row["status"] != "done earlier"]
@@ -377,7 +381,10 @@ def _batch(
     )
     for index, result in zip(pending, results, strict=True):
         summary.rows[index].update(
-            status="stylised", output=str(result.output), photos=len(result.outputs), photos_stylised=result.stylised
+            status="stylised" if result.stylised else "done earlier",
+            output=str(result.output),
+            photos=len(result.outputs),
+            photos_stylised=result.stylised,
         )
 
 

@@ -75,3 +75,5 @@ def test_every_photo_and_style_pair_of_a_batch_is_a_task_on_the_workers(ray_clus
         for row in json.loads((tmp_path / "there" / s.stem / "run.json").read_text())["photos"]
     }
     assert workers == {0, 1}
+    again = stylize_each_style(folder, STYLES, tmp_path / "there", ON_WORKERS)  # every photo stamped: no workers
+    assert (again.stylised, again.done_earlier) == (0, 2)
