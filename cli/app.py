@@ -35,6 +35,8 @@ the temporal loss of Ruder et al.).
 
   stylevid photos/ --style wave.jpg --frame-init independent -o out/   (photos of different sizes: a batch)
 
+  stylevid photo.jpg -s starry.jpg -s wave.jpg --each-style -o out/   (one output per style: out/starry/, out/wave/)
+
   stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
 
 OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
