@@ -35,6 +35,8 @@ the temporal loss of Ruder et al.).
 
   stylevid photos/ --style wave.jpg --frame-init independent -o out/   (photos of different sizes: a batch)
 
+  stylevid photo.jpg -s starry.jpg -s wave.jpg --each-style -o out/   (one output per style: out/starry/, out/wave/)
+
   stylevid eval out/clip_stylised.mp4 clip.mp4   (warping error of a stylised clip)
 
 OUT (a folder) receives the result (picture, video or frames), progress.gif (the optimisation
@@ -102,6 +104,13 @@ def stylize(
     style_scale: float = typer.Option(1.0, help="Style image long side = size × this.", rich_help_panel=IMAGES),
     style_weights: str | None = typer.Option(
         None, help="Blend weights of several styles, e.g. 0.7,0.3.", rich_help_panel=IMAGES
+    ),
+    each_style: bool = typer.Option(
+        False,
+        "--each-style",
+        help="One output per --style (OUT/STYLE-NAME/ each) instead of one blend; with --workers the "
+        "styles spread over the workers.",
+        rich_help_panel=IMAGES,
     ),
     content_weight: float = typer.Option(
         1.0, "--content-weight", "--alpha", help="α: weight of the content loss.", rich_help_panel=IMAGES
@@ -337,7 +346,7 @@ def stylize(
     )
     from stylevid.pipeline.engine.stages import parse_sizes
     from stylevid.pipeline.io.paths import create_output_folder, default_output
-    from stylevid.pipeline.validation import check_folder, check_video_settings, validate_run
+    from stylevid.pipeline.validation import check_each_style, check_folder, check_video_settings, validate_run
 
     style_list = _names(style_layers) or ()
     stages, size = _pyramid(pyramid, scales, size)
@@ -372,10 +381,21 @@ def stylize(
         bit_depth=bit_depth,
     )
     out_dir = output if output is not None else default_output(input)
+    if each_style:
+        check_each_style(config.style_blend, style, out_dir)
     kind = validate_run(input, style, out_dir, config)
+    scaled_image = each_style and kind == "image" and (workers > 0 or cluster is not None)
     if kind not in ("video", "folder") and (workers or cluster is not None or segment_frames is not None):
-        raise StylevidError("--workers, --cluster and --segment-frames apply to videos and frame folders")
-    if kind != "image":
+        if not scaled_image:
+            raise StylevidError(
+                "--workers, --cluster and --segment-frames apply to videos and frame folders "
+                "(and to images with --each-style)"
+            )
+        if segment_frames is not None:
+            raise StylevidError("--segment-frames applies to videos and frame folders")
+        if bit_depth != 8:
+            raise StylevidError("--bit-depth 16 with --each-style on Ray workers is not supported yet; leave out one")
+    if kind != "image" or scaled_image:
         video_config = VideoConfig(
             style=config,
             frame_iters=frame_iters,
@@ -405,8 +425,9 @@ def stylize(
         )
         if kind == "folder":  # a frame sequence (one size), or a batch of photos (see docs/usage.md)
             kind = check_folder(input, video_config)
-        check_video_settings(kind, video_config)
-        check_memory(input, kind, style, video_config)
+        if kind != "image":
+            check_video_settings(kind, video_config)
+            check_memory(input, kind, style, video_config)
         if video_config.scaled_out:
             from stylevid.pipeline.scale.cluster import check_ray_installed
 
@@ -419,6 +440,19 @@ def stylize(
 
     styles = [load_image(p) for p in style]
     console = console_for(quiet)
+    if each_style:
+        _each_style(
+            console,
+            quiet,
+            input,
+            style,
+            styles,
+            out_dir,
+            video_config if kind != "image" or scaled_image else config,
+            kind,
+            restart,
+        )
+        return
     if kind == "image":
         from stylevid.pipeline.image_job import stylize_image_file
 
@@ -465,6 +499,36 @@ def stylize(
     if video_result.warping_error is not None:
         summary += f", warping error {video_result.warping_error:.5f}"
     _done(console, quiet, video_result.output, video_result.files, summary)
+
+
+def _each_style(
+    console, quiet: bool, input: Path, style: list[Path], styles, out_dir: Path, config, kind: str, restart: bool
+) -> None:
+    """--each-style: one run per style (stylevid.pipeline.each_style), with the progress display of the input's kind."""
+    from stylevid.pipeline.each_style import stylize_each_style
+
+    from .progress import PhotoProgress, StyleProgress, VideoProgress
+
+    progress: Any
+    if kind == "image":
+        progress = StyleProgress(console)
+    elif kind == "batch":
+        progress = PhotoProgress(console)
+    elif config.scaled_out:
+        from .scale_progress import ScaledProgress
+
+        progress = ScaledProgress(console)
+    else:
+        progress = VideoProgress(console)
+    with progress:
+        result = stylize_each_style(
+            input, style, out_dir, config, styles=styles, restart=restart, progress=progress, on_note=console.print
+        )
+    summary = f"{len(result.folders)} styles, {result.stylised} stylised now"
+    if result.done_earlier:
+        summary += f", {result.done_earlier} done earlier"
+    files = {Path(p).stem: folder for p, folder in zip(style, result.folders, strict=True)}
+    _done(console, quiet, result.output, {**files, "record": result.files["record"]}, summary)
 
 
 def _pyramid(text: str, scales: int | None, size: int | None) -> tuple[str | tuple[int, ...], int]:

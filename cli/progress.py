@@ -119,6 +119,16 @@ class VideoProgress(VideoCallbacks):
             self._progress.stop()
 
 
+class StyleProgress(VideoProgress):
+    """--each-style on an image: styles done / total, and the current style's iterations."""
+
+    unit = "style"
+
+    def frame_done(self, position: int, stats: dict[str, Any]) -> None:
+        assert self._task is not None, "begin() opens the bar"
+        self._progress.advance(self._task)
+
+
 class PhotoProgress(VideoProgress):
     """Photos of a batch done / total; photos done by an earlier run may lie anywhere in the order."""
 

@@ -3,6 +3,7 @@
 The public API, stable across releases::
 
     from stylevid.pipeline import StyleConfig, VideoConfig, stylize_image, stylize_photos, stylize_video
+    from stylevid.pipeline import stylize_each_style
 
 The subpackages (``engine``, ``motion``, ``video``, ``io``, ``render``) hold the parts behind it.
 
@@ -32,11 +33,14 @@ _EXPORTS = {
     "stylize_video": ".video_job",
     "PhotoBatchResult": ".batch_job",
     "stylize_photos": ".batch_job",
+    "EachStyleResult": ".each_style",
+    "stylize_each_style": ".each_style",
     "evaluate_pair": ".evaluate",
     "evaluate_clips": ".evaluate",
 }
 
 __all__ = [
+    "EachStyleResult",
     "ImageResult",
     "PhotoBatchResult",
     "Progress",
@@ -50,6 +54,7 @@ __all__ = [
     "evaluate_pair",
     "load_image",
     "save_image",
+    "stylize_each_style",
     "stylize_image",
     "stylize_image_file",
     "stylize_photos",
@@ -59,6 +64,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .batch_job import PhotoBatchResult, stylize_photos
     from .config import StyleConfig, VideoConfig
+    from .each_style import EachStyleResult, stylize_each_style
     from .engine.transfer import StyleTransfer, Stylized, stylize_image
     from .errors import StylevidError
     from .evaluate import evaluate_clips, evaluate_pair

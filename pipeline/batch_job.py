@@ -7,15 +7,18 @@ engine (VGG and style targets built once, :func:`.batch.photo.stylise_photo`), w
 earlier run with the same settings wrote are skipped. With ``--workers``/``--cluster`` the photos
 are spread over Ray workers (:mod:`.scale.photos`); the driver still reads and writes them all.
 run.json, rewritten after every photo, lists them all. A photo that cannot be read or stylised is
-noted and the batch goes on; the run then ends with one line naming it. Ctrl-C finishes and saves the photo in flight.
+noted and the batch goes on; the run then ends with one line naming it. Ctrl-C finishes and saves
+the photo in flight. With --each-style (:func:`stylize_photos_each_style`) each style alone makes a
+batch of its own folder; the styles share one network, or on Ray every (photo, style) pair is a task.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,38 @@ def stylize_photos(
     with the same settings are skipped unless ``restart``; an output made otherwise is refused
     before any work unless ``restart``.
     """
+    _check_batch(folder, styles, out_dir, config)
+    batch = PhotoBatch(Path(out_dir), None)
+    return _run_batches(Path(folder), styles, [batch], config, restart, progress or Progress(), engine)[0]
+
+
+def stylize_photos_each_style(
+    folder: Path,
+    styles: list[np.ndarray],
+    out_dirs: list[Path],
+    config: VideoConfig,
+    *,
+    restart: bool = False,
+    progress: Progress | None = None,
+    records: list[dict[str, Any]] | None = None,
+) -> list[PhotoBatchResult]:
+    """--each-style on a batch: every photo of ``folder`` in each style alone, style ``i``'s into
+    ``out_dirs[i]`` (each a batch's folder: pictures and run.json, ``records[i]`` added to it).
+
+    In one process the styles run one after another on one network; with ``--workers``/``--cluster``
+    every (photo, style) pair is one task on the Ray workers. Otherwise as :func:`stylize_photos`."""
+    if len(out_dirs) != len(styles):
+        raise ValueError("one output folder per style")
+    for style, out_dir in zip(styles, out_dirs, strict=True):
+        _check_batch(folder, [style], out_dir, config.replace(style=config.style.replace(style_blend=None)))
+    batches = [
+        PhotoBatch(Path(out_dir), index, (records or [{}] * len(styles))[index])
+        for index, out_dir in enumerate(out_dirs)
+    ]
+    return _run_batches(Path(folder), styles, batches, config, restart, progress or Progress(), None)
+
+
+def _check_batch(folder: Path, styles: list[np.ndarray], out_dir: Path, config: VideoConfig) -> None:
     kind = validate_run(folder, styles, out_dir, config)
     if kind not in ("folder", "batch"):
         raise StylevidError(f"{folder} is not a folder; a batch of photos is a folder of pictures")
@@ -78,119 +113,191 @@ def stylize_photos(
         )
     if config.output == "video":
         raise StylevidError("a batch of photos is written as pictures, not a video; leave out --to video")
-    folder, out_dir = Path(folder), Path(out_dir)
-    progress = progress or Progress()
+
+
+@dataclass
+class PhotoBatch:
+    """The photos going to one output folder: in every style blended (``style`` None), or in style
+    number ``style`` alone (--each-style)."""
+
+    out_dir: Path
+    style: int | None
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields for its run.json
+    # filled in by the run:
+    settings: dict[str, Any] = field(default_factory=dict)  # what its pictures depend on (their stamp)
+    plan: list[PlannedPhoto] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # run.json's line per photo
+    offset: int = 0  # its first photo's position in the progress display (all batches' photos in a row)
+    engine: StyleTransfer | None = None
+
+    def styles(self, styles: list[np.ndarray]) -> list[np.ndarray]:
+        """The style pictures of its engine."""
+        return list(styles) if self.style is None else [styles[self.style]]
+
+    def pending(self) -> list[int]:
+        """Positions of the photos no earlier run finished."""
+        return [position for position, item in enumerate(self.plan) if item.done is None]
+
+
+def _run_batches(
+    folder: Path,
+    styles: list[np.ndarray],
+    batches: list[PhotoBatch],
+    config: VideoConfig,
+    restart: bool,
+    progress: Progress,
+    engine: StyleTransfer | None,
+) -> list[PhotoBatchResult]:
+    """The photos of every batch: one after another in this process (one network for all), or every
+    (photo, batch) pair fanned out over the Ray workers."""
     selection = select_pictures(folder, start=config.start, end=config.end, every=config.every, fps=config.fps)
-    settings = batch_settings(config, styles)
-    plan = plan_photos(selection.files, out_dir, settings, restart=restart, inputs=selection.files)  # before work
-    create_output_folder(out_dir)
-    with output_folder_lock(out_dir):  # one run per output folder
-        pending = [position for position, item in enumerate(plan) if item.done is None]
+    each = config.replace(style=config.style.replace(style_blend=None))  # the config of one style alone
+    offset = 0
+    for batch in batches:  # every plan before any work: an output made otherwise is refused first
+        batch.settings = batch_settings(config if batch.style is None else each, batch.styles(styles))
+        batch.plan = plan_photos(
+            selection.files, batch.out_dir, batch.settings, restart=restart, inputs=selection.files
+        )
+        batch.rows = [_row(item, "pending" if item.done is None else "done earlier", item.done) for item in batch.plan]
+        batch.offset, offset = offset, offset + len(batch.plan)
+    with contextlib.ExitStack() as held:
+        for batch in batches:
+            create_output_folder(batch.out_dir)
+            held.enter_context(output_folder_lock(batch.out_dir))  # one run per output folder
+        pending = [(b, position) for b, batch in enumerate(batches) for position in batch.pending()]
         pool = None
         if pending and config.scaled_out:  # spread over Ray workers, each with its own engine
             from .scale.photos import start_pool
 
             pool = start_pool(config, styles)
-        elif engine is None and pending:  # a finished batch loads no weights
-            engine = StyleTransfer(config.style, styles)
-        rows: list[dict[str, Any]] = [
-            _row(item, "pending" if item.done is None else "done earlier", item.done) for item in plan
-        ]
+        else:  # the first engine builds the network, the others share it; a finished batch loads no weights
+            for batch in batches:
+                if batch.pending():
+                    shared = next((x.engine for x in batches if x.engine is not None), engine)
+                    batch.engine = _engine_for(config, each, styles, batch, shared)
         began = time.perf_counter()
 
-        def record() -> dict[str, Any]:
-            data = _record(folder, out_dir, config, engine, rows, time.perf_counter() - began)
+        def record(batch: PhotoBatch) -> dict[str, Any]:
+            data = _record(folder, batch.out_dir, config, batch.engine, batch.rows, time.perf_counter() - began)
             if pool is not None:
                 devices = sorted({str(w.get("device")) for w in pool.described})
                 data["device"] = devices[0] if len(devices) == 1 else devices
                 data["precision"] = pool.described[0].get("precision") if pool.described else None
                 data["scale_out"] = {"cluster": pool.address, "workers": pool.records()}
-            write_json(out_dir / "run.json", data)
+            data.update(batch.extra)
+            write_json(batch.out_dir / "run.json", data)
             return data
 
-        progress.begin(len(plan), sum(item.done is not None for item in plan))
+        progress.begin(offset, sum(len(b.plan) - len(b.pending()) for b in batches))
         with finish_frame_on_signals() as stop_requested:
             if pool is not None:
                 try:
-                    _fan_out(plan, pending, pool, config, settings, rows, progress, record, stop_requested)
+                    _fan_out(batches, pending, pool, config, progress, record, stop_requested)
                 finally:
                     from .scale.photos import stop_pool
 
                     stop_pool(pool)
-            for position, item in enumerate(plan):
-                if pool is not None:
-                    break
-                if item.done is not None:
-                    continue
-                assert engine is not None
-                progress.frame_started(position, config.style.iters)
-                rows[position] = _stylise_one(item, engine, config, settings, progress, position)
-                progress.frame_done(position, rows[position])
-                record()
-                if stop_requested() and position + 1 < len(plan):
-                    assert stop_requested.signum is not None
-                    by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
-                    raise Interrupted(
-                        f"stopped{by} after photo {position + 1} ({item.source.name}); its picture is saved — "
-                        "run the same command again to resume",
-                        stop_requested.signum,
-                    )
-        data = record()
+            else:
+                for b, position in pending:
+                    batch = batches[b]
+                    item = batch.plan[position]
+                    assert batch.engine is not None
+                    shown = batch.offset + position
+                    progress.frame_started(shown, config.style.iters)
+                    batch.rows[position] = _stylise_one(item, batch.engine, config, batch.settings, progress, shown)
+                    progress.frame_done(shown, batch.rows[position])
+                    record(batch)
+                    if stop_requested() and (b, position) != pending[-1]:
+                        assert stop_requested.signum is not None
+                        by = (
+                            ""
+                            if stop_requested.signum == signal.SIGINT
+                            else f" by {signal_name(stop_requested.signum)}"
+                        )
+                        raise Interrupted(
+                            f"stopped{by} after photo {position + 1} ({item.source.name}); its picture is saved — "
+                            "run the same command again to resume",
+                            stop_requested.signum,
+                        )
+        data = [record(batch) for batch in batches]
+        rows = [row for batch in batches for row in batch.rows]
         failed = [row for row in rows if row["status"] == "failed"]
         if failed:
+            where = batches[0].out_dir if len(batches) == 1 else "their folders"
             raise StylevidError(
                 f"{len(failed)} of {len(rows)} photos failed, first {failed[0]['name']}: {failed[0]['error']}; "
-                f"the others are in {out_dir} (see run.json)"
+                f"the others are in {where} (see run.json)"
             )
-        return PhotoBatchResult(
-            output=out_dir,
-            outputs=[item.output for item in plan],
-            stylised=sum(row["status"] == "stylised" for row in rows),
-            done_earlier=sum(row["status"] == "done earlier" for row in rows),
-            record=data,
-            files={"record": out_dir / "run.json"},
-        )
+        return [
+            PhotoBatchResult(
+                output=batch.out_dir,
+                outputs=[item.output for item in batch.plan],
+                stylised=sum(row["status"] == "stylised" for row in batch.rows),
+                done_earlier=sum(row["status"] == "done earlier" for row in batch.rows),
+                record=record_data,
+                files={"record": batch.out_dir / "run.json"},
+            )
+            for batch, record_data in zip(batches, data, strict=True)
+        ]
+
+
+def _engine_for(
+    config: VideoConfig, each: VideoConfig, styles: list[np.ndarray], batch: PhotoBatch, shared: StyleTransfer | None
+) -> StyleTransfer:
+    """The engine of ``batch``: ``shared`` itself for a blend, else one of its style on ``shared``'s network."""
+    if batch.style is None:
+        return shared if shared is not None else StyleTransfer(config.style, styles)
+    extractor = None if shared is None else shared.extractor
+    return StyleTransfer(each.style, batch.styles(styles), extractor=extractor)
 
 
 def _fan_out(
-    plan: list[PlannedPhoto],
-    pending: list[int],
+    batches: list[PhotoBatch],
+    pending: list[tuple[int, int]],
     pool: Any,
     config: VideoConfig,
-    settings: dict[str, Any],
-    rows: list[dict[str, Any]],
     progress: Progress,
-    record: Callable[[], dict[str, Any]],
+    record: Callable[[PhotoBatch], dict[str, Any]],
     stop_requested: StopRequest,
 ) -> None:
-    """The pending photos on the Ray workers (:mod:`.scale.photos`): read here, stylised there, saved here
-    as each comes back (in any order; run.json keeps the photos' order)."""
-    from .scale.photos import fan_out
+    """The pending (batch, photo) pairs on the Ray workers (:mod:`.scale.photos`): read here, stylised
+    there, saved here as each comes back (in any order; run.json keeps the photos' order)."""
+    from .scale.photos import Task, fan_out
 
-    def load(position: int) -> tuple[np.ndarray, dict[str, str]]:
-        source = plan[position].source
-        return load_image(source), photo_identity(source)
+    def load(key: tuple[int, int]) -> tuple[int, np.ndarray, dict[str, str]]:
+        source = batches[key[0]].plan[key[1]].source
+        return key[0], load_image(source), photo_identity(source)
+
+    def task_of(loaded: tuple[int, np.ndarray, dict[str, str]]) -> Task:
+        return Task("photo", (loaded[1], batches[loaded[0]].style))
 
     progress.stage(f"on {len(pool.workers.actors)} Ray workers")
-    for back in fan_out(pool, pending, load, lambda loaded: loaded[0], stop_requested):
-        item = plan[back.key]
+    for back in fan_out(pool, pending, load, task_of, stop_requested):
+        b, position = back.key
+        batch = batches[b]
+        item = batch.plan[position]
         if back.error is not None:
-            rows[back.key] = {**_row(item, "failed"), "error": str(back.error)}
+            batch.rows[position] = {**_row(item, "failed"), "error": str(back.error)}
         else:
-            photo, identity = back.loaded
-            rows[back.key] = _save_one(item, photo, identity, back.result, config, settings)
-            rows[back.key]["worker"] = back.worker
-        progress.frame_done(back.key, rows[back.key])
-        record()
-    left = [position for position in pending if rows[position]["status"] == "pending"]
+            _, photo, identity = back.loaded
+            batch.rows[position] = _save_one(item, photo, identity, back.result, config, batch.settings)
+            batch.rows[position]["worker"] = back.worker
+        progress.frame_done(batch.offset + position, batch.rows[position])
+        record(batch)
+    left = [key for key in pending if batches[key[0]].rows[key[1]]["status"] == "pending"]
     if left:
         assert stop_requested.signum is not None, "every photo handed out comes back"
-        by = "" if stop_requested.signum == signal.SIGINT else f" by {signal_name(stop_requested.signum)}"
+        by = _by(stop_requested.signum)
         raise Interrupted(
             f"stopped{by} with {len(left)} photos left; the finished ones are saved — "
             "run the same command again to resume",
             stop_requested.signum,
         )
+
+
+def _by(signum: int) -> str:
+    """ "" for Ctrl-C, " by SIGTERM" for the others: how a stop message names its signal."""
+    return "" if signum == signal.SIGINT else f" by {signal_name(signum)}"
 
 
 def _stylise_one(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,9 @@ from .config import StyleConfig
 from .engine.device import precision_choice
 from .engine.optimize import ReportFn
 from .engine.pyramid import StageFn, stylize_in_stages
+from .engine.stages import Stage
 from .engine.transfer import StyleTransfer, Stylized
+from .engine.vgg import VGG19Features
 from .io.folder_lock import output_folder_lock
 from .io.images import load_image, save_image
 from .io.paths import create_output_folder, result_name
@@ -70,53 +72,54 @@ def _stylize_into(
     on_report: ReportFn | None,
     on_stage: StageFn | None,
     memory_plan: dict[str, Any] | None = None,
+    *,
+    extractor: VGG19Features | None = None,
 ) -> ImageResult:
     """The run itself, in the output folder this process holds; ``memory_plan``: run.json's record of
-    the tile and history chosen (:func:`.budget.plan_memory`)."""
-    image_path = out_dir / result_name(Path(content_path), "image", "image")
-    peak = PeakMemory(run_device(config.device)).start()
+    the tile and history chosen (:func:`.budget.plan_memory`); ``extractor``: a network already built
+    (--each-style builds it once for every style)."""
+    peak = PeakMemory(run_device(config.device)).start()  # the weights' loading counts too
     content = load_image(content_path)
     styles = styles if styles is not None else [load_image(p) for p in style_paths]
-    engine = StyleTransfer(config, styles)
+    engine = StyleTransfer(config, styles, extractor=extractor)
+    done = stylise_picture(engine, content, on_report=on_report, on_stage=on_stage, peak=peak)
+    return write_image_run(content_path, style_paths, out_dir, config, content, styles, done, memory_plan)
+
+
+@dataclass
+class PictureDone:
+    """One image stylised, before anything is written: what a Ray worker sends back (--each-style)."""
+
+    stylized: Stylized  # the picture, history and snapshots
+    processing_size: tuple[int, int]  # width, height
+    style_weight: float  # β used
+    stages: list[Stage]  # the stages run (one unless coarse-to-fine)
+    engine: dict[str, Any]  # device, precision, precision_reason, cuda_graph: as run.json records them
+    peak_bytes: int | None  # memory this process added while it worked
+    peak_measure: str  # how that was measured (budget.PeakMemory)
+    stats: dict[str, Any] = field(default_factory=dict)  # seconds and where it ran (the fan-out's accounting)
+
+
+def stylise_picture(
+    engine: StyleTransfer,
+    content: np.ndarray,
+    *,
+    on_report: ReportFn | None = None,
+    on_stage: StageFn | None = None,
+    peak: PeakMemory | None = None,
+) -> PictureDone:
+    """Stylise ``content`` (H×W×3 uint8) as ``stylevid IMAGE`` does, writing nothing: coarse-to-fine
+    where the engine's config plans it, with snapshots for the progress GIF. ``peak``: the memory
+    measurement, started before the engine was built (default: started here, the network already held)."""
+    peak = peak if peak is not None else PeakMemory(str(engine.device)).start()
     prepared = engine.prepare_content(content)
     stages = engine.stages()
     result = stylize_in_stages(engine, prepared, stages, snapshots=True, on_report=on_report, on_stage=on_stage)
-    beta = engine.style_weight_for(prepared)
-    iterations = (
-        f"{config.iters} it"
-        if len(stages) == 1
-        else "stages " + " → ".join(f"{s.size} px {s.iters} it" for s in stages)
-    )
-    title = (
-        f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — "
-        f"{prepared.shape[1]}×{prepared.shape[0]}, "
-        f"{config.optimizer} {iterations}, init {config.init}, α={config.content_weight:g}, β={beta:.3g}, "
-        f"pooling {config.pooling}, {engine.device.type}"
-    )
-    files = {
-        "image": save_image(image_path, result.picture16 if result.picture16 is not None else result.picture),
-        "progress_gif": save_progress_gif(
-            result.snapshots, out_dir / "progress.gif", labels=stage_labels(result.snapshots, result.stages)
-        ),
-        "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title, stages=result.stages),
-    }
-    record = run_record(
-        kind="image",
-        input={
-            "content": str(content_path),
-            "styles": [str(p) for p in style_paths],
-            "content_size": [content.shape[1], content.shape[0]],
-        },
-        processing_size=[prepared.shape[1], prepared.shape[0]],
-        config=config.to_dict(),
-        style_weight=beta,
-        device=str(engine.device),
-        precision=engine.precision,
-        precision_reason=precision_choice(engine.config.precision, engine.device)[1],
-        seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
-        iterations=result.iterations,
-        memory_plan=memory_plan,
-        cuda_graph=(
+    facts = {
+        "device": str(engine.device),
+        "precision": engine.precision,
+        "precision_reason": precision_choice(engine.config.precision, engine.device)[1],
+        "cuda_graph": (
             {
                 "replayed_iterations": result.replayed,
                 "failure": result.graph_failure,
@@ -125,13 +128,88 @@ def _stylize_into(
             if engine.cuda_graphs
             else None
         ),
+    }
+    return PictureDone(
+        result,
+        (prepared.shape[1], prepared.shape[0]),
+        engine.style_weight_for(prepared),
+        stages,
+        facts,
+        peak.peak(),
+        peak.method,
+        {"seconds": result.seconds},
+    )
+
+
+def write_image_run(
+    content_path: Path,
+    style_paths: list[Path],
+    out_dir: Path,
+    config: StyleConfig,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    done: PictureDone,
+    memory_plan: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ImageResult:
+    """Write an image run's files into ``out_dir``: the picture, progress.gif, losses.png and run.json
+    (``extra``: more fields for run.json)."""
+    result, stages = done.stylized, done.stages
+    width, height = done.processing_size
+    image_path = out_dir / result_name(Path(content_path), "image", "image")
+    iterations = (
+        f"{config.iters} it"
+        if len(stages) == 1
+        else "stages " + " → ".join(f"{s.size} px {s.iters} it" for s in stages)
+    )
+    title = (
+        f"{Path(content_path).name} × {', '.join(Path(p).name for p in style_paths)} — "
+        f"{width}×{height}, "
+        f"{config.optimizer} {iterations}, init {config.init}, α={config.content_weight:g}, "
+        f"β={done.style_weight:.3g}, pooling {config.pooling}, {torch_device_type(done.engine['device'])}"
+    )
+    files = {
+        "image": save_image(image_path, result.picture16 if result.picture16 is not None else result.picture),
+        "progress_gif": save_progress_gif(
+            result.snapshots, out_dir / "progress.gif", labels=stage_labels(result.snapshots, result.stages)
+        ),
+        "loss_plot": save_loss_plot(result.history, out_dir / "losses.png", title=title, stages=result.stages),
+    }
+    estimate = estimate_for_input(
+        content_path, "image", styles, config, done.engine["device"], done.engine["precision"]
+    )
+    memory: dict[str, Any] = estimate.record() if estimate is not None else {"device": done.engine["device"]}
+    memory.update({"peak_bytes": done.peak_bytes, "peak_measure": done.peak_measure})
+    if estimate is not None and done.peak_bytes:
+        memory["peak_over_estimate"] = round(done.peak_bytes / estimate.bytes, 3)
+    record = run_record(
+        kind="image",
+        input={
+            "content": str(content_path),
+            "styles": [str(p) for p in style_paths],
+            "content_size": [content.shape[1], content.shape[0]],
+        },
+        processing_size=[width, height],
+        config=config.to_dict(),
+        style_weight=done.style_weight,
+        device=done.engine["device"],
+        precision=done.engine["precision"],
+        precision_reason=done.engine["precision_reason"],
+        seconds={"optimise": result.seconds, "per_iteration": result.seconds / max(1, result.iterations)},
+        iterations=result.iterations,
+        memory_plan=memory_plan,
+        cuda_graph=done.engine["cuda_graph"],
         final_losses=result.final,
         initial_losses=result.history[0],
         stages=result.stages,
         outputs={k: str(v) for k, v in files.items()},
-        memory=peak.record(
-            estimate_for_input(content_path, "image", styles, config, str(engine.device), engine.precision)
-        ),
+        memory=memory,
+        **(extra or {}),
     )
     files["record"] = write_json(out_dir / "run.json", record)
     return ImageResult(result, files, record)
+
+
+def torch_device_type(device: str) -> str:
+    """ "cuda" of "cuda:1", "cpu" of "cpu": the kind of device the loss plot's title names."""
+    return device.split(":")[0]

@@ -133,3 +133,28 @@ def check_style_blend(
         raise StylevidError("at least one style image is needed (--style FILE)")
     if blend is not None and len(blend) != count:
         raise StylevidError(f"{len(blend)} {weights} given for {count} {images}")
+
+
+def check_each_style(blend: Sequence[float] | None, styles: Sequence[Any], out_dir: Path) -> list[Path]:
+    """--each-style: one output per style instead of a blend. Returns each style's folder,
+    ``<out_dir>/<style file's stem>``; refuses (one line) a blend's weights, a single style, styles
+    given as pictures (a folder is named after its file) and two styles that would share a folder."""
+    if blend is not None:
+        raise StylevidError(
+            "--each-style makes one output per style and --style-weights blends the styles into one: "
+            "give one or the other"
+        )
+    if len(styles) < 2:
+        raise StylevidError("--each-style needs two or more --style images (it makes one output per style)")
+    if not all(isinstance(s, (str, os.PathLike)) for s in styles):
+        raise StylevidError("--each-style names each output folder after its style file: give the styles as files")
+    folders: dict[str, Path] = {}
+    for style in styles:
+        path = Path(style)
+        other = folders.setdefault(path.stem.lower(), path)  # case-blind: macOS and Windows folders are
+        if other != path:
+            raise StylevidError(
+                f"--each-style writes each style into a folder named after it, and {other} and {path} would "
+                f"both go to {Path(out_dir) / path.stem}; rename one of them"
+            )
+    return [Path(out_dir) / Path(style).stem for style in styles]

@@ -1,8 +1,11 @@
-"""Independent pictures fanned out over the Ray workers: a batch of unrelated photos.
+"""Independent pictures fanned out over the Ray workers: a batch of unrelated photos, and the styles
+of ``--each-style`` (one image in each style, or every photo × style pair of a batch).
 
-The driver reads each photo (and alone writes the outputs); a worker gets the decoded picture
-through the object store and runs :func:`..batch.photo.stylise_photo` with its own engine, which
-does no I/O. Results come back in any order; the caller saves each as it arrives, so a rerun
+The driver reads each picture (and alone writes the outputs); a worker gets the decoded picture
+through the object store and runs the task's method of :class:`.worker.StyleWorker` (``photo``:
+:func:`..batch.photo.stylise_photo`; ``image``: :func:`..image_job.stylise_picture`) with its own
+engine, which does no I/O; a task may name the style it is for (its targets are the worker's, built
+on first use). Results come back in any order; the caller saves each as it arrives, so a rerun
 skips every photo finished before a kill. A worker that dies is restarted by Ray and the photo it
 held is made again (a pure function of the picture and the settings: the same result); one that
 does not come back is dropped and the others go on. A photo that cannot be stylised (too thin at
@@ -30,6 +33,15 @@ T = TypeVar("T")
 RESTART_WAIT = 300.0
 #: Calls queued on each worker, so that it never waits for the driver between two pictures.
 DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Task:
+    """One call on a worker: a :class:`.worker.StyleWorker` method and its arguments (pictures,
+    numpy arrays, go through the object store)."""
+
+    method: str  # "photo" or "image"
+    arguments: tuple[Any, ...]
 
 
 @dataclass
@@ -91,13 +103,13 @@ def fan_out(
     pool: WorkerPool,
     keys: Sequence[T],
     load: Callable[[T], Any],
-    picture_of: Callable[[Any], np.ndarray],
+    task_of: Callable[[Any], Task],
     stop_requested: Callable[[], bool],
 ) -> Iterator[FannedOut]:
-    """Stylise ``picture_of(load(key))`` for every key on the pool's workers (``worker.photo``); yields each
-    as it comes back. ``load`` runs in the driver just before its item is handed out; a StylevidError it
-    raises is that item's failure. Once ``stop_requested()``, nothing more is handed out and the items
-    in flight are finished."""
+    """Run ``task_of(load(key))`` for every key on the pool's workers; yields each as it comes back.
+    ``load`` runs in the driver just before its item is handed out; a StylevidError it raises is that
+    item's failure. Once ``stop_requested()``, nothing more is handed out and the items in flight are
+    finished."""
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
@@ -122,12 +134,17 @@ def fan_out(
     failed: list[FannedOut] = []
     while True:
         if not stop_requested():
-            for index, actor in enumerate(actors):
-                while pool.alive[index] and sum(1 for w, _, _ in in_flight.values() if w == index) < DEPTH:
+            # round by round, one more to each worker: a few items (the styles of one image) go one to a worker
+            for depth in range(1, DEPTH + 1):
+                for index, actor in enumerate(actors):
+                    if not pool.alive[index] or sum(1 for w, _, _ in in_flight.values() if w == index) >= depth:
+                        continue
                     item = load_next()
                     if item is None:
                         break
-                    ref = actor.photo.remote(ray.put(picture_of(item.loaded)))
+                    task = task_of(item.loaded)
+                    arguments = [ray.put(a) if isinstance(a, np.ndarray) else a for a in task.arguments]
+                    ref = getattr(actor, task.method).remote(*arguments)
                     in_flight[ref] = (index, item, time.perf_counter())
         while failed:
             yield failed.pop(0)

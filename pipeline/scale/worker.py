@@ -83,7 +83,9 @@ class StyleWorker:
             pooling=style.pooling,
         )
         self.config = config
+        self.styles = setup.styles
         self.engine = StyleTransfer(style, setup.styles, extractor=extractor)
+        self._engines: dict[int, StyleTransfer] = {}  # --each-style: one engine per style, sharing the network
         self.flow = FlowEstimator(config.flow_method, self.engine.device)
         self.early = EarlyStop() if config.early_stop else None
 
@@ -102,11 +104,31 @@ class StyleWorker:
             "precision": self.engine.precision,
         }
 
-    def photo(self, picture: np.ndarray) -> Any:
-        """Stylise one independent picture (a photo of a batch) at its own size: :func:`..batch.photo.stylise_photo`."""
+    def engine_for(self, style: int | None) -> StyleTransfer:
+        """The engine of every style blended (``style`` None), or of style number ``style`` alone
+        (--each-style: its targets built on its first task, the network shared)."""
+        if style is None:
+            return self.engine
+        if style not in self._engines:
+            config = self.engine.config.replace(style_blend=None)
+            self._engines[style] = StyleTransfer(config, [self.styles[style]], extractor=self.engine.extractor)
+        return self._engines[style]
+
+    def photo(self, picture: np.ndarray, style: int | None = None) -> Any:
+        """Stylise one independent picture (a photo of a batch) at its own size: :func:`..batch.photo.stylise_photo`;
+        with ``style``, in that style alone (--each-style)."""
         from ..batch.photo import stylise_photo
 
-        done = stylise_photo(self.engine, picture)
+        done = stylise_photo(self.engine_for(style), picture)
+        done.stats["worker_pid"] = os.getpid()
+        return done
+
+    def image(self, picture: np.ndarray, style: int | None = None) -> Any:
+        """Stylise one image as ``stylevid IMAGE`` does (:func:`..image_job.stylise_picture`: snapshots,
+        history, the peak memory of this process); with ``style``, in that style alone (--each-style)."""
+        from ..image_job import stylise_picture
+
+        done = stylise_picture(self.engine_for(style), picture)
         done.stats["worker_pid"] = os.getpid()
         return done
 

@@ -152,7 +152,7 @@ def _stop_before_work(monkeypatch) -> None:
     """
     import numpy as np
 
-    from stylevid.pipeline import evaluate, image_job, validation
+    from stylevid.pipeline import each_style, evaluate, image_job, validation
     from stylevid.pipeline import video_job as video
     from stylevid.pipeline.io import images, paths
     from stylevid.pipeline.scale import cluster
@@ -169,6 +169,7 @@ def _stop_before_work(monkeypatch) -> None:
     monkeypatch.setattr(paths, "create_output_folder", lambda out_dir: None)
     monkeypatch.setattr(images, "load_image", lambda path, **kwargs: np.zeros((32, 32, 3), np.uint8))
     monkeypatch.setattr(image_job, "stylize_image_file", reached)
+    monkeypatch.setattr(each_style, "stylize_each_style", reached)
     monkeypatch.setattr(video, "stylize_video", reached)
     monkeypatch.setattr(scaled, "stylize_video_scaled", reached)
     monkeypatch.setattr(cluster, "ray_available", lambda: True)  # Ray is an extra: the docs hold without it

@@ -77,19 +77,19 @@ def test_a_killed_worker_s_photos_are_made_again_with_the_same_result(
         victim = pool.described[1]["pid"]
         fan_out = photos.fan_out
 
-        def fan_out_killing(pool, keys, load, picture_of, stop_requested):
+        def fan_out_killing(pool, keys, load, task_of, stop_requested):
             loaded = []
 
             def load_then_kill(key):
-                # photos are handed out DEPTH to a worker in turn: once the fourth is being read,
-                # worker 2 holds the third, and is killed with it
+                # photos are handed out one to each worker in turn: once the fourth is being read,
+                # worker 2 holds the second, and is killed with it
                 loaded.append(key)
                 if len(loaded) == photos.DEPTH + 2:
                     killed.append(victim)
                     os.kill(victim, signal.SIGKILL)
                 return load(key)
 
-            yield from fan_out(pool, keys, load_then_kill, picture_of, stop_requested)
+            yield from fan_out(pool, keys, load_then_kill, task_of, stop_requested)
 
         monkeypatch.setattr(photos, "fan_out", fan_out_killing)
         return pool
