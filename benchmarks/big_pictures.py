@@ -326,6 +326,7 @@ def run_one(
         command += ["--threads", str(threads)]
     if tile is not None:
         command += ["--worker-tile", str(tile)]
+    load_before = os.getloadavg()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -333,7 +334,25 @@ def run_one(
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return {"size": size, "tile": tile, "device": device, "failed": f"exit {done.returncode}: {last}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    # the child's own peak resident size, as its parent sees it (ru_maxrss of the waited-for children:
+    # one child at a time, so the largest so far is this one's when it grew past the earlier ones)
+    row["children_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    row["load_before"], row["load_after"] = load_before, os.getloadavg()
+    return row
+
+
+def modelled_peak(size: int, tile: int | None, history: int, history_dtype: str = "fp32") -> int:
+    """The memory model's peak (pipeline/budget.py ``estimate_run`` on the CPU, plus importing torch)
+    of what a worker does: one iteration at size × size, an S-px style picture, no snapshots."""
+    from stylevid.pipeline.budget import TORCH_IMPORT_BYTES, estimate_run
+    from stylevid.pipeline.config import StyleConfig
+
+    config = StyleConfig(
+        size=size, iters=1, history_size=history, history_dtype=history_dtype, tile=tile or "off", pyramid="off"
+    )
+    estimate = estimate_run(size, size, config, device="cpu", styles=[(size, size)], source=(size, size))
+    return estimate.bytes - estimate.parts.get("snapshots", 0) + TORCH_IMPORT_BYTES
 
 
 def table(rows: list[dict]) -> str:
@@ -344,8 +363,9 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         tile = r["tile"] if r["tile"] is not None else "—"
-        if "failed" in r:
-            lines.append(f"| {r['size']} | {tile} | failed: {r['failed']} | | | | | |")
+        if "failed" in r or "skipped" in r:
+            why = f"failed: {r['failed']}" if "failed" in r else f"skipped: {r['skipped']}"
+            lines.append(f"| {r['size']}² | {tile} | {why} | | | | | |")
             continue
         lines.append(
             f"| {r['size']}² | {tile} | {r['setup_s']} | {r['iteration_s']} | {r['iteration_cpu_s']} "
@@ -414,6 +434,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (peak = torch.cuda.max_memory_allocated)")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument(
+        "--skip-over", type=float, default=16, help="CPU: skip untiled runs the memory model puts above this many GiB"
+    )
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--quality", action="store_true", help="single scale vs pyramid at equal wall time")
     parser.add_argument(
@@ -458,7 +481,15 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         for mode in args.modes.split(","):
             tile = None if mode == "untiled" else (args.tile if size > args.tile else size // 2)
-            rows.append(run_one(size, tile, args.history, args.timeout, args.device, args.history_dtype, args.threads))
+            model = modelled_peak(size, tile, args.history, args.history_dtype)
+            if tile is None and not args.device.startswith("cuda") and model > args.skip_over * 2**30:
+                skipped = f"model estimate {model / 2**30:.1f} GiB > --skip-over {args.skip_over:g} GiB"
+                rows.append({"size": size, "tile": tile, "device": args.device, "skipped": skipped})
+            else:
+                rows.append(
+                    run_one(size, tile, args.history, args.timeout, args.device, args.history_dtype, args.threads)
+                )
+            rows[-1]["model_peak_mb"] = round(model / MB)
             print(json.dumps(rows[-1]), flush=True)
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
