@@ -55,3 +55,13 @@ def test_the_estimate_s_snapshot_term_is_what_a_run_keeps(monkeypatch, extractor
     half = resize(one.picture, 48, 36)  # Pillow's box filter on the 8-bit result
     assert np.abs(one.snapshots[-1][1].astype(int) - half.astype(int)).max() <= 1
     assert estimate_run(72, 96, one_config, device="cpu", snapshots=False).parts["snapshots"] == 0
+
+
+def test_shrunk_snapshots_keep_the_content_colours(monkeypatch, extractor, content_picture, style_picture):
+    monkeypatch.setattr(snapshots, "SNAPSHOT_LONG_SIDE", 48)
+    config = StyleConfig(size=96, iters=2, device="cpu", preserve_colors=True, pyramid="off")
+    engine = StyleTransfer(config, [style_picture], extractor=extractor)
+    result = engine.stylize(engine.prepare_content(content_picture), snapshot_at=[2])
+    # luminance and the content's chroma shrunk, then recombined: the result shrunk, to rounding
+    half = resize(result.picture, 48, 36)
+    assert np.abs(result.snapshots[-1][1].astype(int) - half.astype(int)).max() <= 2
