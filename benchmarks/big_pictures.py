@@ -19,8 +19,20 @@ Per run it records, on the CPU:
 * ``history_mb``: what the L-BFGS history of m = --history pairs would hold at this size,
   2·m image-sized fp32 buffers (computed, not measured: after one iteration it holds one pair).
 
+* ``process_peak_mb``: the worker process's peak resident size (``ru_maxrss``: torch, the weights,
+  the targets and the iteration), and ``children_maxrss_mb`` the same as its parent sees it;
+* ``model_peak_mb``: what the memory model puts that process at (pipeline/budget.py
+  ``estimate_run`` for one iteration without snapshots, plus importing torch): the memory table
+  printed at the end sets the measured peak against it, and each tiled iteration's CPU time
+  against the untiled one's;
+* ``load_before`` / ``load_after``: the machine's load average around the run.
+
+On the CPU an untiled run the model puts above ``--skip-over`` GiB (16) is not started (the row
+says so, with the model's figure): it would not fit a shared 24 GB machine.
+
     python benchmarks/big_pictures.py --sizes 512,1024,2048 --json out/big_pictures.json
     python benchmarks/big_pictures.py --sizes 128 --tile 64          # a quick check
+    python benchmarks/big_pictures.py --report out/a.json out/b.json  # the memory table of saved rows
 
 **Quality at scale** (``--quality``, issue 20): at ``--size`` S (1024) the same wall time is spent
 three ways, in one process, one after another:
@@ -326,6 +338,7 @@ def run_one(
         command += ["--threads", str(threads)]
     if tile is not None:
         command += ["--worker-tile", str(tile)]
+    load_before = os.getloadavg()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -333,7 +346,56 @@ def run_one(
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return {"size": size, "tile": tile, "device": device, "failed": f"exit {done.returncode}: {last}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    # the child's own peak resident size, as its parent sees it (ru_maxrss of the waited-for children:
+    # one child at a time, so the largest so far is this one's when it grew past the earlier ones)
+    row["children_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    row["load_before"], row["load_after"] = load_before, os.getloadavg()
+    return row
+
+
+def modelled_peak(size: int, tile: int | None, history: int, history_dtype: str = "fp32") -> int:
+    """The memory model's peak (pipeline/budget.py ``estimate_run`` on the CPU, plus importing torch)
+    of what a worker does: one iteration at size × size, an S-px style picture, no snapshots."""
+    from stylevid.pipeline.budget import TORCH_IMPORT_BYTES, estimate_run
+    from stylevid.pipeline.config import StyleConfig
+
+    config = StyleConfig(
+        size=size, iters=1, history_size=history, history_dtype=history_dtype, tile=tile or "off", pyramid="off"
+    )
+    estimate = estimate_run(
+        size, size, config, device="cpu", styles=[(size, size)], source=(size, size), snapshots=False
+    )
+    return estimate.bytes + TORCH_IMPORT_BYTES
+
+
+def memory_table(rows: list[dict]) -> str:
+    """Measured peaks beside the model's (:func:`modelled_peak`), and each tiled iteration's time over
+    the untiled one's at the same size (CPU time: the machine is shared)."""
+    untiled = {r["size"]: r for r in rows if r.get("tile") is None and "iteration_cpu_s" in r}
+    lines = [
+        "| size | tile | iteration s (wall) | iteration CPU s | tiled ÷ untiled (CPU s) | peak RSS, setup (MB) "
+        "| peak RSS, iteration (MB) | **peak RSS of the process (MB)** | model (MB) | measured ÷ model "
+        "| load average (1 min) before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tile = r["tile"] if r.get("tile") is not None else "—"
+        model = modelled_peak(r["size"], r.get("tile"), r.get("history", 100), r.get("history_dtype", "fp32"))
+        if "iteration_cpu_s" not in r:
+            why = r.get("skipped") or r.get("failed")
+            lines.append(f"| {r['size']}² | {tile} | {why} | | | | | | {model / MB:,.0f} | | |")
+            continue
+        base = untiled.get(r["size"])
+        ratio = f"{r['iteration_cpu_s'] / base['iteration_cpu_s']:.2f}×" if base and r.get("tile") else "—"
+        peak = r["process_peak_mb"]
+        load = f"{r['load_before'][0]:.1f} → {r['load_after'][0]:.1f}" if "load_before" in r else ""
+        lines.append(
+            f"| {r['size']}² | {tile} | {r['iteration_s']:.0f} | {r['iteration_cpu_s']:.0f} | {ratio} "
+            f"| {r['setup_peak_mb']:,} | {r['iteration_peak_mb']:,} | **{peak:,}** | {model / MB:,.0f} "
+            f"| {peak * MB / model:.2f} | {load} |"
+        )
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -344,8 +406,9 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         tile = r["tile"] if r["tile"] is not None else "—"
-        if "failed" in r:
-            lines.append(f"| {r['size']} | {tile} | failed: {r['failed']} | | | | | |")
+        if "failed" in r or "skipped" in r:
+            why = f"failed: {r['failed']}" if "failed" in r else f"skipped: {r['skipped']}"
+            lines.append(f"| {r['size']}² | {tile} | {why} | | | | | |")
             continue
         lines.append(
             f"| {r['size']}² | {tile} | {r['setup_s']} | {r['iteration_s']} | {r['iteration_cpu_s']} "
@@ -414,6 +477,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (peak = torch.cuda.max_memory_allocated)")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument(
+        "--skip-over", type=float, default=16, help="CPU: skip untiled runs the memory model puts above this many GiB"
+    )
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--quality", action="store_true", help="single scale vs pyramid at equal wall time")
     parser.add_argument(
@@ -423,6 +489,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="--quality: write the result pictures here")
     parser.add_argument("--figure", type=Path, help="--quality: write the side-by-side JPEG here")
     parser.add_argument("--model", default=None, help="print the memory model's parts for DTYPE:PAIRS,… instead")
+    parser.add_argument("--report", type=Path, nargs="+", help="print the memory table of these --json files")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-tile", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -432,6 +499,9 @@ def main() -> None:
                 worker(args.worker, args.worker_tile, args.history, args.device, args.history_dtype, args.threads)
             )
         )
+        return
+    if args.report:
+        print(memory_table([row for path in args.report for row in json.loads(path.read_text())["rows"]]))
         return
     if args.model:
         print(model_table([int(s) for s in args.sizes.split(",")], args.tile, args.model.split(",")))
@@ -458,7 +528,15 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         for mode in args.modes.split(","):
             tile = None if mode == "untiled" else (args.tile if size > args.tile else size // 2)
-            rows.append(run_one(size, tile, args.history, args.timeout, args.device, args.history_dtype, args.threads))
+            model = modelled_peak(size, tile, args.history, args.history_dtype)
+            if tile is None and not args.device.startswith("cuda") and model > args.skip_over * 2**30:
+                skipped = f"model estimate {model / 2**30:.1f} GiB > --skip-over {args.skip_over:g} GiB"
+                rows.append({"size": size, "tile": tile, "device": args.device, "skipped": skipped})
+            else:
+                rows.append(
+                    run_one(size, tile, args.history, args.timeout, args.device, args.history_dtype, args.threads)
+                )
+            rows[-1]["model_peak_mb"] = round(model / MB)
             print(json.dumps(rows[-1]), flush=True)
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -467,6 +545,7 @@ def main() -> None:
                     meta["gpu"] = _gpu_name()
                 args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(table(rows))
+    print(memory_table(rows))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from .engine.memory import (
     style_pass_bytes,
     weight_bytes,
 )
-from .engine.snapshots import snapshot_iterations
+from .engine.snapshots import snapshot_bytes
 from .engine.stages import plan_stages
 from .errors import StylevidError
 
@@ -63,8 +63,6 @@ FRAMES_AHEAD = 3
 PREPARED_BYTES_PER_PIXEL = 3 + 2 * FP32_BYTES + FP32_BYTES
 #: Optical flow (DIS, Farneback) of one pair: its image pyramids and flow fields, per pixel.
 FLOW_WORK_BYTES_PER_PIXEL = 48
-#: The snapshots of an optimisation are CPU copies of the fp32 image.
-SNAPSHOT_BYTES_PER_PIXEL = 3 * FP32_BYTES
 #: --memory-limit accepts a number with one of these suffixes (powers of 1024).
 UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -103,13 +101,15 @@ def estimate_run(
     styles: Sequence[tuple[int, int]] = (),
     weights_file_bytes: int | None = None,
     precision: str | None = None,
+    snapshots: bool = True,
 ) -> Estimate:
     """The peak memory of a run at a processing size of height × width on ``device``.
 
     ``source``: the input's own (height, width) (decoded whole, and a video's frames in flight);
     ``styles``: each style picture's (height, width) as given; ``weights_file_bytes``: the size
     of the weights file (default: the configured one's, else torchvision's); ``precision``: the
-    run's "fp32" or "bf16" when known (default: what "auto" picks, fp32 on the CPU, bf16 on CUDA).
+    run's "fp32" or "bf16" when known (default: what "auto" picks, fp32 on the CPU, bf16 on CUDA);
+    ``snapshots``: whether the run keeps its progress GIF's snapshots (host memory).
     On CUDA only device memory counts (the CUDA context aside: see :func:`check_memory`).
     """
     video = config if isinstance(config, VideoConfig) else None
@@ -147,9 +147,8 @@ def estimate_run(
     if video is not None and graphs and items == 1:
         # the first frame's optimisation (no temporal term) is kept beside the later frames' one
         optimisation += run_bytes(height, width, replace(shape, temporal=False))
-    # every stage's snapshots end up at the final size (engine/pyramid.py)
-    snapshot_count = sum(len(snapshot_iterations(stage.iters)) for stage in stages) + 1
-    snapshots = snapshot_count * SNAPSHOT_BYTES_PER_PIXEL * height * width
+    # every stage's snapshots, 8-bit at the final picture's snapshot size (engine/snapshots.py)
+    snapshot_total = snapshot_bytes(height, width, [stage.iters for stage in stages]) if snapshots else 0
     style_long_side = max(16, round(style.size * style.style_scale))
     style_sizes = [scaled(h, w, style_long_side) for h, w in styles] or [scaled(height, width, style_long_side)]
     style_pass = max(style_pass_bytes(h, w, shape) for h, w in style_sizes)
@@ -168,9 +167,9 @@ def estimate_run(
             weights_file_bytes = _weights_file_bytes(style)
         # the file, and the fp32 copy of what it holds (none for an fp32 file, twice an fp16 file's size)
         phases["loading_weights"] = weights_file_bytes + min(2 * weights_file_bytes, weight_bytes(["pool5"]))
-        phases["optimisation"] += snapshots
+        phases["optimisation"] += snapshot_total
         parts["runtime"] = runtime
-        parts["snapshots"] = snapshots
+        parts["snapshots"] = snapshot_total
     parts["style_pass"] = style_pass
     parts["phase"] = max(phases.values())  # the largest of the phases that follow one another (with the runtime)
     total = sum(v for k, v in parts.items() if k in ("weights", "pictures", "frames_in_flight", "phase"))

@@ -12,15 +12,16 @@ from conftest import CONTENT_FILE, STYLE_FILE, cli_error_line, run_cli
 
 from stylevid.pipeline import budget
 from stylevid.pipeline.budget import (
-    SNAPSHOT_BYTES_PER_PIXEL,
     check_memory,
     estimate_run,
     estimate_run_bytes,
     parse_memory,
+    plan_memory,
 )
 from stylevid.pipeline.config import StyleConfig, VideoConfig
 from stylevid.pipeline.engine.memory import scaled
-from stylevid.pipeline.engine.snapshots import snapshot_iterations
+from stylevid.pipeline.engine.snapshots import SNAPSHOT_BYTES_PER_PIXEL, snapshot_iterations
+from stylevid.pipeline.engine.stages import plan_stages
 from stylevid.pipeline.errors import StylevidError
 
 FAST = ["--iters", "2", "--device", "cpu", "--quiet"]
@@ -161,11 +162,25 @@ def test_run_json_holds_the_estimate_beside_the_measured_peak(capsys, tmp_path):
     assert memory["peak_over_estimate"] == pytest.approx(memory["peak_bytes"] / memory["estimate_bytes"], abs=1e-3)
 
 
+def test_a_4096_px_print_goes_coarse_to_fine_within_8_gb():
+    """docs/usage.md's print example (--size 4096 --memory-limit 8G, --pyramid auto: 512 → 4096 px in
+    four stages) is planned, not refused: its snapshots are 8-bit and GIF-sized (engine/snapshots.py)."""
+    config = StyleConfig(size=4096, memory_limit=parse_memory("8G"), bit_depth=16, device="cpu")
+    assert [stage.size for stage in plan_stages(config.pyramid, config.size, config.iters)] == [512, 1024, 2048, 4096]
+    if budget.available_bytes("cpu") < config.memory_limit:
+        pytest.skip("less than 8 GiB of RAM available: the plan would be for what is free")
+    plan = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config)
+    assert plan.tile is not None and plan.changed and "nothing fits" not in plan.reason
+    estimate = check_memory(CONTENT_FILE, "image", [STYLE_FILE], config)  # raises if refused
+    assert estimate is not None and estimate.bytes <= 8 * 2**30
+    assert estimate.parts["snapshots"] < 100 * 2**20  # 37 snapshots of 1024×768 bytes; 5.6 GB as fp32 at 4096 px
+
+
 def test_a_pyramid_is_estimated_at_its_last_stage_with_every_stage_s_snapshots(capsys, tmp_path):
     one_scale = StyleConfig(size=1024, iters=500, pyramid="off")
     staged = one_scale.replace(pyramid=(512, 1024))  # 500 + 250 iterations, each stage's snapshots at 1024 px
     extra = estimate_run_bytes(768, 1024, staged) - estimate_run_bytes(768, 1024, one_scale)
-    assert extra == len(snapshot_iterations(250)) * SNAPSHOT_BYTES_PER_PIXEL * 768 * 1024
+    assert extra == (1 + len(snapshot_iterations(250))) * SNAPSHOT_BYTES_PER_PIXEL * 768 * 1024  # 8-bit RGB
     # a last stage with more iterations than --iters keeps more L-BFGS pairs (torch's L-BFGS on the CPU)
     short = StyleConfig(size=128, iters=5, history_size=100, pyramid=(64, 128), pyramid_iters=(5, 50))
     assert estimate_run_bytes(96, 128, short) > estimate_run_bytes(96, 128, short.replace(pyramid_iters=(5, 5)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -62,7 +62,8 @@ class OptimizeResult:
     image: torch.Tensor  # (B, 3, H, W) final image, 0–1, detached
     history: list[dict[str, float]]  # per iteration (0 = init): loss of the image after that many steps, batch summed
     final_terms: list[dict[str, float]]  # loss terms of the final image, one dict per batch item
-    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (iteration, CPU image copy)
+    # (iteration, what ``Optimisation.run``'s ``snapshot`` made of the image batch; by default a CPU copy)
+    snapshots: list[tuple[int, Any]] = field(default_factory=list)
     iterations: int = 0  # iterations actually run
     stopped_early: bool = False
     replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph
@@ -223,8 +224,10 @@ class Optimisation:
         report_every: int = 1,
         early_stop: EarlyStop | None = None,
         keep_graph: bool = False,
+        snapshot: Callable[[torch.Tensor], Any] | None = None,
     ) -> OptimizeResult:
-        """Up to ``iters`` iterations; snapshot iteration 0 is the image before them.
+        """Up to ``iters`` iterations; snapshot iteration 0 is the image before them. ``snapshot``
+        makes what a snapshot keeps of the (detached) image batch; by default a CPU copy of it.
 
         Reports and the early stop see the batch's summed losses. The CUDA graph is released at the
         end unless ``keep_graph`` (for a :meth:`renew` and run again; the result's image is then a copy).
@@ -233,10 +236,11 @@ class Optimisation:
             raise StylevidError(f"iterations must be positive, got {iters}")
         x = self.image
         records = torch.zeros(iters + 1, len(TERMS), x.shape[0], device=x.device)  # [k]: the loss after k steps
-        snapshots: list[tuple[int, torch.Tensor]] = []
+        snapshots: list[tuple[int, Any]] = []
         wanted = set(snapshot_at)
+        keep = snapshot if snapshot is not None else _cpu_copy
         if 0 in wanted:
-            snapshots.append((0, x.detach().cpu().clone()))
+            snapshots.append((0, keep(x.detach())))
         done, replayed_before = 0, self.replayed
         stopped_early = False
         try:
@@ -244,7 +248,7 @@ class Optimisation:
                 self.step(records[done])
                 done += 1
                 if done in wanted:
-                    snapshots.append((done, x.detach().cpu().clone()))
+                    snapshots.append((done, keep(x.detach())))
                 if on_report is not None and (done % report_every == 0):
                     on_report(done, dict(zip(TERMS, records[done - 1].sum(dim=1).tolist())))
                 if early_stop is not None and done % early_stop.window == 0 and done >= early_stop.min_iters:
@@ -266,10 +270,14 @@ class Optimisation:
         final_cpu = records[done].cpu().tolist()  # (TERMS, B)
         final_terms = [{t: final_cpu[row][b] for row, t in enumerate(TERMS)} for b in range(x.shape[0])]
         if done not in {s[0] for s in snapshots} and (done in wanted or stopped_early):
-            snapshots.append((done, x.detach().cpu().clone()))
+            snapshots.append((done, keep(x.detach())))
         image = x.detach().clone() if keep_graph else x.detach()
         replayed = self.replayed - replayed_before
         return OptimizeResult(image, history, final_terms, snapshots, done, stopped_early, replayed, self.graph_failure)
+
+
+def _cpu_copy(image: torch.Tensor) -> torch.Tensor:
+    return image.cpu().clone()
 
 
 def optimize(

@@ -11,7 +11,8 @@ iteration budget (:mod:`.stages`). The last stage is the run's own engine at ``-
 
 :func:`stylize_in_stages` returns one :class:`~.transfer.Stylized` for the whole run: the last
 stage's picture, the stages' histories one after another (each row tagged with its ``stage``),
-the snapshots of every stage upsampled to the final size, and a record per stage.
+the snapshots of every stage resized to the final picture's snapshot size (8-bit, the long side at
+most ``SNAPSHOT_LONG_SIDE``: engine/snapshots.py), and a record per stage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 
 from ..io.images import resize, resize_long_side
 from .optimize import ReportFn
-from .snapshots import snapshot_iterations
+from .snapshots import snapshot_iterations, snapshot_size
 from .stages import Stage
 from .transfer import StyleTransfer, Stylized
 
@@ -102,13 +103,14 @@ def _joined(results: list[Stylized], records: list[dict[str, Any]], width: int, 
     """One result for the whole run: the last stage's picture, the stages' histories and snapshots in turn."""
     history: list[dict[str, float]] = []
     snapshots: list[tuple[int, np.ndarray]] = []
+    snapshot_height, snapshot_width = snapshot_size(height, width)
     offset = 0
     for number, result in enumerate(results, start=1):
         history += [{**row, "iteration": row["iteration"] + offset, "stage": number} for row in result.history]
         for iteration, picture in result.snapshots:
             if iteration == 0 and number > 1:
                 continue  # the upsampled end of the stage before, already shown
-            snapshots.append((iteration + offset, resize(picture, width, height)))
+            snapshots.append((iteration + offset, resize(picture, snapshot_width, snapshot_height)))
         offset += result.iterations
     final = results[-1]
     return Stylized(

@@ -31,7 +31,7 @@ from .losses import equal_layer_weights, normalized_gram
 from .memory import FP32_BYTES, HISTORY_BYTES, RunShape, largest_fitting, run_bytes, scaled, size_candidates
 from .objective import Objective
 from .optimize import EarlyStop, Optimisation, OptimiserSettings, OptimizeResult, ReportFn
-from .snapshots import snapshot_iterations
+from .snapshots import snapshot_iterations, snapshot_size
 from .stages import Stage, plan_stages
 from .tiling import tiled_grams
 from .vgg import VGG19Features, build_extractor
@@ -385,6 +385,7 @@ class StyleTransfer:
             report_every=1 if self.device.type == "cpu" else 10,
             early_stop=early_stop,
             keep_graph=keep,
+            snapshot=lambda images: self.snapshot_pictures(images, content_rgb),
         )
         self.graph_recordings += optimisation.recordings - recorded_before
         if self.device.type == "cuda":
@@ -407,6 +408,16 @@ class StyleTransfer:
         if self.config.preserve_colors:
             image = color.recombine(image, content_rgb)
         return to_picture16(image) if bit_depth == 16 else to_picture(image)
+
+    def snapshot_pictures(self, images: torch.Tensor, content_rgb: torch.Tensor) -> list[np.ndarray]:
+        """A snapshot of an optimised batch (B, 3, H, W): each item as an 8-bit picture, shrunk on
+        its device to :func:`~.snapshots.snapshot_size` (area average) before it leaves it — all a
+        progress GIF needs, and what the memory estimate counts (engine/snapshots.py)."""
+        height, width = images.shape[-2:]
+        small = snapshot_size(height, width)
+        if small != (height, width):
+            images, content_rgb = _shrink(images, small), _shrink(content_rgb, small)
+        return [self.output_picture(images[k : k + 1], content_rgb[k : k + 1]) for k in range(images.shape[0])]
 
     def _check_chain(self, chain: TemporalChain, count: int) -> None:
         if chain.reliable.shape[0] != count:
@@ -485,7 +496,7 @@ class StyleTransfer:
             picture=to_output(result.image),
             history=result.history,
             final=result.final_terms[item],
-            snapshots=[(i, to_output(img)) for i, img in result.snapshots],
+            snapshots=[(i, pictures[item]) for i, pictures in result.snapshots],
             iterations=result.iterations,
             seconds=seconds,
             replayed=result.replayed,
@@ -557,6 +568,11 @@ def stylize_image(
     if snapshot_at is None:
         snapshot_at = [0, *snapshot_iterations(config.iters)]
     return engine.stylize(engine.prepare_content(content_picture), snapshot_at=snapshot_at, on_report=on_report)
+
+
+def _shrink(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image`` (B, C, H, W, 0–1) averaged down to ``size`` (height, width)."""
+    return torch.nn.functional.interpolate(image.detach().float(), size=size, mode="area").clamp_(0, 1)
 
 
 def upsample(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
