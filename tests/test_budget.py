@@ -171,6 +171,9 @@ def test_a_4096_px_print_goes_coarse_to_fine_within_8_gb():
         pytest.skip("less than 8 GiB of RAM available: the plan would be for what is free")
     plan = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config)
     assert plan.tile is not None and plan.changed and "nothing fits" not in plan.reason
+    # a tile that costs little time with fewer pairs, not a halo-bound small tile with more pairs
+    layers = (config.content_layer, *config.style_layers)
+    assert budget.crop_ratio(plan.tile, 3072, 4096, layers) <= budget.TILE_MAX_CROP_RATIO
     estimate = check_memory(CONTENT_FILE, "image", [STYLE_FILE], config)  # raises if refused
     assert estimate is not None and estimate.bytes <= 8 * 2**30
     assert estimate.parts["snapshots"] < 100 * 2**20  # 37 snapshots of 1024×768 bytes; 5.6 GB as fp32 at 4096 px
@@ -188,3 +191,11 @@ def test_a_pyramid_is_estimated_at_its_last_stage_with_every_stage_s_snapshots(c
     args = ["--pyramid", "256,512", "--tile", "off", "--memory-limit", "600M", "--iters", "3", "--device", "cpu"]
     line = cli_error_line(capsys, CONTENT_FILE, "--style", STYLE_FILE, "-o", tmp_path / "o", *args)
     assert "not enough memory" in line and "try --size" in line
+
+
+def test_the_crop_ratio_grows_as_tiles_shrink_to_their_halo():
+    layers = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert budget.crop_ratio(None, 3072, 4096, layers) == 1.0
+    assert 1.5 < budget.crop_ratio(512, 3072, 4096, layers) < 1.8  # (512 + halo)² ÷ 512²
+    assert budget.crop_ratio(64, 3072, 4096, layers) > 10  # a 64-px tile's crop is mostly halo
+    assert budget.crop_ratio(512, 600, 600, layers) < budget.crop_ratio(512, 3072, 4096, layers)  # clipped
