@@ -197,9 +197,9 @@ def main() -> None:
         f"{'reveal':>9}{'×prev':>6}{'style':>10}{'×prev':>6}{'content':>10}{'×prev':>6}{'s/fr':>7}{'wall':>7}"
     )
     print(header, flush=True)
-    for clip_name, clip in clips(args.size, args.frames).items():
-        if clip_name not in args.clips.split(","):
-            continue
+    generated = clips(args.size, args.frames)
+    for clip_name in args.clips.split(","):  # in the order asked
+        clip = generated[clip_name]
         folder = args.out / clip_name
         frames_dir, flow_dir = folder / "frames", folder / "flow"
         save_true_motion_clip(clip, frames_dir, flow_dir, gaps=gaps, forward=False)
