@@ -144,6 +144,77 @@ def text_row(clip_name: str, run_name: str, row: dict) -> str:
     return line
 
 
+COLUMNS = (  # (key, markdown header, digits)
+    ("true_motion_warping_error", "true (exact flow)", ".5f"),
+    ("dis_warping_error", "DIS", ".5f"),
+    ("long_range_error", "t−4 (exact)", ".5f"),
+    ("revealed_long_range_error", "revealed t−4", ".4f"),
+    ("mean_style_loss", "style", ".3g"),
+    ("mean_content_loss", "content", ".3g"),
+    ("seconds_per_frame", "s/frame", ".1f"),
+)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The table for docs/method.md: each figure with its ratio to ``prev`` in brackets; then the targets."""
+    lines = [
+        "| clip | run | " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+        "|---|---|" + "---:|" * len(COLUMNS),
+    ]
+    for clip_name, entry in report["clips"].items():
+        for i, (run_name, row) in enumerate(entry["rows"].items()):
+            cells = []
+            for key, _, digits in COLUMNS:
+                value = row.get(key)
+                if value is None or not math.isfinite(value):
+                    cells.append("—" if key in row else "")
+                    continue
+                ratio = row.get(f"{key}_vs_prev")
+                cells.append(
+                    fmt(value, digits) + (f" ({ratio:.2f})" if ratio is not None and run_name != "prev" else "")
+                )
+            label = clip_name.replace("_", " ") if i == 0 else ""
+            lines.append(f"| {label} | {run_name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for clip_name, entry in report["clips"].items():
+        rows = entry["rows"]
+        if "defaults" in rows and "prev" in rows:
+            d = rows["defaults"]
+            met = d["true_motion_warping_error_vs_prev"] <= 0.35 and d["mean_style_loss_vs_prev"] <= 1.15
+            lines.append(
+                f"- {clip_name}: defaults true ×{d['true_motion_warping_error_vs_prev']:.2f} prev at style "
+                f"×{d['mean_style_loss_vs_prev']:.2f}: target (≤ 0.35 at ≤ 1.15) {'met' if met else 'missed'}"
+            )
+        if "defaults" in rows and "long-term" in rows:
+            d, lt = rows["defaults"], rows["long-term"]
+            whole = lt["long_range_error"] / d["long_range_error"]
+            revealed = lt["revealed_long_range_error"] / d["revealed_long_range_error"]
+            lines.append(
+                f"- {clip_name}: long-term / defaults: t−4 ×{whole:.2f}, revealed t−4 ×{fmt(revealed, '.2f')}, "
+                f"true t−1 ×{lt['true_motion_warping_error'] / d['true_motion_warping_error']:.2f}"
+            )
+    return "\n".join(lines)
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One report from several (e.g. one process per clip): settings of the first, every clip, each load average."""
+    reports = [json.loads(path.read_text()) for path in paths]
+    merged = dict(reports[0])
+    merged["clips"] = {name: entry for r in reports for name, entry in r["clips"].items()}
+    merged["processes"] = [
+        {
+            "json": str(path),
+            "clips": list(r["clips"]),
+            "load_average_start": r.get("load_average_start"),
+            "load_average_end": r.get("load_average_end"),
+        }
+        for path, r in zip(paths, reports, strict=True)
+    ]
+    for entry in merged["clips"].values():
+        add_ratios(entry["rows"])
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", type=Path, default=MEDIA / "styles" / "turner_shipwreck_of_the_minotaur.jpg")
@@ -159,7 +230,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a CPU shared by many jobs)")
     parser.add_argument("--out", type=Path, default=Path("out/video_quality_table"))
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON here (after each run)")
+    parser.add_argument("--merge", default="", help="only merge these JSON files (comma-separated) into --json")
     args = parser.parse_args()
+    if args.merge:
+        merged = merge([Path(p) for p in args.merge.split(",")])
+        if args.json:
+            args.json.write_text(json.dumps(merged, indent=2))
+        print(markdown(merged))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     wanted = args.runs.split(",")
@@ -239,6 +317,7 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
     print(f"load average at the end {report.get('load_average_end', load_average())}")
+    print(markdown(report))
 
 
 if __name__ == "__main__":
