@@ -82,6 +82,21 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def to_json(report: dict[str, Any]) -> str:
+    """The report as standard JSON: a figure that does not exist (no revealed pixels) is null, not NaN."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(report), indent=2)
+
+
 def frames_and_stats(work: WorkFolder, count: int) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """A run's (or a pass's) frames at processing size and each frame's stats, from its work folder."""
     loaded = [work.load_frame(p) for p in range(count)]
@@ -126,7 +141,7 @@ def add_ratios(rows: dict[str, dict]) -> None:
         return
     for row in rows.values():
         for key in RATIO_KEYS:
-            if key in row and prev.get(key):
+            if isinstance(row.get(key), float) and isinstance(prev.get(key), float) and prev[key]:
                 row[f"{key}_vs_prev"] = row[key] / prev[key]
 
 
@@ -188,7 +203,7 @@ def markdown(report: dict[str, Any]) -> str:
         if "defaults" in rows and "long-term" in rows:
             d, lt = rows["defaults"], rows["long-term"]
             whole = lt["long_range_error"] / d["long_range_error"]
-            revealed = lt["revealed_long_range_error"] / d["revealed_long_range_error"]
+            revealed = (lt["revealed_long_range_error"] or math.nan) / (d["revealed_long_range_error"] or math.nan)
             lines.append(
                 f"- {clip_name}: long-term / defaults: t−4 ×{whole:.2f}, revealed t−4 ×{fmt(revealed, '.2f')}, "
                 f"true t−1 ×{lt['true_motion_warping_error'] / d['true_motion_warping_error']:.2f}"
@@ -235,7 +250,7 @@ def main() -> None:
     if args.merge:
         merged = merge([Path(p) for p in args.merge.split(",")])
         if args.json:
-            args.json.write_text(json.dumps(merged, indent=2))
+            args.json.write_text(to_json(merged))
         print(markdown(merged))
         return
     if args.threads:
@@ -307,7 +322,7 @@ def main() -> None:
                 rows[f"{config.passes} passes"]["wall_seconds_per_frame"] = wall
             if args.json:  # after every run, so a long run leaves what it measured so far
                 args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(json.dumps(report, indent=2))
+                args.json.write_text(to_json(report))
         order = ["originals", "independent", "prev", "defaults", "long-term"] + [f"{n} passes" for n in pass_rows]
         entry["rows"] = rows = {name: rows[name] for name in order if name in rows}
         add_ratios(rows)
@@ -315,7 +330,7 @@ def main() -> None:
             print(text_row(clip_name, run_name, row), flush=True)
         report["load_average_end"] = load_average()
         if args.json:
-            args.json.write_text(json.dumps(report, indent=2))
+            args.json.write_text(to_json(report))
     print(f"load average at the end {report.get('load_average_end', load_average())}")
     print(markdown(report))
 
