@@ -126,6 +126,8 @@ def grade(clip: TrueMotionClip, frames: list[np.ndarray], stats: list[dict[str, 
         "mean_style_loss_all_frames": mean([s["style"] for s in stats]),
         "mean_content_loss_all_frames": mean([s["content"] for s in stats]),
         "mean_iterations_later_frames": mean([s["iterations"] for s in stats[1:]]),
+        # --long-term: the share of a frame's pixels held to a frame further back than t−1
+        "mean_long_term_share": mean([s["long_term_share"] for s in stats if s.get("long_term_share") is not None]),
         "seconds_per_frame": seconds,
     }
 
@@ -300,6 +302,7 @@ def main() -> None:
         flow = resolve_flow_method(defaults.flow_method, torch.device(args.device), (height, width))
         rows: dict[str, dict] = {"originals": errors(clip, clip.frames)}
         entry: dict[str, Any] = {"clip": clip.name, "size": [height, width], "auto_flow": flow, "rows": rows}
+        entry["revealed_pixels"] = revealed_error(clip, clip.frames)[1]  # seen at t−4, hidden at t−1, all t
         report["clips"][clip_name] = entry
         for run_name, config in runs.items():
             out = folder / run_name
