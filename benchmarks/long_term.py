@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from true_motion import LONG_GAP, MEDIA, true_error
+from true_motion import LONG_GAP, MEDIA, reveal_clip, true_error
 
 from stylevid.pipeline import VideoConfig, stylize_video
 from stylevid.pipeline.config import StyleConfig
@@ -39,7 +39,7 @@ from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.io.images import load_image, to_tensor
 from stylevid.pipeline.io.true_motion import save_true_motion_clip
 from stylevid.pipeline.motion.flow import flow_to_tensor
-from stylevid.pipeline.motion.synthetic import TrueMotionClip, object_clip
+from stylevid.pipeline.motion.synthetic import TrueMotionClip
 from stylevid.pipeline.motion.warping_error import warping_error_pair
 
 
@@ -80,16 +80,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     gaps = tuple(int(g) for g in args.gaps.split(","))
 
-    height = round(args.size * 3 / 4)
-    clip = object_clip(
-        load_image(MEDIA / "content" / "tuebingen_neckarfront.jpg"),
-        load_image(MEDIA / "content" / "chelsea_cat.png"),
-        size=(height, args.size),
-        frames=args.frames,
-        background_shift=(1.0, 0.0),
-        object_velocity=(-args.size / 12, 0.5),  # 8 px a frame at 96 px: 32 px in four frames,
-        radius_fraction=0.2,  # more than the disc's 29 px diameter, so t−4 saw what t−1 hid
-    )
+    clip = reveal_clip(args.size, args.frames)  # the disc moves further than its diameter in four frames
     frames_dir, flow_dir = args.out / "frames", args.out / "flow"
     save_true_motion_clip(clip, frames_dir, flow_dir, gaps=gaps, forward=False)
 

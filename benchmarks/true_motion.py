@@ -59,7 +59,23 @@ def clips(size: int, frames: int) -> dict[str, TrueMotionClip]:
         "object": object_clip(
             photo, cat, size=shape, frames=frames, background_shift=(1.0, 0.0), object_velocity=(-5.0, 1.5)
         ),
+        "object_reveal": reveal_clip(size, frames),
     }
+
+
+def reveal_clip(size: int, frames: int) -> TrueMotionClip:
+    """A smaller, faster disc than ``object``'s: it moves 1/12 of the width a frame (8 px at 96 px,
+    32 px in four frames, more than its diameter of 0.4 × the height), so ground it uncovers at t
+    was hidden at t−1 but seen at t−4: the case long-term consistency is for (``long_term.py``)."""
+    return object_clip(
+        load_image(MEDIA / "content" / "tuebingen_neckarfront.jpg"),
+        load_image(MEDIA / "content" / "chelsea_cat.png"),
+        size=(round(size * 3 / 4), size),
+        frames=frames,
+        background_shift=(1.0, 0.0),
+        object_velocity=(-size / 12, 0.5),
+        radius_fraction=0.2,
+    )
 
 
 def true_error(clip: TrueMotionClip, stylised: list[np.ndarray], gap: int) -> float:
