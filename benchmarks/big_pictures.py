@@ -23,10 +23,14 @@ Per run it records, on the CPU:
     python benchmarks/big_pictures.py --sizes 128 --tile 64          # a quick check
 
 **Quality at scale** (``--quality``, issue 20): at ``--size`` S (1024) the same wall time is spent
-three ways, in one process, one after another:
+four ways, in one process, one after another:
 
 * **pyramid** — ``stylize_in_stages`` through S/2 then S (``--stage-iters A,B``; three budgets: S/4, S/2,
-  S); its wall time T is the budget;
+  S), each stage started from the one before upsampled plus the content's band, with the stage
+  before's step length (``stage_start="detailed"``, the default); its wall time T is the budget;
+* **pyramid, plain upsampling** — the same stages started from the stage before merely upsampled,
+  with L-BFGS's own first step (``stage_start="upsampled"``: the first version, "before"); it gets
+  the same iterations, and its own time is reported (not a budget);
 * **single** — one scale at S, iterations until T has passed (stopped at the first iteration ending past T);
 * **direct S/2** — one scale at S/2 (the reference at painting scale), iterations until T has passed.
 
@@ -186,6 +190,14 @@ def quality(
     sync()
     budget = clock() - began
     walls = {"pyramid": time.perf_counter() - wall}
+    sync()
+    began_plain, wall = clock(), time.perf_counter()
+    plain = stylize_in_stages(
+        engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)], stage_start="upsampled"
+    )
+    sync()
+    plain_s = clock() - began_plain
+    walls["pyramid_upsampled"] = time.perf_counter() - wall
 
     def timed_single(engine: StyleTransfer, content: np.ndarray) -> tuple[torch.Tensor, int, float]:
         """One scale from the configured init, iterations until ``budget`` seconds have passed."""
@@ -226,6 +238,7 @@ def quality(
     full_h, full_w = content_full.shape[:2]
     results = {
         "pyramid": pyramid.image,
+        "pyramid_upsampled": plain.image,
         "single": single_image,
         "direct_half": upsample(direct_image, full_h, full_w),
     }
@@ -237,6 +250,7 @@ def quality(
             "loss_half": loss(engine_half, content_half, half_image),
         }
     rows["pyramid"].update(seconds=budget, iterations=list(stage_iters), stages=pyramid.stages)
+    rows["pyramid_upsampled"].update(seconds=plain_s, iterations=list(stage_iters), stages=plain.stages)
     rows["single"].update(seconds=single_s, iterations=single_iters)
     rows["direct_half"].update(seconds=direct_s, iterations=direct_iters)
     for name, seconds in walls.items():
@@ -264,19 +278,22 @@ def quality(
 
 
 def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) -> None:
-    """content | direct S/2 | single S | pyramid S, each 360 px wide, with a full-resolution crop below each."""
+    """content | direct S/2 | single S | pyramid S plainly upsampled (before) | pyramid S, each 360 px wide,
+    with a full-resolution crop below each."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     from stylevid.pipeline.io.images import resize
 
     names = [("content", content), ("direct", pictures["direct_half"]), ("single", pictures["single"])]
-    names.append(("pyramid", pictures["pyramid"]))
+    names += [("pyramid_upsampled", pictures["pyramid_upsampled"]), ("pyramid", pictures["pyramid"])]
+    stage_sizes = " > ".join(str(max(stage["size"])) for stage in stages)
     titles = {
         "content": "content",
         "direct": f"direct {size // 2} px",
         "single": f"single scale {size} px",
-        "pyramid": "pyramid " + " > ".join(str(max(stage["size"])) for stage in stages) + " px",
+        "pyramid_upsampled": f"pyramid {stage_sizes} px, upsampled starts (before)",
+        "pyramid": f"pyramid {stage_sizes} px, detailed starts",
     }
     width = 360
     tiles = []
@@ -308,7 +325,7 @@ def quality_table(result: dict) -> str:
         f"| ÷ single | loss at {result['half']} px (downscaled) | ÷ direct {result['half']} |",
         "|---|---|---|---|---|---|",
     ]
-    for name in ("direct_half", "single", "pyramid"):
+    for name in ("direct_half", "single", "pyramid_upsampled", "pyramid"):
         r = rows[name]
         its = r["iterations"] if not isinstance(r["iterations"], list) else " + ".join(map(str, r["iterations"]))
         full, half = r["loss_full"]["total"], r["loss_half"]["total"]
