@@ -42,8 +42,8 @@ a side-by-side JPEG (``--figure``). On the CPU the budget is process CPU time, n
 (the machine is shared; alone on it the two agree); on CUDA it is wall time. Ratios against the
 reference are in the table.
 
-    python benchmarks/big_pictures.py --quality --sizes 1024 --stage-iters 12,4 \\
-        --json out/pyramid_quality.json --out out/pyramid --figure docs/img/pyramid_1024.jpg
+    python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 6,2 \\
+        --json out/pyramid_quality_512.json --out out/pyramid_512 --figure docs/img/pyramid_512.jpg
 
 Run it on a quiet machine: the timings are wall and CPU time of a 2-core CPU. Each size's two
 runs follow each other, so the time ratio compares like with like.
