@@ -35,10 +35,14 @@ says so, with the model's figure): it would not fit a shared 24 GB machine.
     python benchmarks/big_pictures.py --report out/a.json out/b.json  # the memory table of saved rows
 
 **Quality at scale** (``--quality``, issue 20): at ``--size`` S (1024) the same wall time is spent
-three ways, in one process, one after another:
+four ways, in one process, one after another:
 
 * **pyramid** — ``stylize_in_stages`` through S/2 then S (``--stage-iters A,B``; three budgets: S/4, S/2,
-  S); its wall time T is the budget;
+  S), each stage started from the one before upsampled plus the content's band, with the stage
+  before's step length (``stage_start="detailed"``, the default); its wall time T is the budget;
+* **pyramid, plain upsampling** — the same stages started from the stage before merely upsampled,
+  with L-BFGS's own first step (``stage_start="upsampled"``: the first version, "before"); it gets
+  the same iterations, and its own time is reported (not a budget);
 * **single** — one scale at S, iterations until T has passed (stopped at the first iteration ending past T);
 * **direct S/2** — one scale at S/2 (the reference at painting scale), iterations until T has passed.
 
@@ -50,8 +54,8 @@ a side-by-side JPEG (``--figure``). On the CPU the budget is process CPU time, n
 (the machine is shared; alone on it the two agree); on CUDA it is wall time. Ratios against the
 reference are in the table.
 
-    python benchmarks/big_pictures.py --quality --sizes 1024 --stage-iters 12,4 \\
-        --json out/pyramid_quality.json --out out/pyramid --figure docs/img/pyramid_1024.jpg
+    python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 6,2 \\
+        --json out/pyramid_quality_512.json --out out/pyramid_512 --figure docs/img/pyramid_512.jpg
 
 Run it on a quiet machine: the timings are wall and CPU time of a 2-core CPU. Each size's two
 runs follow each other, so the time ratio compares like with like.
@@ -198,6 +202,14 @@ def quality(
     sync()
     budget = clock() - began
     walls = {"pyramid": time.perf_counter() - wall}
+    sync()
+    began_plain, wall = clock(), time.perf_counter()
+    plain = stylize_in_stages(
+        engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)], stage_start="upsampled"
+    )
+    sync()
+    plain_s = clock() - began_plain
+    walls["pyramid_upsampled"] = time.perf_counter() - wall
 
     def timed_single(engine: StyleTransfer, content: np.ndarray) -> tuple[torch.Tensor, int, float]:
         """One scale from the configured init, iterations until ``budget`` seconds have passed."""
@@ -238,6 +250,7 @@ def quality(
     full_h, full_w = content_full.shape[:2]
     results = {
         "pyramid": pyramid.image,
+        "pyramid_upsampled": plain.image,
         "single": single_image,
         "direct_half": upsample(direct_image, full_h, full_w),
     }
@@ -249,6 +262,7 @@ def quality(
             "loss_half": loss(engine_half, content_half, half_image),
         }
     rows["pyramid"].update(seconds=budget, iterations=list(stage_iters), stages=pyramid.stages)
+    rows["pyramid_upsampled"].update(seconds=plain_s, iterations=list(stage_iters), stages=plain.stages)
     rows["single"].update(seconds=single_s, iterations=single_iters)
     rows["direct_half"].update(seconds=direct_s, iterations=direct_iters)
     for name, seconds in walls.items():
@@ -276,19 +290,22 @@ def quality(
 
 
 def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) -> None:
-    """content | direct S/2 | single S | pyramid S, each 360 px wide, with a full-resolution crop below each."""
+    """content | direct S/2 | single S | pyramid S plainly upsampled (before) | pyramid S, each 360 px wide,
+    with a full-resolution crop below each."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     from stylevid.pipeline.io.images import resize
 
     names = [("content", content), ("direct", pictures["direct_half"]), ("single", pictures["single"])]
-    names.append(("pyramid", pictures["pyramid"]))
+    names += [("pyramid_upsampled", pictures["pyramid_upsampled"]), ("pyramid", pictures["pyramid"])]
+    stage_sizes = " > ".join(str(max(stage["size"])) for stage in stages)
     titles = {
         "content": "content",
         "direct": f"direct {size // 2} px",
         "single": f"single scale {size} px",
-        "pyramid": "pyramid " + " > ".join(str(max(stage["size"])) for stage in stages) + " px",
+        "pyramid_upsampled": f"pyramid {stage_sizes} px, upsampled starts (before)",
+        "pyramid": f"pyramid {stage_sizes} px, detailed starts",
     }
     width = 360
     tiles = []
@@ -320,7 +337,7 @@ def quality_table(result: dict) -> str:
         f"| ÷ single | loss at {result['half']} px (downscaled) | ÷ direct {result['half']} |",
         "|---|---|---|---|---|---|",
     ]
-    for name in ("direct_half", "single", "pyramid"):
+    for name in ("direct_half", "single", "pyramid_upsampled", "pyramid"):
         r = rows[name]
         its = r["iterations"] if not isinstance(r["iterations"], list) else " + ".join(map(str, r["iterations"]))
         full, half = r["loss_full"]["total"], r["loss_half"]["total"]

@@ -368,6 +368,22 @@ class LBFGS:
         self._fresh[index] = True
         self._any_fresh = True
 
+    def lengthen_first_step(self, lengths: torch.Tensor) -> None:
+        """Right after the first step: make it ``lengths`` (B,) · (−g) instead of min(1, 1/|g|₁)·lr·(−g),
+        moving ``param`` to match (a step length known from a like problem; see
+        ``Optimisation._lengthen_first_step``). The next pair is formed with the new step."""
+        if self._n_iter != 1:
+            raise ValueError("lengthen_first_step only right after the first step")
+        pair = self._pair
+        wanted = pair[:, 1] * lengths.to(pair.dtype)[:, None]  # pair[:, 1] holds −g after a step
+        self.param.view(pair.shape[0], -1).add_(wanted - pair[:, 0])
+        pair[:, 0].copy_(wanted)
+
+    def curvature_scales(self) -> list[float | None]:
+        """γ = sᵀy / yᵀy of each item's newest accepted pair (None where none was accepted); syncs."""
+        accepted = self._valid.any(dim=1).tolist()
+        return [float(g) if ok else None for g, ok in zip(self._gamma.tolist(), accepted)]
+
     @property
     def n_iter(self) -> int:
         return self._n_iter

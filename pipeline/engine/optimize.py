@@ -12,6 +12,7 @@ frame takes its slot.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -68,6 +69,10 @@ class OptimizeResult:
     stopped_early: bool = False
     replayed: int = 0  # iterations whose loss and gradient were replayed from a CUDA graph
     graph_failure: str | None = None  # why the CUDA graph could not be recorded (the run went on eagerly)
+    # per item: L-BFGS's last inverse-curvature estimate γ = sᵀy / yᵀy for the unscaled loss, the
+    # step length a later optimisation of a like problem can start with (``first_step``); None
+    # when not known (Adam, or fewer than two L-BFGS iterations)
+    step_scales: list[float | None] = field(default_factory=list)
 
 
 class Stepper(Protocol):
@@ -95,6 +100,7 @@ class Optimisation:
         settings: OptimiserSettings = OptimiserSettings(),
         *,
         slots: bool = False,
+        first_step: float | None = None,
     ) -> None:
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
@@ -116,6 +122,8 @@ class Optimisation:
         # (CUDA graphs) still holds one; a video keeps one optimisation per frame size for all its
         # frames there (StyleTransfer.keeping_graphs), so those cycles do not pile up.
         self._settings, self._slots = settings, slots
+        self._first_step = _checked_first_step(first_step, settings, slots)
+        self._steps = 0  # iterations since the optimiser was made
 
     # --- one evaluation, one step ----------------------------------------------------------------
     def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,8 +162,48 @@ class Optimisation:
             return objective
 
         self._stepper.step(closure)
+        self._steps += 1
+        if self._steps == 1 and self._first_step is not None:
+            self._lengthen_first_step(self._first_step)
         with torch.no_grad():
             self.image.clamp_(0, 1)
+
+    def _lengthen_first_step(self, first_step: float) -> None:
+        """Redo L-BFGS's first step as ``first_step`` · (−gradient of the unscaled loss).
+
+        With no curvature pair yet, L-BFGS steps min(1, 1/|g|₁) along −g: a safe but tiny step that
+        leaves the loss where it was, so the first iteration of every optimisation is spent
+        learning the curvature. A coarse-to-fine stage knows it already (the stage before's γ,
+        :attr:`step_scales`; the unscaled loss's curvature per pixel hardly depends on the picture
+        size, docs/method.md "Coarse-to-fine"), and its first iteration can count.
+        """
+        assert self._scale is not None
+        lengths = first_step / self._scale  # per item, for the scaled objective being stepped
+        stepper = self._stepper
+        with torch.no_grad():
+            if isinstance(stepper, lbfgs.LBFGS):
+                stepper.lengthen_first_step(lengths)
+            else:  # torch.optim.LBFGS moved the image by t·d, d = −g; the pair it forms next uses t·d
+                state = stepper.state[self.image]  # type: ignore[attr-defined]
+                length = float(lengths[0])
+                self.image.view(-1).add_(state["d"], alpha=length - float(state["t"]))
+                state["t"] = length
+
+    def step_scales(self) -> list[float | None]:
+        """Per item, L-BFGS's current γ (sᵀy / yᵀy of the newest accepted pair) for the unscaled loss;
+        None where there is none yet (fewer than two iterations, or not L-BFGS)."""
+        stepper = self._stepper
+        if self._scale is None or self._steps < 2:
+            return [None] * self.image.shape[0]
+        scale = self._scale.detach().cpu().tolist()
+        if isinstance(stepper, lbfgs.LBFGS):
+            gammas: list[float | None] = list(stepper.curvature_scales())
+        elif isinstance(stepper, torch.optim.LBFGS):
+            gamma = stepper.state[self.image].get("H_diag")
+            gammas = [float(gamma) if gamma is not None else None]
+        else:
+            return [None] * self.image.shape[0]
+        return [None if g is None else g * s for g, s in zip(gammas, scale)]
 
     def terms(self) -> dict[str, torch.Tensor]:
         """The loss terms per item of the image now (0 for idle slots); no gradient."""
@@ -178,7 +226,7 @@ class Optimisation:
                 self._active[item] = 1.0
         self._stepper.restart([item])
 
-    def renew(self, start: torch.Tensor) -> None:
+    def renew(self, start: torch.Tensor, first_step: float | None = None) -> None:
         """Start the whole optimisation again from ``start`` (same shape as the image), with a fresh
         optimiser and loss normalisation, keeping its CUDA graph (its targets are the loss's to renew)."""
         with torch.no_grad():
@@ -186,6 +234,8 @@ class Optimisation:
             self._fresh.fill_(True)
         self.image.grad = None
         self._stepper = _make_stepper(self.image, self._settings, per_item=self._slots)
+        self._first_step = _checked_first_step(first_step, self._settings, self._slots)
+        self._steps = 0
 
     def retire(self, item: int) -> None:
         """Idle slot ``item``: its loss counts nothing until :meth:`restart`."""
@@ -273,7 +323,17 @@ class Optimisation:
             snapshots.append((done, keep(x.detach())))
         image = x.detach().clone() if keep_graph else x.detach()
         replayed = self.replayed - replayed_before
-        return OptimizeResult(image, history, final_terms, snapshots, done, stopped_early, replayed, self.graph_failure)
+        return OptimizeResult(
+            image,
+            history,
+            final_terms,
+            snapshots,
+            done,
+            stopped_early,
+            replayed,
+            self.graph_failure,
+            step_scales=self.step_scales(),
+        )
 
 
 def _cpu_copy(image: torch.Tensor) -> torch.Tensor:
@@ -313,6 +373,17 @@ class _Adam:
         loss = closure()
         self.optimiser.step()
         return loss
+
+
+def _checked_first_step(first_step: float | None, settings: OptimiserSettings, slots: bool) -> float | None:
+    """``first_step``: a positive finite step length for L-BFGS's first iteration (None: its own rule)."""
+    if first_step is None:
+        return None
+    if not (first_step > 0 and math.isfinite(first_step)):
+        raise ValueError(f"first_step must be a positive finite number, got {first_step}")
+    if settings.method != "lbfgs" or slots:
+        raise ValueError("first_step is for L-BFGS on a whole batch (not Adam, not slots)")
+    return first_step
 
 
 def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:

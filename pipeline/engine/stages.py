@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ..errors import StylevidError
 
 #: ``--pyramid auto`` goes coarse-to-fine from this long side up (docs/method.md, "Coarse-to-fine"):
-#: at 1024 px, at equal time on a CPU budget, one scale had the lower loss (2.9× lower), so not there;
+#: at equal time on short CPU budgets one scale still had the lower full-resolution loss (2.2× lower
+#: at 512 px with detailed stage starts; 2.9× at 1024 px with the first version's), so not there;
 #: 2048 px is not measured yet.
 PYRAMID_FROM = 2048
 #: The smallest stage ``auto`` and ``--scales`` make: below it the picture is so small against

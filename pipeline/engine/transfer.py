@@ -95,6 +95,9 @@ class Stylized:
     picture16: np.ndarray | None = None  # with config.bit_depth 16: the result as H×W×3 uint16 RGB
     # coarse-to-fine (engine/pyramid.py): one record per stage (size, iterations, seconds, losses); empty otherwise
     stages: list[dict[str, Any]] = field(default_factory=list)
+    # L-BFGS's last γ for the unscaled loss (OptimizeResult.step_scales): a coarse-to-fine stage
+    # passes it to the next as its first step (engine/pyramid.py); None when not known
+    step_scale: float | None = None
 
 
 class StyleTransfer:
@@ -282,8 +285,12 @@ class StyleTransfer:
         snapshot_at: Collection[int] = (),
         on_report: ReportFn | None = None,
         early_stop: EarlyStop | None = None,
+        first_step: float | None = None,
     ) -> Stylized:
-        """Stylise ``content`` (already at processing size, see :meth:`prepare_content`)."""
+        """Stylise ``content`` (already at processing size, see :meth:`prepare_content`).
+
+        ``first_step``: the length of L-BFGS's first step along the negative gradient of the loss
+        (a coarser stage's :attr:`Stylized.step_scale`; None: L-BFGS's own tiny first step)."""
         chain = (
             None if temporal is None else TemporalChain(temporal.warped_previous, temporal.reliable, temporal.weight)
         )
@@ -296,6 +303,7 @@ class StyleTransfer:
             snapshot_at=snapshot_at,
             on_report=on_report,
             early_stop=early_stop,
+            first_step=first_step,
         )[0]
 
     def stylize_batch(
@@ -309,6 +317,7 @@ class StyleTransfer:
         snapshot_at: Collection[int] = (),
         on_report: ReportFn | None = None,
         early_stop: EarlyStop | None = None,
+        first_step: float | None = None,
     ) -> list[Stylized]:
         """Stylise same-sized pictures as one batch: one optimisation of the sum of their losses.
 
@@ -330,7 +339,7 @@ class StyleTransfer:
             self._check_chain(chain, count)
         try:
             result, content_rgb, seconds = self._optimise(
-                contents, inits, seeds, chain, iters or cfg.iters, snapshot_at, on_report, early_stop
+                contents, inits, seeds, chain, iters or cfg.iters, snapshot_at, on_report, early_stop, first_step
             )
         except torch.cuda.OutOfMemoryError:
             result = None  # leaving this block frees the failed run's tensors (held by the traceback)
@@ -350,6 +359,7 @@ class StyleTransfer:
         snapshot_at: Collection[int],
         on_report: ReportFn | None,
         early_stop: EarlyStop | None,
+        first_step: float | None = None,
     ) -> tuple[OptimizeResult, torch.Tensor, float]:
         """Targets, start and the optimisation of one batch: (result, content RGB batch, seconds optimising)."""
         count = len(contents)
@@ -371,9 +381,9 @@ class StyleTransfer:
             self._set_chain(objective, chain)
         if kept is not None:
             optimisation = kept[1]
-            optimisation.renew(start)
+            optimisation.renew(start, first_step)
         else:
-            optimisation = Optimisation(start, objective, self.optimiser)
+            optimisation = Optimisation(start, objective, self.optimiser, first_step=first_step)
             if keep:
                 self._kept[key] = (objective, optimisation)
 
@@ -507,6 +517,7 @@ class StyleTransfer:
                 if self.config.bit_depth == 16
                 else None
             ),
+            step_scale=result.step_scales[item] if result.step_scales else None,
         )
 
     def initial_image(

@@ -157,3 +157,32 @@ def test_a_frame_alone_in_a_rolling_batch_ends_where_stylize_ends(extractor):
     assert finished.iterations == alone.iterations == 4
     assert finished.final == alone.final
     assert np.array_equal(finished.picture, alone.picture)
+
+
+@pytest.mark.parametrize("fast_lbfgs", [False, True], ids=["torch-lbfgs", "own-lbfgs"])
+def test_a_given_first_step_lands_where_the_curvature_says(fast_lbfgs):
+    # f = 3·Σ(x − t)²: curvature 6, so a first step of 1/6 along −∇f lands on t; γ for f is 1/6 after it
+    target = torch.rand(1, 3, 4, 4) * 0.5 + 0.25
+
+    def loss(x):
+        total = 3 * (x - target).pow(2).flatten(1).sum(dim=1)
+        return {"total": total}
+
+    record = torch.zeros(len(TERMS), 1)
+    settings = OptimiserSettings(fast_lbfgs=fast_lbfgs, history_size=5)
+    given = Optimisation(torch.full((1, 3, 4, 4), 0.5), loss, settings, first_step=1 / 6)
+    given.step(record)
+    assert torch.allclose(given.image, target, atol=1e-5)
+    own = Optimisation(torch.full((1, 3, 4, 4), 0.5), loss, settings)
+    own.step(record)
+    with torch.no_grad():  # L-BFGS's own first step (min(1, 1/|g|₁) along −g) stops far short of it
+        assert float(loss(own.image)["total"]) > 0.3 * float(loss(torch.full((1, 3, 4, 4), 0.5))["total"])
+    own.step(record)
+    assert own.step_scales()[0] == pytest.approx(1 / 6, rel=1e-3)
+
+
+def test_a_first_step_is_for_lbfgs_and_positive():
+    with pytest.raises(ValueError, match="positive"):
+        Optimisation(torch.zeros(1, 3, 4, 4), lambda x: {"total": x.sum()}, first_step=0.0)
+    with pytest.raises(ValueError, match="L-BFGS"):
+        Optimisation(torch.zeros(1, 3, 4, 4), lambda x: {"total": x.sum()}, OptimiserSettings("adam"), first_step=1.0)

@@ -118,3 +118,30 @@ def test_upsample_is_bicubic_and_stays_in_range():
     big = upsample(image, 16, 16)
     assert big.shape == (1, 3, 16, 16) and float(big.min()) >= 0 and float(big.max()) <= 1
     assert torch.equal(upsample(image, 8, 8), image)
+
+
+def test_a_detailed_start_adds_back_the_contents_band():
+    import torch
+
+    from stylevid.pipeline.engine.pyramid import detailed_start
+
+    content = torch.rand(1, 3, 16, 24)
+    small = torch.nn.functional.interpolate(content, size=(8, 12), mode="area")
+    # a stage that returned its own content starts the next from the next content itself
+    assert torch.allclose(detailed_start(small, small, content), content, atol=1e-6)
+    # otherwise: the result upsampled, plus the band, in 0–1
+    start = detailed_start(torch.zeros(1, 3, 8, 12), small, content)
+    assert start.shape == content.shape and float(start.min()) >= 0 and float(start.max()) <= 1
+
+
+def test_a_detailed_stage_start_is_lower_than_plain_upsampling(extractor, content_picture, style_picture):
+    # measured 0.61× at this size (0.65× from 48 px; 0.58× at 128 → 256 px): the content's band
+    # brings back edges that upsampling blurred away
+    first = Stage(64, 4)
+    engine = StyleTransfer(StyleConfig(size=96, device="cpu"), [style_picture], extractor=extractor)
+    content = engine.prepare_content(content_picture)
+    starts = {
+        how: stylize_in_stages(engine, content, [first, Stage(96, 1)], stage_start=how).stages[1]["initial_losses"]
+        for how in ("upsampled", "detailed")
+    }
+    assert starts["detailed"]["total"] < 0.85 * starts["upsampled"]["total"]
