@@ -8,7 +8,9 @@ style no default was tuned on (Turner, *The Shipwreck of the Minotaur*).
 
 For each budget (``--frame-iters`` × early stop) it runs plain ``prev`` (warm start from the
 previous stylised frame as it is, no temporal loss) and the defaults' scheme (``prev-warped``,
-DIS flow, temporal loss) at λ_t = m × today's area-scaled default for each ``--weights`` m. Each
+DIS flow, temporal loss) at λ_t = m × today's area-scaled default for each ``--weights`` m, and
+for each ``--init-samplings`` way of resampling the warped start (``bilinear``: today's start;
+``bicubic``: sharper; the temporal loss's target and every warping error stay bilinear). Each
 row gives, against ``prev`` at the same budget in the same run: the true-motion warping error
 ratio, the style-loss ratio over the later frames (frame 1 is the same in every run, so it is
 left out: counting it would flatter every ratio towards 1), the content-loss ratio, and the
@@ -22,6 +24,8 @@ The choice: among the settings whose style ratio is at most ``--style-cap`` (1.1
     nice python benchmarks/retune_video.py --size 64 --frames 6 --threads 1 --json out/retune64.json
     nice python benchmarks/retune_video.py --size 128 --frames 5 --frame-iters 40 --weights 0.25,1 \\
         --select camera_slow,object --holdout camera_fast --threads 1   # the second size, bounded
+    nice python benchmarks/retune_video.py --size 64 --frames 5 --iters 40 --frame-iters 80 --weights 1,0.25 \\
+        --init-samplings bilinear,bicubic --select object --holdout "" --threads 1   # one process per clip
 
 Quality figures are deterministic for a given machine's arithmetic; seconds depend on the load.
 Weights: $STYLEVID_WEIGHTS / $STYLEVID_WEIGHTS_FORMAT (e.g. the shared Caffe file) or torchvision's.

@@ -16,6 +16,8 @@ the finished frame t − 1 and measures the style loss, layer by layer, of
   bilinear exact     bilinear, through the generator's exact flow (how much is the flow's error)
   bicubic exact      bicubic, through the exact flow
   bilinear held      bilinear where the run's flow is reliable, frame t − 1 unwarped elsewhere
+  shifted 1 px       frame t − 1 moved one whole pixel left (an exact copy, edge column repeated):
+                     what moving the painting costs with no resampling at all
   final t            the run's finished frame t (what its iterations reach)
 
 Every figure is β·w_l·E_l (the optimised term), averaged over the later frames; the ratios are
@@ -96,6 +98,7 @@ def starts(
             "bilinear exact": to_picture(warp(tensor, exact_flow)),
             "bicubic exact": to_picture(warp(tensor, exact_flow, mode="bicubic")),
             "bilinear held": to_picture(reliable * bilinear + (1 - reliable) * tensor),
+            "shifted 1 px": np.ascontiguousarray(np.concatenate([previous[:, 1:], previous[:, -1:]], axis=1)),
         }
 
 
@@ -125,9 +128,10 @@ def main() -> None:
         folder = args.out / name
         save_true_motion_clip(clip, folder / "frames", folder / "flow")
         config = VideoConfig(style=base, frame_init="prev-warped", frame_iters=args.frame_iters)
-        output = folder / "run"
+        output = folder / "run" / "frames"  # where stylize_video writes the frames of a folder input
         if not (args.reuse and output.exists()):
-            output = stylize_video(folder / "frames", [style], output, config, restart=True, engine=engine).output
+            run = stylize_video(folder / "frames", [style], folder / "run", config, restart=True, engine=engine)
+            output = run.output
         stylised = [load_image(p) for p in sorted(output.glob("*.png"))]
         flow = FlowEstimator("auto", "cpu")
         sums: dict[str, dict[str, list[float]]] = {}
