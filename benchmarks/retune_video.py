@@ -8,7 +8,9 @@ style no default was tuned on (Turner, *The Shipwreck of the Minotaur*).
 
 For each budget (``--frame-iters`` × early stop) it runs plain ``prev`` (warm start from the
 previous stylised frame as it is, no temporal loss) and the defaults' scheme (``prev-warped``,
-DIS flow, temporal loss) at λ_t = m × today's area-scaled default for each ``--weights`` m. Each
+DIS flow, temporal loss) at λ_t = m × today's area-scaled default for each ``--weights`` m, and
+for each ``--init-samplings`` way of resampling the warped start (``bilinear``: today's start;
+``bicubic``: sharper; the temporal loss's target and every warping error stay bilinear). Each
 row gives, against ``prev`` at the same budget in the same run: the true-motion warping error
 ratio, the style-loss ratio over the later frames (frame 1 is the same in every run, so it is
 left out: counting it would flatter every ratio towards 1), the content-loss ratio, and the
@@ -22,6 +24,8 @@ The choice: among the settings whose style ratio is at most ``--style-cap`` (1.1
     nice python benchmarks/retune_video.py --size 64 --frames 6 --threads 1 --json out/retune64.json
     nice python benchmarks/retune_video.py --size 128 --frames 5 --frame-iters 40 --weights 0.25,1 \\
         --select camera_slow,object --holdout camera_fast --threads 1   # the second size, bounded
+    nice python benchmarks/retune_video.py --size 64 --frames 5 --iters 40 --frame-iters 80 --weights 1,0.25 \\
+        --init-samplings bilinear,bicubic --select object --holdout "" --threads 1   # one process per clip
 
 Quality figures are deterministic for a given machine's arithmetic; seconds depend on the load.
 Weights: $STYLEVID_WEIGHTS / $STYLEVID_WEIGHTS_FORMAT (e.g. the shared Caffe file) or torchvision's.
@@ -68,9 +72,10 @@ def measure(clip, frames_dir: Path, out: Path, styles, config: VideoConfig, engi
     }
 
 
-def setting_name(frame_iters: int, early_stop: bool, weight: float | None) -> str:
+def setting_name(frame_iters: int, early_stop: bool, weight: float | None, sampling: str = "bilinear") -> str:
     run = "prev" if weight is None else f"λ×{weight:g}"
-    return f"F{frame_iters}{'' if early_stop else ' no-ES'} {run}"
+    sharp = "" if sampling == "bilinear" else f" {sampling}"
+    return f"F{frame_iters}{'' if early_stop else ' no-ES'} {run}{sharp}"
 
 
 def pareto(points: dict[str, tuple[float, float]]) -> list[str]:
@@ -91,6 +96,9 @@ def main() -> None:
     parser.add_argument("--frame-iters", default="20,40,80", help="later-frame budgets to sweep")
     parser.add_argument("--no-early-stop", default="", help="budgets also run without early stop, e.g. 80")
     parser.add_argument("--weights", default="0.1,0.25,0.5,1", help="λ_t as multiples of today's default")
+    parser.add_argument(
+        "--init-samplings", default="bilinear", help="how prev-warped's start is resampled, e.g. bilinear,bicubic"
+    )
     parser.add_argument("--select", default="camera_slow,object", help="clips the choice is made on")
     parser.add_argument("--holdout", default="camera_fast", help="clips that only confirm the choice")
     parser.add_argument("--style-cap", type=float, default=1.15, help="largest style ratio against prev allowed")
@@ -110,13 +118,14 @@ def main() -> None:
     budgets = [(int(f), True) for f in args.frame_iters.split(",")]
     budgets += [(int(f), False) for f in args.no_early_stop.split(",") if f]
     weights = [float(m) for m in args.weights.split(",")]
+    samplings = args.init_samplings.split(",")
     styles = [load_image(args.style)]
     base = StyleConfig(size=args.size, iters=args.iters, device=args.device)
     engine = StyleTransfer(base, styles)
     table: dict[str, dict[str, dict]] = {}  # clip → setting → measurement
 
     print(
-        f"{'clip':<12}{'setting':<20}{'true':>10}{'×prev':>7}{'DIS':>10}{'style':>10}{'×prev':>7}"
+        f"{'clip':<12}{'setting':<28}{'true':>10}{'×prev':>7}{'DIS':>10}{'style':>10}{'×prev':>7}"
         f"{'content':>10}{'×prev':>7}{'iters':>7}{'s/frame':>9}"
     )
     for clip_name, clip in clips(args.size, args.frames).items():
@@ -133,10 +142,11 @@ def main() -> None:
             runs: dict[str, VideoConfig] = {
                 setting_name(frame_iters, early_stop, None): VideoConfig(frame_init="prev", temporal_weight=0, **common)
             }
-            for m in weights:
-                runs[setting_name(frame_iters, early_stop, m)] = VideoConfig(
-                    frame_init="prev-warped", temporal_weight=m * default_weight, **common
-                )
+            for sampling in samplings:
+                for m in weights:
+                    runs[setting_name(frame_iters, early_stop, m, sampling)] = VideoConfig(
+                        frame_init="prev-warped", init_sampling=sampling, temporal_weight=m * default_weight, **common
+                    )
             prev = None
             for name, config in runs.items():
                 row = measure(clip, frames_dir, folder / "runs", styles, config, engine)
@@ -145,7 +155,7 @@ def main() -> None:
                     row[f"{key}_vs_prev"] = row[key] / prev[key]
                 table[clip_name][name] = row
                 print(
-                    f"{clip_name:<12}{name:<20}{row['true']:>10.5f}{row['true_vs_prev']:>7.3f}{row['dis']:>10.5f}"
+                    f"{clip_name:<12}{name:<28}{row['true']:>10.5f}{row['true_vs_prev']:>7.3f}{row['dis']:>10.5f}"
                     f"{row['style']:>10.4g}{row['style_vs_prev']:>7.3f}{row['content']:>10.4g}"
                     f"{row['content_vs_prev']:>7.3f}{row['iterations']:>7.1f}{row['seconds_per_frame']:>9.2f}",
                     flush=True,
@@ -176,7 +186,7 @@ def report(
     print(f"\nworst case over {', '.join(chosen_on)}: true ×prev, style ×prev (Pareto front)")
     front = pareto(worst)
     for n in names:
-        print(f"  {n:<20}{worst[n][0]:>7.3f}{worst[n][1]:>7.3f}{'  front' if n in front else ''}")
+        print(f"  {n:<28}{worst[n][0]:>7.3f}{worst[n][1]:>7.3f}{'  front' if n in front else ''}")
     feasible = [n for n in names if worst[n][1] <= cap]
     if feasible:
         chosen = min(feasible, key=lambda n: worst[n][0])

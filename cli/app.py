@@ -186,6 +186,11 @@ def stylize(
     frame_init: str = typer.Option(
         "prev-warped", help="Later frames start from: prev-warped, prev or independent.", rich_help_panel=VIDEO
     ),
+    init_sampling: str = typer.Option(
+        "bilinear",
+        help="How prev-warped resamples the previous frame into the start: bilinear or bicubic (sharper).",
+        rich_help_panel=VIDEO,
+    ),
     temporal_weight: float | None = typer.Option(
         None,
         help="λ_t of the temporal loss; 0 disables \\[default: scaled to the frame's area].",
@@ -401,6 +406,7 @@ def stylize(
             frame_iters=frame_iters,
             batch_frames=batch_frames,
             frame_init=frame_init,
+            init_sampling=init_sampling,
             temporal_weight=temporal_weight,
             flow_method=flow,
             flow_dir=None if flow_dir is None else str(flow_dir),

@@ -30,6 +30,9 @@ WEIGHTS_FORMATS = ("caffe", "torchvision")
 NAMED_INITS = ("noise", "content", "style")
 
 FRAME_INITS = ("prev-warped", "prev", "independent")
+#: --init-sampling: how prev-warped resamples the previous stylised frame into a later frame's start
+#: (motion/warp.py; the temporal loss and the warping error always sample bilinearly)
+INIT_SAMPLINGS = ("bilinear", "bicubic")
 #: --flow: "auto" picks per device (motion/flow.py); DIS presets, DeepFlow and DualTVL1 (OpenCV contrib),
 #: RAFT large/small (torchvision, for GPUs), Farnebäck. docs/method.md, "Choosing the optical flow".
 FLOW_METHODS = ("auto", "dis", "dis-fine", "deepflow", "tvl1", "raft", "raft-small", "farneback")
@@ -242,6 +245,9 @@ class VideoConfig:
     frame_iters: int = 150  # iteration budget of every later frame
     batch_frames: int = 1  # later frames optimised together as one batch, coupled by the temporal loss (GPU throughput)
     frame_init: str = "prev-warped"  # "prev-warped", "prev" or "independent"
+    # how prev-warped resamples the previous stylised frame into the start: one of INIT_SAMPLINGS ("bicubic"
+    # keeps more of the fine texture the style loss measures; docs/method.md "Defaults, and why")
+    init_sampling: str = "bilinear"
     temporal_weight: float | None = None  # λ_t of the temporal loss; 0 disables; None → area-scaled default
     flow_method: str = "auto"  # optical flow on the original frames: one of FLOW_METHODS; "auto" picks per device
     # a folder of precomputed .flo files (backward_J_I.flo per pair; see motion/given_flow.py) used instead
@@ -287,6 +293,7 @@ class VideoConfig:
                 "--batch-frames needs --optimizer lbfgs (the rolling batch keeps an L-BFGS history per frame)"
             )
         one_of("frame init", self.frame_init, FRAME_INITS)
+        one_of("init sampling", self.init_sampling, INIT_SAMPLINGS)
         if self.temporal_weight is not None:
             finite("temporal weight", self.temporal_weight)
         one_of("flow method", self.flow_method, FLOW_METHODS)

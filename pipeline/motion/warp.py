@@ -1,4 +1,4 @@
-"""Backward warping of an image by a dense flow (bilinear sampling).
+"""Backward warping of an image by a dense flow (bilinear or bicubic sampling).
 
 Conventions (images, flows, pixel centres): see :mod:`stylevid.pipeline.motion`.
 
@@ -12,9 +12,12 @@ import torch.nn.functional as F
 
 from ..checks import check_batch
 
-__all__ = ["PADDING_MODES", "inside_mask", "warp"]
+__all__ = ["PADDING_MODES", "SAMPLING_MODES", "inside_mask", "warp"]
 
 PADDING_MODES: tuple[str, ...] = ("border", "zeros", "reflection")
+#: "bilinear": what the temporal loss and the warping error use; "bicubic": Keys' cubic
+#: convolution (a = −0.75), sharper, used for the warped start of a frame (``--init-sampling``).
+SAMPLING_MODES: tuple[str, ...] = ("bilinear", "bicubic")
 
 
 def _sample_points(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,14 +28,14 @@ def _sample_points(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xs + flow[:, 0], ys + flow[:, 1]
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
-    """Backward-warp ``image`` by ``flow`` with bilinear sampling.
+def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border", mode: str = "bilinear") -> torch.Tensor:
+    """Backward-warp ``image`` by ``flow`` with bilinear (default) or bicubic sampling.
 
     .. math::
 
         \\text{out}(x) = \\text{image}(x + \\text{flow}(x))
 
-    where ``image`` at non-integer positions is bilinearly interpolated.  Implemented
+    where ``image`` at non-integer positions is interpolated per ``mode``.  Implemented
     with ``torch.nn.functional.grid_sample(align_corners=True)``; pixel positions
     ``p`` are normalised as ``p_n = 2 p / (S - 1) - 1`` (``S`` = width or height),
     so ``-1`` and ``+1`` are the centres of the first and last pixels and the
@@ -48,6 +51,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
         flow: ``(B, 2, H, W)`` floating tensor in pixels (channel 0 = x, 1 = y);
             ``B`` must match the image's, or be 1 to broadcast over the batch.
         padding_mode: ``"border"`` (default), ``"zeros"`` or ``"reflection"``.
+        mode: ``"bilinear"`` (default) or ``"bicubic"`` (cubic convolution, a = −0.75: keeps
+            more of the fine texture a bilinear resampling blurs, may overshoot the input's range
+            a little, so clamp where a picture is wanted). Both copy exactly at integer shifts.
 
     Returns:
         ``(B, C, H, W)`` tensor, same dtype and device as ``image``.
@@ -68,6 +74,8 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
         raise ValueError(f"flow is on {flow.device} but image is on {image.device}")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if mode not in SAMPLING_MODES:
+        raise ValueError(f"mode must be one of {SAMPLING_MODES}, got {mode!r}")
 
     px, py = _sample_points(flow.to(image.dtype))
     # align_corners=True: -1 <-> pixel 0, +1 <-> pixel S-1.  For S == 1 any value maps
@@ -77,7 +85,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
     grid = torch.stack((gx, gy), dim=-1)
     if grid.shape[0] != b:
         grid = grid.expand(b, -1, -1, -1)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+    return F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
 
 def inside_mask(flow: torch.Tensor) -> torch.Tensor:

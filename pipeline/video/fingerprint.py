@@ -72,6 +72,8 @@ def settings_fingerprint(source: FrameSource, config: VideoConfig, styles: list[
         flat["pass_iters"] = config.later_pass_iters
     if config.long_term != (1,):  # only when set, so work folders of earlier versions still resume
         flat["long_term"] = list(config.long_term)
+    if config.init_sampling != "bilinear":  # only when not bilinear, so work folders of earlier versions still resume
+        flat["init_sampling"] = config.init_sampling
     if config.flow_dir is not None:  # only when given, so work folders of earlier versions still resume
         flat["flow_dir"] = str(Path(config.flow_dir).resolve())
     return flat

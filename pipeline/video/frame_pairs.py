@@ -135,10 +135,11 @@ def prepare_frames(
         yield hand_out()
 
 
-def warp_into(previous_stylised: np.ndarray, flow_bw: torch.Tensor) -> np.ndarray:
-    """A stylised frame warped by a backward flow into a later frame (uint8, like a stylised frame)."""
+def warp_into(previous_stylised: np.ndarray, flow_bw: torch.Tensor, mode: str = "bilinear") -> np.ndarray:
+    """A stylised frame warped by a backward flow into a later frame (uint8, like a stylised frame:
+    a bicubic ``mode``'s overshoot is clipped to the picture's range)."""
     with torch.no_grad():
-        return to_picture(warp(to_tensor(previous_stylised), flow_bw))
+        return to_picture(warp(to_tensor(previous_stylised), flow_bw, mode=mode))
 
 
 def pair_warping_error(previous_stylised: np.ndarray, stylised: np.ndarray, prepared: PreparedFrame) -> float:

@@ -207,8 +207,10 @@ def run_later_passes(
                     assert item.flow_bw is not None and item.reliable is not None
                     just_made = last is not None and last[0] == item.neighbour
                     neighbour = last[1] if just_made and last is not None else folder.load_frame(item.neighbour)[0]
-                    warped = warp_into(neighbour, item.flow_bw)
-                    start = blend_start(start, warped, item.reliable)
+                    warped = warp_into(neighbour, item.flow_bw)  # the temporal target: always bilinear
+                    sharp = config.init_sampling != "bilinear"
+                    start_from = warp_into(neighbour, item.flow_bw, config.init_sampling) if sharp else warped
+                    start = blend_start(start, start_from, item.reliable)
                     weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
                     if weight > 0:
                         temporal = TemporalGuide(warped, item.reliable, weight)

@@ -50,6 +50,7 @@ class RollingSettings:
     early_stop: EarlyStop | None  # a frame may leave once its loss stopped improving
     from_previous: bool = True  # start each frame from its predecessor (warped by the flow if warp_init)
     warp_init: bool = True  # "prev-warped" (else "prev": the predecessor as it is)
+    init_sampling: str = "bilinear"  # how the warped start is resampled (the temporal target stays bilinear)
 
     @property
     def step(self) -> int:
@@ -141,11 +142,14 @@ class RollingBatch:
                 start = engine.initial_image(prepared.content, seed)
             elif newest is not None:  # the predecessor is in flight: start from it as it is now
                 start = self.optimisation.image[newest.slot : newest.slot + 1].detach()
-                start = warp(start, motion[0].to(start.device)) if settings.warp_init else start.clone()
+                flow = motion[0].to(start.device)  # (restart clamps the start to 0–1)
+                start = warp(start, flow, mode=settings.init_sampling) if settings.warp_init else start.clone()
             else:
                 assert previous is not None, "a frame that follows another needs the stylised frame before it"
                 start = engine.initial_image(
-                    prepared.content, seed, init=warp_into(previous, motion[0]) if settings.warp_init else previous
+                    prepared.content,
+                    seed,
+                    init=warp_into(previous, motion[0], settings.init_sampling) if settings.warp_init else previous,
                 )
             self._content_rgb[slot].copy_(content_rgb[0])
         if tied:

@@ -80,11 +80,14 @@ class FrameSteps:
         if not first:
             assert previous_stylised is not None
             flow_bw, reliable = item.motion()
-            warped = warp_into(previous_stylised, flow_bw)
+            warped = warp_into(previous_stylised, flow_bw)  # the temporal target: always bilinear
+            sharp = config.frame_init == "prev-warped" and config.init_sampling != "bilinear"
+            start = warp_into(previous_stylised, flow_bw, config.init_sampling) if sharp else warped
             mask = reliable
             if item.long_range:  # each pixel from the nearest earlier frame that saw it, in the start and the target
                 warped, mask, held_further = self._long_term_target(item, warped, reliable)
-            init = warped if config.frame_init == "prev-warped" else previous_stylised
+                start = self._long_term_target(item, start, reliable, config.init_sampling)[0] if sharp else warped
+            init = start if config.frame_init == "prev-warped" else previous_stylised
             weight = temporal_weight_for(config, item.content.shape[1], item.content.shape[0])
             if weight > 0:
                 temporal = TemporalGuide(warped, mask, weight)
@@ -128,16 +131,17 @@ class FrameSteps:
         return result.picture
 
     def _long_term_target(
-        self, item: PreparedFrame, warped: np.ndarray, reliable: torch.Tensor
+        self, item: PreparedFrame, warped: np.ndarray, reliable: torch.Tensor, mode: str = "bilinear"
     ) -> tuple[np.ndarray, torch.Tensor, float]:
         """The one temporal target and mask equal to the closest-first sum of the long-term terms,
-        and the share of pixels held to a frame further back than the one before."""
+        and the share of pixels held to a frame further back than the one before (``mode``: how
+        the earlier frames are resampled; a sharper one builds the start, not the target)."""
         position = item.frame.position
         pictures = [to_tensor(warped)]
         masks = [reliable]
         with torch.no_grad():
             for gap, flow_bw, mask in item.long_range:
-                pictures.append(to_tensor(warp_into(self.recent.get(position - gap), flow_bw)))
+                pictures.append(to_tensor(warp_into(self.recent.get(position - gap), flow_bw, mode)))
                 masks.append(mask)
             weights = long_term_weights(masks)
             target, combined = combined_target(pictures, weights)
@@ -157,6 +161,7 @@ class FrameSteps:
             early_stop=None if independent else self.early,
             from_previous=not independent,
             warp_init=config.frame_init == "prev-warped",
+            init_sampling=config.init_sampling,
         )
 
         def report(positions: list[int], iteration: int, losses: dict[str, float]) -> None:

@@ -80,6 +80,7 @@ def test_bad_video_options_and_eval(capsys, tmp_path):
     assert "1.5s" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--start", "soon")
     assert "--fps" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--fps", "0")
     assert "frame init" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--frame-init", "magic")
+    assert "init sampling" in cli_error_line(capsys, clip, "--style", STYLE_FILE, "-o", out, "--init-sampling", "sinc")
     code, printed, err = run_cli(capsys, clip, "--style", STYLE_FILE, "-o", out, *FAST, "--frame-iters", "2", "--quiet")
     assert code == 0, err
     code, printed, err = run_cli(capsys, "eval", printed.strip(), clip, "--json")

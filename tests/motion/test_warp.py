@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from motion_factory import H, W, const_flow
@@ -40,6 +42,36 @@ def test_warp_subpixel_shift_of_linear_ramp_is_exact():
     expected = a * (xs + u) + b * (ys + v) + c
     # interior: sampled points stay inside the image
     torch.testing.assert_close(out[0, :, 1:, : W - 1], expected[1:, : W - 1].expand(3, -1, -1), rtol=0, atol=1e-9)
+
+
+def test_bicubic_warp_copies_integer_shifts_exactly():
+    torch.manual_seed(2)
+    img = torch.rand(1, 3, H, W, dtype=torch.float64)
+    out = warp(img, const_flow(2.0, -1.0).double(), mode="bicubic")
+    # the cubic kernel is (0, 1, 0, 0) at whole pixels: the warped start of an integer motion is the frame itself
+    torch.testing.assert_close(out[0, :, 1:, : W - 2], img[0, :, : H - 1, 2:], rtol=0, atol=1e-9)
+
+
+def test_bicubic_warp_of_a_smooth_image_matches_it_and_keeps_more_fine_detail_than_bilinear():
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float64), torch.arange(W, dtype=torch.float64), indexing="ij")
+
+    def smooth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 + 0.3 * torch.sin(0.35 * x + 0.2 * y)
+
+    u, v = 0.4, -0.3
+    out = warp(smooth(xs, ys).expand(1, 3, H, W), const_flow(u, v).double(), mode="bicubic")
+    inner = (slice(2, H - 2), slice(2, W - 2))  # the 4 × 4 kernel stays inside the image
+    expected = smooth(xs + u, ys + v)[inner]
+    assert (out[0, 0][inner] - expected).abs().max() < 3e-3
+    bilinear = warp(smooth(xs, ys).expand(1, 3, H, W), const_flow(u, v).double())
+    assert (out[0, 0][inner] - expected).abs().max() < 0.6 * (bilinear[0, 0][inner] - expected).abs().max()
+
+    # stripes 3 px apart shifted by half a pixel: bilinear keeps half their contrast, bicubic over three quarters
+    stripes = (0.5 + 0.4 * torch.cos(2 * math.pi * xs / 3)).expand(1, 3, H, W)
+    half = const_flow(0.5, 0.0).double()
+    contrast = stripes[0, 0].std()
+    assert warp(stripes, half)[0, 0][inner].std() < 0.55 * contrast
+    assert warp(stripes, half, mode="bicubic")[0, 0][inner].std() > 0.75 * contrast
 
 
 def test_inside_mask_marks_points_that_leave_the_frame():
@@ -90,5 +122,7 @@ def test_warp_rejects_misuse():
         warp(img, torch.zeros(1, 2, H, W + 1))
     with pytest.raises(ValueError, match="padding_mode"):
         warp(img, const_flow(0, 0), padding_mode="wrap")
+    with pytest.raises(ValueError, match="mode"):
+        warp(img, const_flow(0, 0), mode="nearest")
     with pytest.raises(ValueError, match="floating"):
         warp(img.to(torch.uint8), const_flow(0, 0))

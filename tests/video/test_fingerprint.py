@@ -39,6 +39,9 @@ def test_what_changes_the_frames_changes_the_fingerprint(tmp_path):
     assert settings_fingerprint(source, CONFIG.replace(style=CONFIG.style.replace(size=48)), STYLES) != before
     assert settings_fingerprint(source, CONFIG, [STYLES[0] + 1]) != before  # another style picture
     assert settings_fingerprint(folder_source(tmp_path / "in", count=3), CONFIG, STYLES) != before  # a frame added
+    bilinear = settings_fingerprint(source, CONFIG.replace(init_sampling="bilinear"), STYLES)
+    assert "init_sampling" not in bilinear  # work folders of earlier versions (bilinear starts) still resume
+    assert settings_fingerprint(source, CONFIG.replace(init_sampling="bicubic"), STYLES) != bilinear
 
 
 def test_the_pyramid_counts_only_when_it_plans_several_stages(tmp_path):
