@@ -1,7 +1,8 @@
 """--tile auto and --history auto (the defaults): an image whose memory estimate does not fit is
-tiled with the largest tile that fits, and only if no tile fits keeps fewer L-BFGS pairs
-(pipeline/budget.py: plan_memory); the run says so in one line, records it in run.json, and gives
-the same picture as those settings asked for explicitly."""
+tiled with the largest tile that fits, and keeps fewer L-BFGS pairs only if no tile that costs
+little time fits (pipeline/budget.py: plan_memory; halo-bound small tiles come last); the run
+says so in one line, records it in run.json, and gives the same picture as those settings asked
+for explicitly."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 from conftest import CONTENT_FILE, STYLE_FILE, run_cli
 
-from stylevid.pipeline.budget import HISTORY_LADDER, estimate_for_input, plan_memory, tile_candidates
+from stylevid.pipeline.budget import (
+    HISTORY_LADDER,
+    TILE_MAX_CROP_RATIO,
+    crop_ratio,
+    estimate_for_input,
+    plan_memory,
+    tile_candidates,
+)
 from stylevid.pipeline.config import StyleConfig, parse_history, parse_tile
 from stylevid.pipeline.errors import StylevidError
 from stylevid.pipeline.io.images import load_image
@@ -61,18 +69,30 @@ def test_auto_keeps_the_whole_picture_when_it_fits_and_off_never_tiles():
     assert plan_memory(CONTENT_FILE, "image", [STYLE_FILE], low.replace(tile=64)).tile == 64
 
 
-def test_auto_history_drops_pairs_only_when_no_tile_fits():
-    """At 2048 px with 500 iterations the history (2·m image-sized buffers) outgrows any tile's saving."""
-    smallest = 64
-    with_50 = _need(smallest, size=2048, history=50, iters=500)
-    assert with_50 < _need(smallest, size=2048, history=100, iters=500)
+def test_auto_history_drops_pairs_only_when_no_cheap_tile_fits():
+    """At 2048 px with 500 iterations the history (2·m image-sized buffers) outgrows a tile's saving:
+    fewer pairs come before the small tiles whose crops are mostly halo (TILE_MAX_CROP_RATIO)."""
+    layers = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    height, width = 1536, 2048
+    cheap = [
+        t for t in tile_candidates(height, width, layers) if crop_ratio(t, height, width, layers) <= TILE_MAX_CROP_RATIO
+    ]
+    smallest_cheap = cheap[-1]
+    with_50 = _need(smallest_cheap, size=2048, history=50, iters=500)
+    assert with_50 < _need(smallest_cheap, size=2048, history=100, iters=500)
     config = StyleConfig(size=2048, iters=500, device="cpu", style_scale=0.5, memory_limit=with_50)
     plan = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config)
-    assert plan.history == 50 and plan.tile is not None and "50 L-BFGS pairs" in plan.note()
+    assert plan.history == 50 and plan.tile == smallest_cheap and "50 L-BFGS pairs" in plan.note()
     fewer = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=with_50 - 1))
-    assert fewer.history == HISTORY_LADDER[HISTORY_LADDER.index(50) + 1]
+    assert fewer.history == HISTORY_LADDER[HISTORY_LADDER.index(50) + 1]  # not a smaller tile with 50
+    assert fewer.tile in cheap
     fixed = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(history_size=100))
     assert fixed.history == 100  # a number asked for is kept (the check then refuses the run)
+    # when no history fits a cheap tile, a halo-bound one does, with the most pairs that fit
+    tight = _need(64, size=2048, history=5, iters=500)
+    assert tight < _need(smallest_cheap, size=2048, history=5, iters=500)
+    small = plan_memory(CONTENT_FILE, "image", [STYLE_FILE], config.replace(memory_limit=tight))
+    assert small.tile is not None and crop_ratio(small.tile, height, width, layers) > TILE_MAX_CROP_RATIO
 
 
 def test_tile_candidates_split_evenly_on_the_pooling_grid():
