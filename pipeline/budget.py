@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_HISTORY, MIN_TILE, StyleConfig, VideoConfig
-from .engine.layers import pooling_grid, tile_halo
+from .engine.layers import pooling_grid
 from .engine.memory import (
     FP32_BYTES,
     HISTORY_BYTES,
@@ -37,6 +37,7 @@ from .engine.memory import (
     scaled,
     size_candidates,
     style_pass_bytes,
+    tile_view,
     weight_bytes,
 )
 from .engine.snapshots import snapshot_bytes
@@ -438,8 +439,7 @@ def crop_ratio(tile: int | None, height: int, width: int, layers: Sequence[str])
     own pixels: about the time a tiled iteration takes ÷ an untiled one's. 1 for the whole picture."""
     if tile is None:
         return 1.0
-    before, after, _ = tile_halo(layers)
-    crop_h, crop_w = min(tile + before + after, height), min(tile + before + after, width)
+    crop_h, crop_w = tile_view(height, width, tile, layers)
     return crop_h * crop_w / (min(tile, height) * min(tile, width))
 
 

@@ -43,8 +43,13 @@ def network_view(height: int, width: int, shape: RunShape) -> tuple[int, int]:
     """The largest picture the network sees at once: the whole one, or one tile with its halo."""
     if shape.tile is None:
         return height, width
-    before, after, _ = tile_halo(shape.layers)
-    reach = shape.tile + before + after
+    return tile_view(height, width, shape.tile, shape.layers)
+
+
+def tile_view(height: int, width: int, tile: int, layers: Collection[str]) -> tuple[int, int]:
+    """The crop one ``tile`` is optimised through: the tile and its halo, within the picture."""
+    before, after, _ = tile_halo(layers)
+    reach = tile + before + after
     return min(height, reach), min(width, reach)
 
 
