@@ -5,13 +5,16 @@
 #
 # Budget, worst case (each step's limit + its 5 s kill-after; copying the media is instant):
 #   setup: nvidia-smi 10+5 s, PyAV wheel install + import 30+5 s, unpacking weights 10+5 s   65 s
-#   speed: 4 sizes, the JSON rewritten after each size                               100+5 s  105 s
-#   video: 16 frames at 854×480, 6 runs, the JSON rewritten after each run            125+5 s  130 s
+#   speed: 4 sizes, the JSON rewritten after each size                                90+5 s   95 s
+#   video: 12 frames at 854×480, 6 runs, the JSON rewritten after each run            160+5 s  165 s
 #   gpu-tests: pytest -m gpu (60 s per test where pytest-timeout is installed)        100+5 s  105 s
+#   leftover: what a graphed stylize leaves allocated                                  30+5 s   35 s
 #   speed-1080p-24gb                                                                   45+5 s   50 s
-#   flow: RAFT plumbing tests, then flow_methods.py at 512 px (RAFT, DIS, DeepFlow)     70+5 s   75 s
-#   total                                                                                     530 s  (< 540 s)
-# Expected: about 5½ minutes. Call `run` with timeout_s 570: the steps' own limits end it first.
+#   flow: RAFT plumbing tests, then flow_methods.py at 512 px (RAFT, DIS, DeepFlow)     60+5 s   65 s
+#   total                                                                                     580 s
+# The first GPU session (2026-12-04) took 314 s, with its video step cut at 16 frames; expected now
+# about 6½ minutes. Call `run` with timeout_s 590: the steps' own limits end it first.
+# STEPS=video,gpu-tests (say) runs only those steps (the setup always runs).
 #
 # The GPU machine has torch, torchvision, opencv, typer, rich and matplotlib but not PyAV, nor
 # ../shared. Prepare once, here, in the repository root (both folders are git-ignored; together
@@ -40,8 +43,11 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1
 
-step() {  # step SECONDS NAME COMMAND...: run with a time limit, say how it ended
+step() {  # step SECONDS NAME COMMAND...: run with a time limit, say how it ended (skipped if not in $STEPS)
     local limit=$1 name=$2; shift 2
+    if [ -n "${STEPS:-}" ] && [[ ",$STEPS," != *",$name,"* ]] && [[ $name != gpu && $name != setup-* ]]; then
+        echo "=== $name: skipped (STEPS=$STEPS)"; return 0
+    fi
     echo; echo "=== $name (limit ${limit}s): $*"
     local began=$SECONDS
     timeout --kill-after=5 "$limit" "$@"
@@ -97,14 +103,16 @@ fi
 export STYLEVID_WEIGHTS="$(realpath "$weights")" STYLEVID_WEIGHTS_FORMAT=caffe
 
 # Most telling first: a step cut by its limit costs only itself.
-step 100 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
-# The clip's first 16 frames at 854×480: reference, fast, rolling batches of 4 and 8, and with
-# CUDA graphs one frame at a time and 8 in flight.
-step 125 video python3 benchmarks/video_throughput.py --end 16 --iters 150 --frame-iters 100 --batch 1,4,8 \
+step 90 speed python3 benchmarks/speed.py --json "$OUT/speed.json"
+# The clip's first 12 frames at 854×480: reference, fast, rolling batches of 4 and 8, and with
+# CUDA graphs one frame at a time and 8 in flight (the first session's 16 frames took ~25 s a run).
+step 160 video python3 benchmarks/video_throughput.py --end 12 --iters 150 --frame-iters 100 --batch 1,4,8 \
     --graphs 1,8 --out /tmp/video-throughput --json "$OUT/video.json"
 per_test_limit=$(python3 -c "import pytest_timeout" 2>/dev/null && echo --timeout=60)
 step 100 gpu-tests python3 -m pytest -q -m gpu -rs -p no:cacheprovider $per_test_limit tests 2>&1 \
     | tee "$OUT/gpu-tests.log"
+# What a graphed stylize leaves allocated, by the line that allocated it (the graph test's check)
+step 30 leftover python3 benchmarks/gpu_leftover_memory.py --precision bf16
 step 45 speed-1080p-24gb python3 benchmarks/speed.py --sizes 1920x1080 --memory-cap-gb 24 \
     --json "$OUT/speed-1080p-24gb.json"
 # Optical flow on the GPU (docs/method.md, "Choosing the optical flow"): RAFT's plumbing tests where
@@ -120,5 +128,5 @@ flow_session() {
         --methods raft,raft-small,dis,dis-fine,deepflow --json "$OUT/flow-methods.json"
 }
 export -f flow_session && export OUT
-step 70 flow bash -c flow_session
+step 60 flow bash -c flow_session
 echo; echo "=== done after $SECONDS s"

@@ -50,7 +50,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from stylevid.pipeline.engine.device import fp32_math  # a device setting, not part of the method
+from stylevid.pipeline.engine.device import fp32_math, pick_device  # device settings, not part of the method
+from stylevid.pipeline.errors import StylevidError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = REPO / "samples" / "tuebingen.jpg"
@@ -590,12 +591,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(max(1, args.threads))
-    spec = args.device.strip().lower()
-    device = torch.device(
-        "cuda" if spec == "auto" and torch.cuda.is_available() else ("cpu" if spec == "auto" else spec)
-    )
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda asked for, but CUDA is not available")
+    try:
+        device = pick_device(args.device)  # "cuda" gets its index: the memory fraction needs one
+    except StylevidError as error:
+        raise SystemExit(str(error)) from None
     on_cuda = device.type == "cuda"
     sizes = parse_sizes(args.sizes or (CUDA_SIZES if on_cuda else CPU_SIZES))
     args.iters = args.iters if args.iters is not None else (50 if on_cuda else 10)

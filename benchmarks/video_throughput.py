@@ -144,6 +144,9 @@ def main() -> int:
             "batch_frames": batch_frames,
             "cuda_graphs": style.cuda_graphs,
             "seconds": {**stages, "finalise": record["seconds"]["finalise"]},
+            # per frame: where a mean goes wrong (one frame, or all)
+            "per_frame_style": [frame.get("style") for frame in record["per_frame"]],
+            "per_frame_iterations": [frame.get("iterations") for frame in record["per_frame"]],
         }
         reference = table.get("reference")
         if reference:
@@ -161,6 +164,10 @@ def main() -> int:
             f"{name:<14}{row['frames']:>7}{row['frames_per_second']:>10.3f}{row['frame_iterations_per_second']:>12.1f}"
             f"{row['warping_error']:>11.5f}{warp_delta}{row['mean_style_loss']:>11.4g}{style_delta}"
             f"{stages['waiting_for_frames']:>8.1f}{stages['optimising']:>8.1f}{row['seconds']['finalise']:>9.1f}",
+            flush=True,
+        )
+        print(
+            f"{'':<14}style per frame: {' '.join(f'{v:.2g}' for v in row['per_frame_style'] if v is not None)}",
             flush=True,
         )
         if args.json:  # after every run: a run cut short by a time limit keeps the ones before it

@@ -14,7 +14,7 @@ def pick_device(spec: str = "auto") -> torch.device:
     """Turn "auto" | "cpu" | "cuda" | "cuda:N" into a torch.device that exists on this machine."""
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
-        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec == "cpu":
         return torch.device("cpu")
     if spec == "cuda" or spec.startswith("cuda:"):
@@ -28,7 +28,8 @@ def pick_device(spec: str = "auto") -> torch.device:
                 raise StylevidError(
                     f"device {spec!r} does not exist; this machine has {torch.cuda.device_count()} GPU(s)"
                 )
-        return torch.device(spec)
+        # always with its index: some CUDA calls (the per-process memory fraction) refuse a bare "cuda"
+        return torch.device("cuda", int(index) if index else torch.cuda.current_device())
     raise StylevidError(f"bad device {spec!r}; use auto, cpu, cuda or cuda:N")
 
 

@@ -177,7 +177,7 @@ def _picture(path, width: int, height: int) -> np.ndarray:
 def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(caffe_state):
     device = torch.device("cuda")
     content, style = _picture(CONTENT_FILE, 256, 256), _picture(STYLE_FILE, 256, 256)
-    images_out = {}
+    images_out, traces = {}, {}
     for precision in ("fp32", "bf16"):
         config = StyleConfig(size=256, iters=50, init="content", device="cuda", precision=precision)
         engine = StyleTransfer(config, [style], extractor=_cuda_extractor(caffe_state))
@@ -186,6 +186,7 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
             result = engine.stylize(content)
         assert result.iterations == 50 and result.picture.shape == (256, 256, 3)
         images_out[precision] = result.image
+        traces[precision] = " ".join(f"{row['total']:.3g}" for row in result.history[::5])
         beta = engine.style_weight_for(content)
     judge = _cuda_extractor(caffe_state).to(device)
     loss_fn = fp32_loss(judge, images.to_tensor(content, device), images.to_tensor(style, device), beta)
@@ -193,7 +194,9 @@ def test_gpu_fast_path_at_256_is_within_2_percent_of_fp32_after_50_iterations(ca
     reference, fast = evaluate(loss_fn, images_out["fp32"]), evaluate(loss_fn, images_out["bf16"])
     assert fast < 0.5 * start
     # the target: no worse than 2 % above the fp32 path (ending lower is no failure)
-    assert fast <= 1.02 * reference, f"bf16 {fast:.6g} vs fp32 {reference:.6g} ({100 * (fast / reference - 1):+.2f}%)"
+    assert fast <= 1.02 * reference, (
+        f"bf16 {fast:.6g} vs fp32 {reference:.6g} ({100 * (fast / reference - 1):+.2f}%); every 5th total: {traces}"
+    )
     assert fast >= 0.90 * reference, f"bf16 {fast:.6g} vs fp32 {reference:.6g}: suspiciously far below"
 
 
@@ -235,7 +238,7 @@ def test_gpu_1920x1080_frame_fits_in_24_gb(caffe_state):
     as the free memory allows, which would inflate a peak measured without it; under the cap it
     falls back to algorithms with smaller workspaces, as it would on a 24 GB card.
     """
-    device = torch.device("cuda")
+    device = torch.device("cuda", torch.cuda.current_device())  # the memory fraction needs an index
     cap = 24e9
     content, style = _picture(CONTENT_FILE, 1920, 1080), _picture(STYLE_FILE, 1920, 1080)
     torch.cuda.empty_cache()
