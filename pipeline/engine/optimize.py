@@ -13,6 +13,7 @@ frame takes its slot.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -113,14 +114,14 @@ class Optimisation:
         self._fresh = torch.full((items,), not slots, dtype=torch.bool, device=device)  # scale due at next evaluation
         self._active = torch.zeros(items, device=device) if slots else None  # 1: a problem is in the slot
         graphs = settings.cuda_graphs and device.type == "cuda"
-        self._graphed = GraphedEvaluation(x, self._evaluate) if graphs else None
-        # No ``self._evaluate`` kept on self: a bound method stored on its own object is a reference
-        # cycle, and the cycle kept each frame's optimisation (its objective's Gram targets, L-BFGS
-        # history: ~2 MB a frame at --size 32) alive until a full garbage collection, which Python
-        # runs rarely. Resident memory of a long video run grew by ~100 kB a frame for it
-        # (benchmarks/soak.py, issue 18; docs/performance.md "Long runs"). A GraphedEvaluation
-        # (CUDA graphs) still holds one; a video keeps one optimisation per frame size for all its
-        # frames there (StyleTransfer.keeping_graphs), so those cycles do not pile up.
+        self._graphed = GraphedEvaluation(x, _weakly(self._evaluate)) if graphs else None
+        # No ``self._evaluate`` kept on self, not even through the GraphedEvaluation: a bound method
+        # stored on its own object is a reference cycle, and the cycle kept each optimisation (its
+        # objective's Gram targets, the L-BFGS history: ~2 MB a frame at --size 32, 5 GB at 1080p)
+        # alive until a full garbage collection, which Python runs rarely. Resident memory of a
+        # long video run grew by ~100 kB a frame for it (benchmarks/soak.py, issue 18;
+        # docs/performance.md "Long runs"), and on the first GPU run a graphed image left its whole
+        # L-BFGS history allocated after it returned (benchmarks/gpu_leftover_memory.py).
         self._settings, self._slots = settings, slots
         self._first_step = _checked_first_step(first_step, settings, slots)
         self._steps = 0  # iterations since the optimiser was made
@@ -384,6 +385,19 @@ def _checked_first_step(first_step: float | None, settings: OptimiserSettings, s
     if settings.method != "lbfgs" or slots:
         raise ValueError("first_step is for L-BFGS on a whole batch (not Adam, not slots)")
     return first_step
+
+
+def _weakly(method: Callable[[], Any]) -> Callable[[], Any]:
+    """``method`` (bound) called through a weak reference to its object: no reference cycle."""
+    reference = weakref.WeakMethod(method)  # type: ignore[arg-type]
+
+    def call() -> Any:
+        bound = reference()
+        if bound is None:
+            raise RuntimeError("the optimisation this evaluation belonged to is gone")
+        return bound()
+
+    return call
 
 
 def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:

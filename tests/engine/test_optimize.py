@@ -27,7 +27,7 @@ def rand(*shape: int, seed: int) -> torch.Tensor:
 
 def quadratic(target: torch.Tensor, scale: torch.Tensor):
     """Σ w·(x − target)² per item, with pixel weights 1…100 (curvature for L-BFGS) times ``scale`` per item."""
-    weights = 1 + 99 * rand(1, *target.shape[1:], seed=9)
+    weights = (1 + 99 * rand(1, *target.shape[1:], seed=9)).to(target.device)
 
     def loss(image: torch.Tensor) -> dict[str, torch.Tensor]:
         total = (weights * (image - target).pow(2)).flatten(1).sum(dim=1) * scale
@@ -56,6 +56,27 @@ def test_a_finished_optimisation_is_freed_without_the_cycle_collector(fast_lbfgs
         rand(1, 3, 8, 8, seed=2), quadratic(TARGETS[:1], SCALES[1:]), OptimiserSettings(fast_lbfgs=fast_lbfgs)
     )
     steps(optimisation, 3)
+    gone = weakref.ref(optimisation)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del optimisation
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@pytest.mark.gpu
+def test_gpu_a_graphed_optimisation_is_freed_without_the_cycle_collector():
+    # the first GPU run: the CUDA graph's evaluation held the optimisation by a bound method, and a
+    # graphed image left its whole L-BFGS history allocated after it returned
+    device = torch.device("cuda", torch.cuda.current_device())
+    targets, scales = TARGETS[:1].to(device), SCALES[1:].to(device)
+    settings = OptimiserSettings(fast_lbfgs=True, cuda_graphs=True)
+    optimisation = Optimisation(rand(1, 3, 8, 8, seed=2).to(device), quadratic(targets, scales), settings)
+    optimisation.run(6)
+    assert optimisation.replayed > 0
     gone = weakref.ref(optimisation)
     was_enabled = gc.isenabled()
     gc.disable()
