@@ -19,6 +19,7 @@ from typing import Any
 
 import typer
 
+from stylevid.pipeline.config import DEFAULT_MAX_STEP
 from stylevid.pipeline.errors import StylevidError
 
 HELP = """Paint an image, a video or a folder of frames in the style of an artwork
@@ -328,6 +329,12 @@ def stylize(
         "memory estimate says an image does not fit whole (the largest tile that fits); off: never.",
         rich_help_panel=MODEL,
     ),
+    max_step: float = typer.Option(
+        DEFAULT_MAX_STEP,
+        help="L-BFGS: scale each step down to at most this RMS change per pixel (0–1 scale), so that an "
+        "early step cannot throw the picture out of range; 0: uncapped (the plain fixed step).",
+        rich_help_panel=OPTIM,
+    ),
     history_dtype: str = typer.Option(
         "fp32",
         help="Type the L-BFGS history is stored in: fp32, or bf16/fp16 (half the memory; maths stays fp32).",
@@ -383,6 +390,7 @@ def stylize(
         memory_limit=None if memory_limit is None else parse_memory(memory_limit),
         tile=parse_tile(tile),
         history_dtype=history_dtype,
+        max_step=max_step,
         bit_depth=bit_depth,
     )
     out_dir = output if output is not None else default_output(input)

@@ -49,6 +49,8 @@ BIT_DEPTHS = (8, 16)
 HISTORY_DTYPES = ("fp32", "bf16", "fp16")
 #: L-BFGS pairs of --history auto when memory allows (the paper-era default of torch.optim.LBFGS)
 DEFAULT_HISTORY = 100
+#: --max-step: the largest RMS change per pixel of one L-BFGS step (docs/method.md "The L-BFGS step cap")
+DEFAULT_MAX_STEP = 0.02
 #: --tile besides a number of pixels: chosen by the memory estimate ("auto"), or never ("off").
 TILE_MODES = ("auto", "off")
 #: Smallest --tile: each tile is run with a halo of about 150 px, so smaller tiles spend most of their time on it.
@@ -88,6 +90,10 @@ class StyleConfig:
     history_size: int | str = "auto"
     # type the L-BFGS pairs are stored in: "fp32", or "bf16"/"fp16" (half the bytes; maths stays fp32)
     history_dtype: str = "fp32"
+    # L-BFGS: each step scaled down to at most this RMS change per pixel (pixels 0–1), so that an
+    # early quasi-Newton step cannot throw the picture far out of range; 0 → uncapped (the plain
+    # fixed step of torch.optim.LBFGS). docs/method.md "The L-BFGS step cap"
+    max_step: float = DEFAULT_MAX_STEP
     init: str = "content"  # "content", "noise" (seeded white noise, the paper's), "style", or an image path
     seed: int = 0  # seeds the noise; with the same seed a CPU run is bit-for-bit repeatable
     pooling: str = "max"  # "max" (VGG as trained) or "avg" (the paper's suggestion)
@@ -181,6 +187,7 @@ def validate(config: StyleConfig) -> None:
         finite("learning rate", config.lr, positive=True)
     one_of("optimizer", config.optimizer, OPTIMIZERS)
     one_of("--history-dtype", config.history_dtype, HISTORY_DTYPES)
+    finite("--max-step", config.max_step)
     one_of("pooling", config.pooling, POOLINGS)
     one_of("precision", config.precision, PRECISIONS)
     if config.weights_format is not None:

@@ -57,6 +57,9 @@ class OptimiserSettings:
     fast_lbfgs: bool = False  # the sync-free L-BFGS (engine/lbfgs.py) also for a single picture
     cuda_graphs: bool = False  # replay the loss and gradient from a CUDA graph (CUDA images only)
     history_dtype: str = "fp32"  # L-BFGS pairs stored as "fp32", "bf16" or "fp16" (maths in fp32; engine/lbfgs.py)
+    # L-BFGS: each step scaled down to at most this RMS change per pixel (0–1 scale); 0 → uncapped,
+    # torch.optim.LBFGS's fixed step (engine/lbfgs.py, "max_step_rms")
+    max_step: float = 0.0
 
 
 @dataclass
@@ -389,7 +392,7 @@ def _checked_first_step(first_step: float | None, settings: OptimiserSettings, s
 
 def _weakly(method: Callable[[], Any]) -> Callable[[], Any]:
     """``method`` (bound) called through a weak reference to its object: no reference cycle."""
-    reference = weakref.WeakMethod(method)  # type: ignore[arg-type]
+    reference = weakref.WeakMethod(method)
 
     def call() -> Any:
         bound = reference()
@@ -403,16 +406,18 @@ def _weakly(method: Callable[[], Any]) -> Callable[[], Any]:
 def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:
     """The optimiser of ``x``; ``per_item``: L-BFGS with one history per batch item, even for one."""
     if settings.method == "lbfgs":
-        if per_item or settings.fast_lbfgs or x.shape[0] > 1 or settings.history_dtype != "fp32":
+        own = settings.fast_lbfgs or settings.history_dtype != "fp32" or settings.max_step > 0
+        if per_item or own or x.shape[0] > 1:
             # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
             # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
-            # A narrower history is the engine's own L-BFGS's too.
+            # A narrower history and the step cap are the engine's own L-BFGS's too.
             return lbfgs.LBFGS(
                 x,
                 history_size=settings.history_size,
                 lr=settings.lr or 1.0,
                 batched=True,
                 history_dtype=HISTORY_DTYPES[settings.history_dtype],
+                max_step_rms=settings.max_step or None,
             )
         return torch.optim.LBFGS(
             [x],

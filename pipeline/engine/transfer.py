@@ -140,6 +140,7 @@ class StyleTransfer:
             fast_lbfgs=self.precision != "fp32",
             cuda_graphs=self.cuda_graphs,
             history_dtype=config.history_dtype,
+            max_step=config.max_step if config.optimizer == "lbfgs" else 0.0,
         )
         #: why CUDA graphs were turned off for the rest of this engine's life (see :meth:`note_graph_failure`)
         self.graph_failure: str | None = None

@@ -63,6 +63,8 @@ def test_audio_only_file_is_refused(capsys, tmp_path):
         (["--scales", "2", "--pyramid", "256,512"], "--scales and --pyramid"),
         (["--scales", "4", "--size", "256"], "--scales 4 at --size 256 would go below 64 px"),
         (["--scales", "0"], "--scales must be a whole number from 1 to 8"),
+        (["--max-step", "-0.1"], "--max-step must be zero or more"),
+        (["--max-step", "inf"], "--max-step must be a finite number"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, args, words):

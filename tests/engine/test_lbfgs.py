@@ -369,11 +369,11 @@ def test_rejects_bad_params():
 
 
 # ----------------------------------------------------------------------------- no syncs
-@pytest.mark.parametrize("history_dtype", [None, torch.bfloat16])
-def test_no_host_sync_constructs_in_steady_state(monkeypatch, history_dtype):
+@pytest.mark.parametrize(("history_dtype", "max_step_rms"), [(None, None), (torch.bfloat16, None), (None, 0.01)])
+def test_no_host_sync_constructs_in_steady_state(monkeypatch, history_dtype, max_step_rms):
     make = _conv_closure_factory()
     img = torch.randn(2, 3, 8, 8).requires_grad_(True)
-    opt = LBFGS(img, history_size=3, history_dtype=history_dtype)
+    opt = LBFGS(img, history_size=3, history_dtype=history_dtype, max_step_rms=max_step_rms)
     for _ in range(3):
         opt.step(make(img))
 
@@ -393,8 +393,11 @@ def test_no_host_sync_constructs_in_steady_state(monkeypatch, history_dtype):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize(("force_mv", "history_dtype"), [(False, None), (True, None), (False, torch.bfloat16)])
-def test_cuda_steps_do_not_synchronise(force_mv, history_dtype):
+@pytest.mark.parametrize(
+    ("force_mv", "history_dtype", "max_step_rms"),
+    [(False, None, None), (True, None, None), (False, torch.bfloat16, None), (False, None, 0.01)],
+)
+def test_cuda_steps_do_not_synchronise(force_mv, history_dtype, max_step_rms):
     gen = torch.Generator().manual_seed(7)
     img = torch.randn(2, 3, 16, 16, generator=gen).cuda().requires_grad_(True)
     w = torch.randn(4, 3, 3, 3, generator=gen).cuda()
@@ -406,7 +409,7 @@ def test_cuda_steps_do_not_synchronise(force_mv, history_dtype):
         loss.backward()
         return loss
 
-    opt = LBFGS(img, history_size=3, history_dtype=history_dtype)
+    opt = LBFGS(img, history_size=3, history_dtype=history_dtype, max_step_rms=max_step_rms)
     opt._force_mv = force_mv
     first = opt.step(closure)
     torch.cuda.synchronize()
@@ -485,3 +488,40 @@ def test_a_restarted_item_steps_like_a_new_optimiser_and_the_others_go_on():
     torch.testing.assert_close(together[1].detach(), fresh[0].detach(), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="batched"):
         LBFGS(torch.zeros(3, requires_grad=True)).restart([0])
+
+
+# ----------------------------------------------------------------------------- the step cap
+def test_capped_steps_never_exceed_the_cap_per_item_and_still_converge():
+    """max_step_rms: every item's step is scaled down to at most the cap, by itself; the
+    quadratic is still solved (the stored pair is the step taken, so the curvature stays right)."""
+    gen = torch.Generator().manual_seed(3)
+    items, n, cap = 2, 50, 0.05
+    curvature = torch.rand(n, generator=gen, dtype=F64) * 9 + 1
+    targets = torch.stack([torch.full((n,), 5.0, dtype=F64), torch.full((n,), 0.01, dtype=F64)])
+    x = torch.zeros(items, n, dtype=F64, requires_grad=True)
+    opt = LBFGS(x, history_size=10, batched=True, max_step_rms=cap)
+    uncapped = torch.zeros(items, n, dtype=F64, requires_grad=True)
+    free = LBFGS(uncapped, history_size=10, batched=True)
+
+    def loss_of(v):
+        return lambda: (lambda loss: (loss.backward(), loss)[1])((curvature * (v - targets) ** 2).sum())
+
+    largest_free = 0.0
+    for _ in range(400):
+        before = x.detach().clone()
+        opt.step(loss_of(x))
+        rms = (x.detach() - before).pow(2).mean(dim=1).sqrt()
+        assert (rms <= cap * (1 + 1e-9)).all(), rms
+        before_free = uncapped.detach().clone()
+        free.step(loss_of(uncapped))
+        largest_free = max(largest_free, (uncapped.detach() - before_free).pow(2).mean(dim=1).sqrt().max().item())
+    assert largest_free > 4 * cap  # without the cap the far item takes big steps
+    torch.testing.assert_close(x.detach(), targets, rtol=0, atol=1e-6)
+    # the near item never needed the cap: its steps are those of an uncapped optimiser
+    torch.testing.assert_close(x.detach()[1], uncapped.detach()[1], rtol=0, atol=1e-9)
+
+
+def test_a_step_cap_must_be_positive():
+    x = torch.zeros(4, requires_grad=True)
+    with pytest.raises(ValueError, match="max_step_rms"):
+        LBFGS(x, max_step_rms=0.0)

@@ -11,6 +11,7 @@ import torch
 from conftest import CONTENT_FILE, STYLE_FILE, load_picture
 
 from stylevid.pipeline.config import StyleConfig
+from stylevid.pipeline.engine import lbfgs
 from stylevid.pipeline.engine.optimize import TERMS, Optimisation, OptimiserSettings, optimize
 from stylevid.pipeline.engine.transfer import StyleTransfer
 from stylevid.pipeline.errors import StylevidError
@@ -207,3 +208,15 @@ def test_a_first_step_is_for_lbfgs_and_positive():
         Optimisation(torch.zeros(1, 3, 4, 4), lambda x: {"total": x.sum()}, first_step=0.0)
     with pytest.raises(ValueError, match="L-BFGS"):
         Optimisation(torch.zeros(1, 3, 4, 4), lambda x: {"total": x.sum()}, OptimiserSettings("adam"), first_step=1.0)
+
+
+def test_the_step_cap_takes_the_engines_lbfgs_and_zero_keeps_torchs():
+    start = rand(1, 3, 8, 8, seed=2)
+    loss = quadratic(TARGETS[:1], SCALES[1:])
+    capped = Optimisation(start, loss, OptimiserSettings(max_step=0.01))
+    plain = Optimisation(start, loss, OptimiserSettings(max_step=0.0))
+    assert isinstance(capped._stepper, lbfgs.LBFGS) and capped._stepper.max_step_rms == 0.01
+    assert isinstance(plain._stepper, torch.optim.LBFGS)
+    before = capped.image.detach().clone()
+    steps(capped, 6)
+    assert (capped.image.detach() - before).pow(2).mean().sqrt() <= 6 * 0.01 * (1 + 1e-6)
