@@ -33,6 +33,14 @@ def _bar(console: Console) -> Progress:
     )
 
 
+def _stop(progress: Progress, interrupted: bool) -> None:
+    """End the bar. Into a log (no terminal) Rich prints the bar's last state when it stops; after an
+    interruption that line would stand above the one-line reason, so the bar then goes quietly."""
+    if interrupted and not progress.console.is_terminal:
+        progress.live.transient = True
+    progress.stop()
+
+
 class ImageProgress:
     """Iterations done / total, with the current losses and an ETA."""
 
@@ -61,7 +69,7 @@ class ImageProgress:
 
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:
-            self._progress.stop()
+            _stop(self._progress, interrupted=exc[0] is not None)
 
 
 class VideoProgress(VideoCallbacks):
@@ -116,7 +124,7 @@ class VideoProgress(VideoCallbacks):
 
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:
-            self._progress.stop()
+            _stop(self._progress, interrupted=exc[0] is not None)
 
 
 class StyleProgress(VideoProgress):
