@@ -598,8 +598,6 @@ def upsample(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def _available_memory(device: torch.device) -> int:
     """Bytes an optimisation could still get on ``device``: free memory plus this process's cached
     blocks, within the per-process fraction if one is set, less what this process holds."""
-    if device.index is None:  # get_per_process_memory_fraction refuses a bare "cuda"
-        device = torch.device("cuda", torch.cuda.current_device())
     free, total = torch.cuda.mem_get_info(device)
     fraction = getattr(torch.cuda, "get_per_process_memory_fraction", None)  # torch >= 2.8
     cap = total * fraction(device) if fraction is not None else total
