@@ -111,7 +111,7 @@ def stylize_each_style(
             note(f"resuming: {len(folders) - len(pending)} style(s) already done")
         summary.write()
         run = {"image": _images, "batch": _batch}.get(kind, _videos)
-        run(input_path, style_paths, styles, folders, pending, config, restart, progress, note, summary)
+        run(_Job(Path(input_path), style_paths, styles, folders, pending, config, restart, progress, note, summary))
         data = summary.write()
         failed = [row for row in summary.rows if row["status"] == "failed"]
         if failed:
@@ -130,6 +130,22 @@ def stylize_each_style(
         record=data,
         files={"record": out_dir / "run.json"},
     )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every kind's runner (:func:`_images`, :func:`_batch`, :func:`_videos`) works from."""
+
+    input_path: Path
+    style_paths: list[Path]
+    styles: list[np.ndarray]  # the style pictures, decoded
+    folders: list[Path]  # each style's run folder
+    pending: list[int]  # the styles to run (not done earlier)
+    config: StyleConfig | VideoConfig
+    restart: bool  # ignore earlier runs
+    progress: Progress
+    note: Callable[[str], None]  # one line for the user
+    summary: Summary  # <out>/run.json, a row per style
 
 
 def _alone(config: StyleConfig | VideoConfig) -> Any:
@@ -219,38 +235,26 @@ def _identity(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _images(
-    input_path: Path,
-    style_paths: list[Path],
-    styles: list[np.ndarray],
-    folders: list[Path],
-    pending: list[int],
-    config: StyleConfig | VideoConfig,
-    restart: bool,
-    progress: Progress,
-    note: Callable[[str], None],
-    summary: Summary,
-) -> None:
+def _images(job: _Job) -> None:
     """One image in each pending style: here one after another on one network, or one task per style on Ray."""
     from .budget import plan_memory
 
-    progress.begin(len(folders), len(folders) - len(pending))
-    if not pending:
+    job.progress.begin(len(job.folders), len(job.folders) - len(job.pending))
+    if not job.pending:
         return
-    alone = _alone(config)
+    alone = _alone(job.config)
     style_config: StyleConfig = alone.style if isinstance(alone, VideoConfig) else alone
-    plan = plan_memory(input_path, "image", [style_paths[pending[0]]], style_config)  # --tile/--history auto
+    # --tile/--history auto
+    plan = plan_memory(job.input_path, "image", [job.style_paths[job.pending[0]]], style_config)
     style_config = plan.apply(style_config)
     if plan.changed:
-        note(plan.note())
+        job.note(plan.note())
     with contextlib.ExitStack() as held:
-        for index in pending:
-            create_output_folder(folders[index])
-            held.enter_context(output_folder_lock(folders[index]))  # one run per output folder
-        if isinstance(config, VideoConfig) and config.scaled_out:
-            _images_on_workers(
-                input_path, style_paths, styles, folders, pending, config, style_config, plan, progress, summary
-            )
+        for index in job.pending:
+            create_output_folder(job.folders[index])
+            held.enter_context(output_folder_lock(job.folders[index]))  # one run per output folder
+        if isinstance(job.config, VideoConfig) and job.config.scaled_out:
+            _images_on_workers(job, job.config, style_config, plan)
             return
         from .engine.vgg import build_extractor
         from .engine.weights import resolve_weights
@@ -259,69 +263,59 @@ def _images(
         spec = resolve_weights(style_config.weights, style_config.weights_format)
         layers = {style_config.content_layer, *style_config.style_layers}
         extractor = build_extractor(spec, layers, pooling=style_config.pooling)  # once for every style
-        for index in pending:
-            progress.frame_started(index, style_config.iters)
+        for index in job.pending:
+            job.progress.frame_started(index, style_config.iters)
 
             def on_stage(number: int, count: int, stage: Any, index: int = index) -> None:
-                progress.pyramid_stage(index, number, count, stage.size, stage.iters)
+                job.progress.pyramid_stage(index, number, count, stage.size, stage.iters)
 
             def on_report(iteration: int, losses: dict[str, float], index: int = index) -> None:
-                progress.iteration(index, iteration, losses)
+                job.progress.iteration(index, iteration, losses)
 
             result = _stylize_into(
-                input_path,
-                [style_paths[index]],
-                folders[index],
+                job.input_path,
+                [job.style_paths[index]],
+                job.folders[index],
                 style_config,
-                [styles[index]],
+                [job.styles[index]],
                 on_report,
                 on_stage,
                 plan.record(),
                 extractor=extractor,
             )
-            summary.rows[index].update(
+            job.summary.rows[index].update(
                 status="stylised", output=str(result.files["image"]), seconds=result.stylized.seconds
             )
-            progress.frame_done(index, summary.rows[index])
-            summary.write()
+            job.progress.frame_done(index, job.summary.rows[index])
+            job.summary.write()
 
 
-def _images_on_workers(
-    input_path: Path,
-    style_paths: list[Path],
-    styles: list[np.ndarray],
-    folders: list[Path],
-    pending: list[int],
-    config: VideoConfig,
-    style_config: StyleConfig,
-    plan: Any,
-    progress: Progress,
-    summary: Summary,
-) -> None:
-    """Each pending style one task on the Ray workers (:mod:`.scale.photos`); the driver writes each run."""
+def _images_on_workers(job: _Job, config: VideoConfig, style_config: StyleConfig, plan: Any) -> None:
+    """Each pending style one task on the Ray workers (:mod:`.scale.photos`); the driver writes each run.
+    ``config`` is ``job.config`` (a VideoConfig, for its workers), ``style_config`` one style's run as planned."""
     from .image_job import write_image_run
     from .scale.photos import Task, fan_out, start_pool, stop_pool
     from .video.signals import finish_frame_on_signals
 
-    content = load_image(input_path)
-    pool = start_pool(config.replace(style=style_config), styles)
+    content = load_image(job.input_path)
+    pool = start_pool(config.replace(style=style_config), job.styles)
     try:
-        progress.stage(f"on {len(pool.workers.actors)} Ray workers")
+        job.progress.stage(f"on {len(pool.workers.actors)} Ray workers")
         with finish_frame_on_signals() as stop_requested:
             for back in fan_out(
-                pool, pending, lambda index: index, lambda index: Task("image", (content, index)), stop_requested
+                pool, job.pending, lambda index: index, lambda index: Task("image", (content, index)), stop_requested
             ):
-                index, row = back.key, summary.rows[back.key]
+                index, row = back.key, job.summary.rows[back.key]
                 if back.error is not None:
                     row.update(status="failed", error=str(back.error), worker=back.worker)
                 else:
                     result = write_image_run(
-                        input_path,
-                        [style_paths[index]],
-                        folders[index],
+                        job.input_path,
+                        [job.style_paths[index]],
+                        job.folders[index],
                         style_config,
                         content,
-                        [styles[index]],
+                        [job.styles[index]],
                         back.result,
                         plan.record(),
                         extra={"worker": pool.described[back.worker]},
@@ -332,10 +326,10 @@ def _images_on_workers(
                         seconds=result.stylized.seconds,
                         worker=back.worker,
                     )
-                progress.frame_done(index, row)
-                summary.scale_out = {"cluster": pool.address, "workers": pool.records()}
-                summary.write()
-        left = [index for index in pending if summary.rows[index]["status"] == "pending"]
+                job.progress.frame_done(index, row)
+                job.summary.scale_out = {"cluster": pool.address, "workers": pool.records()}
+                job.summary.write()
+        left = [index for index in job.pending if job.summary.rows[index]["status"] == "pending"]
         if left:
             from .video_job import Interrupted
 
@@ -349,38 +343,27 @@ def _images_on_workers(
         stop_pool(pool)
 
 
-def _batch(
-    input_path: Path,
-    style_paths: list[Path],
-    styles: list[np.ndarray],
-    folders: list[Path],
-    pending: list[int],
-    config: StyleConfig | VideoConfig,
-    restart: bool,
-    progress: Progress,
-    note: Callable[[str], None],
-    summary: Summary,
-) -> None:
+def _batch(job: _Job) -> None:
     """A batch of photos in each pending style: (photo, style) pairs, here or on the Ray workers."""
     from .batch_job import stylize_photos_each_style
 
-    assert isinstance(config, VideoConfig)
-    if not pending:
+    assert isinstance(job.config, VideoConfig)
+    if not job.pending:
         return
     results = stylize_photos_each_style(
-        input_path,
-        [styles[i] for i in pending],
-        [folders[i] for i in pending],
-        _alone(config),
-        restart=restart,
-        progress=progress,
+        job.input_path,
+        [job.styles[i] for i in job.pending],
+        [job.folders[i] for i in job.pending],
+        _alone(job.config),
+        restart=job.restart,
+        progress=job.progress,
         records=[
-            {"each_style": {"style": str(style_paths[i]), "summary": str(summary.out_dir / "run.json")}}
-            for i in pending
+            {"each_style": {"style": str(job.style_paths[i]), "summary": str(job.summary.out_dir / "run.json")}}
+            for i in job.pending
         ],
     )
-    for index, result in zip(pending, results, strict=True):
-        summary.rows[index].update(
+    for index, result in zip(job.pending, results, strict=True):
+        job.summary.rows[index].update(
             status="stylised" if result.stylised else "done earlier",
             output=str(result.output),
             photos=len(result.outputs),
@@ -388,40 +371,42 @@ def _batch(
         )
 
 
-def _videos(
-    input_path: Path,
-    style_paths: list[Path],
-    styles: list[np.ndarray],
-    folders: list[Path],
-    pending: list[int],
-    config: StyleConfig | VideoConfig,
-    restart: bool,
-    progress: Progress,
-    note: Callable[[str], None],
-    summary: Summary,
-) -> None:
+def _videos(job: _Job) -> None:
     """A video or frame sequence in each pending style, one after another (each on the workers when
     ``--workers``/``--cluster`` are given; in this process the styles share one network)."""
-    assert isinstance(config, VideoConfig)
-    alone = _alone(config)
+    assert isinstance(job.config, VideoConfig)
+    alone = _alone(job.config)
     shared = None
-    for number, index in enumerate(pending):
-        note(f"style {number + 1} of {len(pending)}: {Path(style_paths[index]).name} → {folders[index]}")
+    for number, index in enumerate(job.pending):
+        job.note(
+            f"style {number + 1} of {len(job.pending)}: {Path(job.style_paths[index]).name} → {job.folders[index]}"
+        )
         if alone.scaled_out:
             from .scale.runner import stylize_video_scaled
 
             result = stylize_video_scaled(
-                input_path, [styles[index]], folders[index], alone, restart=restart, progress=progress
+                job.input_path,
+                [job.styles[index]],
+                job.folders[index],
+                alone,
+                restart=job.restart,
+                progress=job.progress,
             )
         else:
             from .engine.transfer import StyleTransfer
             from .video_job import stylize_video
 
             extractor = None if shared is None else shared.extractor
-            engine = StyleTransfer(alone.style, [styles[index]], extractor=extractor)
+            engine = StyleTransfer(alone.style, [job.styles[index]], extractor=extractor)
             shared = shared or engine
             result = stylize_video(
-                input_path, [styles[index]], folders[index], alone, restart=restart, progress=progress, engine=engine
+                job.input_path,
+                [job.styles[index]],
+                job.folders[index],
+                alone,
+                restart=job.restart,
+                progress=job.progress,
+                engine=engine,
             )
-        summary.rows[index].update(status="stylised", output=str(result.output), frames=result.frames)
-        summary.write()
+        job.summary.rows[index].update(status="stylised", output=str(result.output), frames=result.frames)
+        job.summary.write()
