@@ -126,10 +126,10 @@ def estimate_run(
     stages = plan_stages(style.pyramid, style.size, style.iters, style.pyramid_iters)
     first_iters = max(style.iters, *(stage.iters for stage in stages))
     iters = max(first_iters, video.frame_iters) if video is not None else first_iters
-    # torch.optim.LBFGS (one fp32 picture) keeps the pairs it has made; the engine's own L-BFGS
-    # (a batch, or a narrower type) allocates the whole history at once.
-    preallocated = items > 1 or precision != "fp32" or style.history_dtype != "fp32"
-    history = style.history_pairs if preallocated else min(style.history_pairs, iters)
+    # An optimisation of N iterations keeps at most N pairs (engine/transfer.py sizes the history so:
+    # the engine's own L-BFGS allocates all of it at the start); the rolling batch of video frames
+    # (--batch-frames > 1) is one optimisation for many frames, so its history fills.
+    history = style.history_pairs if items > 1 else min(style.history_pairs, iters)
     shape = RunShape(
         layers={style.content_layer, *style.style_layers},
         style_layers=style.style_layers,

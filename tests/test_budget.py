@@ -110,13 +110,16 @@ def test_the_estimate_grows_with_size_history_batch_and_style_scale():
     assert scales == sorted(scales) and len(set(scales)) == 3
 
 
-def test_the_history_counts_only_the_pairs_torch_lbfgs_keeps_on_the_cpu():
-    """torch.optim.LBFGS (one fp32 picture) makes one pair per iteration; the engine's own L-BFGS
-    (bf16, or a batch) allocates the whole history at once."""
+def test_the_history_counts_only_the_pairs_a_run_of_that_many_iterations_can_make():
+    """A picture's optimisation of N iterations gets a history of at most N pairs, whichever L-BFGS
+    steps it (engine/transfer.py); the rolling batch of video frames is one optimisation for many
+    frames, so its whole history counts."""
     few = StyleConfig(iters=10, history_size=100)
-    assert estimate_run_bytes(384, 512, few) == estimate_run_bytes(384, 512, few.replace(history_size=10))
-    bf16 = few.replace(precision="bf16")
-    assert estimate_run_bytes(384, 512, bf16) > estimate_run_bytes(384, 512, bf16.replace(history_size=10))
+    for config in (few, few.replace(precision="bf16"), few.replace(max_step=0.0), few.replace(history_dtype="bf16")):
+        assert estimate_run_bytes(384, 512, config) == estimate_run_bytes(384, 512, config.replace(history_size=10))
+    assert estimate_run_bytes(384, 512, few.replace(iters=200)) > estimate_run_bytes(384, 512, few)
+    rolling = VideoConfig(style=few, frame_iters=10, batch_frames=2)
+    assert estimate_run_bytes(384, 512, rolling) > estimate_run_bytes(384, 512, rolling.replace(style=few.replace(history_size=10)))
 
 
 def test_on_cuda_only_device_memory_counts():

@@ -230,13 +230,18 @@ class Optimisation:
                 self._active[item] = 1.0
         self._stepper.restart([item])
 
-    def renew(self, start: torch.Tensor, first_step: float | None = None) -> None:
+    def renew(
+        self, start: torch.Tensor, first_step: float | None = None, settings: OptimiserSettings | None = None
+    ) -> None:
         """Start the whole optimisation again from ``start`` (same shape as the image), with a fresh
-        optimiser and loss normalisation, keeping its CUDA graph (its targets are the loss's to renew)."""
+        optimiser (stepping as ``settings`` say, if given) and loss normalisation, keeping its CUDA
+        graph (its targets are the loss's to renew)."""
         with torch.no_grad():
             self.image.copy_(start.clamp(0, 1))
             self._fresh.fill_(True)
         self.image.grad = None
+        if settings is not None:
+            self._settings = settings
         self._stepper = _make_stepper(self.image, self._settings, per_item=self._slots)
         self._first_step = _checked_first_step(first_step, self._settings, self._slots)
         self._steps = 0

@@ -380,11 +380,14 @@ class StyleTransfer:
         )
         if chain is not None:
             self._set_chain(objective, chain)
+        # a run of `iters` iterations forms fewer than `iters` curvature pairs: a longer history
+        # would never fill, and the engine's L-BFGS allocates all of it at the start
+        settings = replace(self.optimiser, history_size=min(self.optimiser.history_size, iters))
         if kept is not None:
             optimisation = kept[1]
-            optimisation.renew(start, first_step)
+            optimisation.renew(start, first_step, settings)
         else:
-            optimisation = Optimisation(start, objective, self.optimiser, first_step=first_step)
+            optimisation = Optimisation(start, objective, settings, first_step=first_step)
             if keep:
                 self._kept[key] = (objective, optimisation)
 

@@ -13,7 +13,7 @@ from conftest import CAFFE_WEIGHTS, CONTENT_FILE, MEDIA, STYLE_FILE, load_pictur
 from PIL import Image
 
 from stylevid.pipeline.config import StyleConfig
-from stylevid.pipeline.engine import color
+from stylevid.pipeline.engine import color, lbfgs
 from stylevid.pipeline.engine.optimize import EarlyStop, optimize
 from stylevid.pipeline.engine.snapshots import snapshot_iterations
 from stylevid.pipeline.engine.transfer import StyleTransfer, Stylized, stylize_image
@@ -64,6 +64,27 @@ def test_content_init_lbfgs_learns_the_style(tiny_config, content_picture, style
     assert result.history[0]["content"] == 0.0  # starts at the content photo itself
     assert style_drop(result) >= 10  # measured ≈ 24× (18.6× at 20 iterations)
     assert result.history[-1]["total"] < 0.2 * result.history[0]["total"]
+
+
+def test_a_short_run_allocates_only_the_pairs_it_can_make(
+    tiny_config, content_picture, style_picture, extractor, monkeypatch
+):
+    """N iterations form fewer than N curvature pairs, so the engine's L-BFGS (which allocates its
+    whole ring at the start) gets min(history, N) of them; the budget counts the same (test_budget)."""
+    made: list[tuple[int, int]] = []
+    real_init = lbfgs.LBFGS.__init__
+
+    def recording_init(self, param, **kwargs):
+        real_init(self, param, **kwargs)
+        made.append((self.history_size, self._W.shape[1]))
+
+    monkeypatch.setattr(lbfgs.LBFGS, "__init__", recording_init)
+    engine = StyleTransfer(tiny_config.replace(history_size=100), [style_picture], extractor=extractor)
+    content = engine.prepare_content(content_picture)
+    short = engine.stylize(content, iters=7)
+    engine.stylize(content, iters=101)
+    assert made == [(7, 14), (100, 200)]
+    assert short.history[-1]["total"] < short.history[0]["total"]
 
 
 def test_adam_also_lowers_the_loss(tiny_config, content_picture, style_picture, extractor):
