@@ -62,6 +62,12 @@ class OptimiserSettings:
     max_step: float = 0.0
 
 
+#: A cold start's first L-BFGS step, as a share of the step cap (RMS change per pixel): with no
+#: curvature pair yet, L-BFGS's own first step min(1, 1/|g|₁) is so short that the first iterations
+#: are lost (docs/method.md "The first step", where this share was measured). 0: L-BFGS's own.
+COLD_FIRST_STEP = 0.5
+
+
 @dataclass
 class OptimizeResult:
     image: torch.Tensor  # (B, 3, H, W) final image, 0–1, detached
@@ -105,13 +111,14 @@ class Optimisation:
         *,
         slots: bool = False,
         first_step: float | None = None,
+        cold: bool = False,
     ) -> None:
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
         x = image.detach().clone(memory_format=torch.contiguous_format).clamp_(0, 1).requires_grad_(True)
         self.image = x  # updated in place
         self.loss = loss
-        self._stepper = _make_stepper(x, settings, per_item=slots)
+        self._stepper = _make_stepper(x, settings, per_item=slots, cold=cold and first_step is None)
         items, device = x.shape[0], x.device
         self._scale: torch.Tensor | None = None  # 1 / loss at the start, per item (made at the first evaluation)
         self._fresh = torch.full((items,), not slots, dtype=torch.bool, device=device)  # scale due at next evaluation
@@ -231,7 +238,11 @@ class Optimisation:
         self._stepper.restart([item])
 
     def renew(
-        self, start: torch.Tensor, first_step: float | None = None, settings: OptimiserSettings | None = None
+        self,
+        start: torch.Tensor,
+        first_step: float | None = None,
+        settings: OptimiserSettings | None = None,
+        cold: bool = False,
     ) -> None:
         """Start the whole optimisation again from ``start`` (same shape as the image), with a fresh
         optimiser (stepping as ``settings`` say, if given) and loss normalisation, keeping its CUDA
@@ -242,7 +253,8 @@ class Optimisation:
         self.image.grad = None
         if settings is not None:
             self._settings = settings
-        self._stepper = _make_stepper(self.image, self._settings, per_item=self._slots)
+        cold = cold and first_step is None
+        self._stepper = _make_stepper(self.image, self._settings, per_item=self._slots, cold=cold)
         self._first_step = _checked_first_step(first_step, self._settings, self._slots)
         self._steps = 0
 
@@ -408,10 +420,13 @@ def _weakly(method: Callable[[], Any]) -> Callable[[], Any]:
     return call
 
 
-def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool) -> Stepper:
-    """The optimiser of ``x``; ``per_item``: L-BFGS with one history per batch item, even for one."""
+def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: bool, cold: bool = False) -> Stepper:
+    """The optimiser of ``x``; ``per_item``: L-BFGS with one history per batch item, even for one;
+    ``cold``: ``x`` starts far from the optimum, so with the step cap L-BFGS's first step is
+    COLD_FIRST_STEP of the cap (engine/lbfgs.py, "first_step_rms")."""
     if settings.method == "lbfgs":
         own = settings.fast_lbfgs or settings.history_dtype != "fp32" or settings.max_step > 0
+        first_step = settings.max_step * COLD_FIRST_STEP if cold else 0.0  # RMS per pixel; 0: L-BFGS's own
         if per_item or own or x.shape[0] > 1:
             # Several pictures: each batch item gets its own L-BFGS history, as if optimised alone
             # (torch.optim.LBFGS would mix their curvature into one history and converge slower).
@@ -423,6 +438,7 @@ def _make_stepper(x: torch.Tensor, settings: OptimiserSettings, *, per_item: boo
                 batched=True,
                 history_dtype=HISTORY_DTYPES[settings.history_dtype],
                 max_step_rms=settings.max_step or None,
+                first_step_rms=first_step or None,
             )
         return torch.optim.LBFGS(
             [x],

@@ -383,11 +383,12 @@ class StyleTransfer:
         # a run of `iters` iterations forms fewer than `iters` curvature pairs: a longer history
         # would never fill, and the engine's L-BFGS allocates all of it at the start
         settings = replace(self.optimiser, history_size=min(self.optimiser.history_size, iters))
+        cold = all(self.starts_cold(init) for init in inits)  # noise or a picture, not a stylised one
         if kept is not None:
             optimisation = kept[1]
-            optimisation.renew(start, first_step, settings)
+            optimisation.renew(start, first_step, settings, cold=cold)
         else:
-            optimisation = Optimisation(start, objective, settings, first_step=first_step)
+            optimisation = Optimisation(start, objective, settings, first_step=first_step, cold=cold)
             if keep:
                 self._kept[key] = (objective, optimisation)
 
@@ -523,6 +524,12 @@ class StyleTransfer:
             ),
             step_scale=result.step_scales[item] if result.step_scales else None,
         )
+
+    def starts_cold(self, init: np.ndarray | torch.Tensor | str | None) -> bool:
+        """Does ``init`` start far from the optimum: noise, the content or the style picture (not a
+        stylised picture: a warped previous frame, a coarser stage, or a file the user gave)?"""
+        init = init if init is not None else self.config.init
+        return isinstance(init, str) and init in ("noise", "content", "style")
 
     def initial_image(
         self, content: np.ndarray, seed: int | None = None, *, init: np.ndarray | torch.Tensor | str | None = None

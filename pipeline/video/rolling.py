@@ -104,8 +104,10 @@ class RollingBatch:
             k, height, width, temporal_weight=settings.temporal_weight, moving_targets=True
         )
         # --cuda-graphs: the evaluation is recorded once per batch (all slots, all frames) and replayed
+        # independent frames start cold, as they would alone (engine/lbfgs.py, "first_step_rms")
+        cold = not settings.from_previous and engine.starts_cold(None)
         self.optimisation = Optimisation(
-            torch.zeros(k, 3, height, width, device=dev), self.objective, engine.optimiser, slots=True
+            torch.zeros(k, 3, height, width, device=dev), self.objective, engine.optimiser, slots=True, cold=cold
         )
         self._content_rgb = torch.zeros(k, 3, height, width, device=dev)
         self._in_flight: list[_Flight] = []  # in frame order, oldest first

@@ -525,3 +525,53 @@ def test_a_step_cap_must_be_positive():
     x = torch.zeros(4, requires_grad=True)
     with pytest.raises(ValueError, match="max_step_rms"):
         LBFGS(x, max_step_rms=0.0)
+
+
+# ----------------------------------------------------------------------------- the first step
+def test_a_first_step_of_given_rms_moves_every_item_by_it_and_a_restarted_item_too(monkeypatch):
+    """first_step_rms: an item's first step is −g scaled to that RMS change, whatever the size of its
+    gradient (items 10⁶ apart here), on the device; a restarted item's first step too; the
+    quadratic is then solved as before."""
+    gen = torch.Generator().manual_seed(5)
+    n, first = 40, 0.03
+    curvature = torch.rand(n, generator=gen, dtype=F64) * 4 + 1
+    targets = torch.stack([torch.full((n,), 2.0, dtype=F64), torch.full((n,), 2e-6, dtype=F64)])
+    x = torch.zeros(2, n, dtype=F64, requires_grad=True)
+    opt = LBFGS(x, history_size=8, batched=True, first_step_rms=first)
+
+    def closure():
+        loss = (curvature * (x - targets) ** 2).sum()
+        loss.backward()
+        return loss
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("host sync during the first step")
+
+    for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    opt.step(closure)
+    monkeypatch.undo()
+    rms = x.detach().pow(2).mean(dim=1).sqrt()
+    torch.testing.assert_close(rms, torch.full((2,), first, dtype=F64), rtol=1e-12, atol=0)
+    for _ in range(60):
+        opt.step(closure)
+    torch.testing.assert_close(x.detach()[0], targets[0], rtol=0, atol=1e-8)
+    with torch.no_grad():
+        x[1].zero_()
+    opt.restart([1])
+    before = x.detach().clone()
+    opt.step(closure)
+    moved = (x.detach() - before).pow(2).mean(dim=1).sqrt()
+    assert moved[1].item() == pytest.approx(first, rel=1e-12)
+    assert moved[0].item() < 1e-6  # the solved item stays put
+
+
+def test_without_first_step_rms_the_first_step_is_torchs():
+    x0 = torch.full((6,), 3.0, dtype=F64)
+    x = x0.clone().requires_grad_(True)
+    opt = LBFGS(x, history_size=4)
+    opt.step(lambda: (lambda loss: (loss.backward(), loss)[1])((x**2).sum()))
+    g = 2 * x0
+    torch.testing.assert_close(x.detach(), x0 - g * min(1.0, 1 / g.abs().sum().item()))
+    with pytest.raises(ValueError, match="first_step_rms"):
+        LBFGS(torch.zeros(4, requires_grad=True), first_step_rms=-1.0)
