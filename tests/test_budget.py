@@ -119,7 +119,8 @@ def test_the_history_counts_only_the_pairs_a_run_of_that_many_iterations_can_mak
         assert estimate_run_bytes(384, 512, config) == estimate_run_bytes(384, 512, config.replace(history_size=10))
     assert estimate_run_bytes(384, 512, few.replace(iters=200)) > estimate_run_bytes(384, 512, few)
     rolling = VideoConfig(style=few, frame_iters=10, batch_frames=2)
-    assert estimate_run_bytes(384, 512, rolling) > estimate_run_bytes(384, 512, rolling.replace(style=few.replace(history_size=10)))
+    fewer_pairs = rolling.replace(style=few.replace(history_size=10))
+    assert estimate_run_bytes(384, 512, rolling) > estimate_run_bytes(384, 512, fewer_pairs)
 
 
 def test_on_cuda_only_device_memory_counts():
