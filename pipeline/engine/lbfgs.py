@@ -63,8 +63,8 @@ Differences from ``torch.optim.LBFGS``
   ``min(1, 1/|g|₁)·lr``. For a start far from the optimum (noise, or the content picture of a
   style transfer) the default is so short that the first pair barely measures the curvature and the
   next steps stay short too: from noise at 128², 40 iterations ended 1.8× higher than with a first
-  step of the step cap's size (docs/method.md "The first step"). Near the optimum (a warm start)
-  the default is the right one.
+  step of half the step cap (docs/method.md "The first step"). Near the optimum (a warm start)
+  the default is the right one: a long first step there overshoots.
 * ``step`` sets ``param.grad = None`` before calling the closure; the closure computes
   the loss, calls ``backward()`` and returns the loss.
 * History in a narrower type (``history_dtype`` bfloat16 or float16; issue 20 item 3): the ring

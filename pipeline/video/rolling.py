@@ -103,9 +103,9 @@ class RollingBatch:
         self.objective = engine.objective(
             k, height, width, temporal_weight=settings.temporal_weight, moving_targets=True
         )
-        # --cuda-graphs: the evaluation is recorded once per batch (all slots, all frames) and replayed
         # independent frames start cold, as they would alone (engine/lbfgs.py, "first_step_rms")
         cold = not settings.from_previous and engine.starts_cold(None)
+        # --cuda-graphs: the evaluation is recorded once per batch (all slots, all frames) and replayed
         self.optimisation = Optimisation(
             torch.zeros(k, 3, height, width, device=dev), self.objective, engine.optimiser, slots=True, cold=cold
         )
