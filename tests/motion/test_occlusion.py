@@ -6,7 +6,7 @@ import pytest
 import torch
 from motion_factory import H, W, const_flow
 
-from stylevid.pipeline.motion.occlusion import consistency_mask
+from stylevid.pipeline.motion.occlusion import consistency_mask, photometric_mask
 
 
 def test_consistency_mask_square_moving_right():
@@ -62,3 +62,26 @@ def test_consistency_mask_flags_inconsistent_flows():
 def test_consistency_mask_rejects_mismatched_flows():
     with pytest.raises(ValueError, match="same shape"):
         consistency_mask(const_flow(0, 0), const_flow(0, 0, b=2))
+
+
+# ----------------------------------------------------------------------------- the photometric check
+def test_photometric_mask_keeps_a_true_match_and_drops_ground_a_smooth_flow_says_it_saw():
+    """A textured frame moved 3 px right: with the exact flow every pixel matches. A flow that
+    claims the uncovered strip came from the occluder (what a smooth flow does across an edge)
+    matches nothing there, and the check drops exactly that strip."""
+    gen = torch.Generator().manual_seed(0)
+    prev = 0.5 * torch.rand(1, 3, H, W, generator=gen)  # a dark texture
+    cur = torch.roll(prev, shifts=3, dims=3)
+    exact = torch.zeros(1, 2, H, W)
+    exact[:, 0] = -3.0
+    kept = photometric_mask(prev, cur, exact, 0.08)[0, 0]
+    assert kept.shape == (H, W) and (kept[:, 3:] == 1).all()  # columns 0-2 wrapped round: no match
+    occluder = torch.tensor([0.95, 0.9, 0.9]).view(1, 3, 1, 1)  # a light one in front of it
+    cur_occluded = cur.clone()
+    cur_occluded[:, :, 8:24, 20:30] = occluder  # painted over; the flow does not know
+    kept = photometric_mask(prev, cur_occluded, exact, 0.08)[0, 0]
+    assert (kept[8:24, 20:30] == 0).all() and kept[:, 3:].sum() == (H * (W - 3)) - 16 * 10
+    with pytest.raises(ValueError, match="tolerance"):
+        photometric_mask(prev, cur, exact, 0.0)
+    with pytest.raises(ValueError, match="share"):
+        photometric_mask(prev, cur[:, :, :-1], exact, 0.08)
