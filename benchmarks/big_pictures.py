@@ -64,7 +64,6 @@ runs follow each other, so the time ratio compares like with like.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -127,9 +126,8 @@ def worker(size: int, tile: int | None, history: int, device: str, history_dtype
         torch.cuda.synchronize()
     setup_s = time.perf_counter() - began
     setup_peak = torch.cuda.max_memory_allocated() / MB if cuda else _status_mb("VmHWM")
-    # one iteration: the one-pair history the engine gives a 1-iteration run (engine/transfer.py);
-    # the whole run's history is the computed history_mb
-    optimisation = Optimisation(start, objective, dataclasses.replace(engine.optimiser, history_size=1))
+    # one iteration, with the history the engine gives a 1-iteration run; the whole run's is history_mb
+    optimisation = Optimisation(start, objective, engine.optimiser.for_iterations(1))
     record = torch.zeros(len(TERMS), 1, device=engine.device)
     if cuda:
         torch.cuda.reset_peak_memory_stats()

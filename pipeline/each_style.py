@@ -381,32 +381,27 @@ def _videos(job: _Job) -> None:
         job.note(
             f"style {number + 1} of {len(job.pending)}: {Path(job.style_paths[index]).name} → {job.folders[index]}"
         )
+        run: Callable[..., Any]
         if alone.scaled_out:
-            from .scale.runner import stylize_video_scaled
+            from .scale.runner import stylize_video_scaled as run
 
-            result = stylize_video_scaled(
-                job.input_path,
-                [job.styles[index]],
-                job.folders[index],
-                alone,
-                restart=job.restart,
-                progress=job.progress,
-            )
+            engine_option: dict[str, Any] = {}
         else:
             from .engine.transfer import StyleTransfer
-            from .video_job import stylize_video
+            from .video_job import stylize_video as run
 
             extractor = None if shared is None else shared.extractor
             engine = StyleTransfer(alone.style, [job.styles[index]], extractor=extractor)
             shared = shared or engine
-            result = stylize_video(
-                job.input_path,
-                [job.styles[index]],
-                job.folders[index],
-                alone,
-                restart=job.restart,
-                progress=job.progress,
-                engine=engine,
-            )
+            engine_option = {"engine": engine}
+        result = run(
+            job.input_path,
+            [job.styles[index]],
+            job.folders[index],
+            alone,
+            restart=job.restart,
+            progress=job.progress,
+            **engine_option,
+        )
         job.summary.rows[index].update(status="stylised", output=str(result.output), frames=result.frames)
         job.summary.write()

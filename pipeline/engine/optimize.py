@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -60,6 +60,12 @@ class OptimiserSettings:
     # L-BFGS: each step scaled down to at most this RMS change per pixel (0–1 scale); 0 → uncapped,
     # torch.optim.LBFGS's fixed step (engine/lbfgs.py, "max_step_rms")
     max_step: float = 0.0
+
+    def for_iterations(self, iters: int) -> OptimiserSettings:
+        """These settings for one optimisation of ``iters`` iterations: it forms fewer than ``iters``
+        curvature pairs, so a longer history would never fill (and the engine's L-BFGS allocates
+        all of it at the start; pipeline/budget.py counts the same)."""
+        return replace(self, history_size=min(self.history_size, iters))
 
 
 #: A cold start's first L-BFGS step, as a share of the step cap (RMS change per pixel): with no

@@ -380,9 +380,7 @@ class StyleTransfer:
         )
         if chain is not None:
             self._set_chain(objective, chain)
-        # a run of `iters` iterations forms fewer than `iters` curvature pairs: a longer history
-        # would never fill, and the engine's L-BFGS allocates all of it at the start
-        settings = replace(self.optimiser, history_size=min(self.optimiser.history_size, iters))
+        settings = self.optimiser.for_iterations(iters)
         cold = all(self.starts_cold(init) for init in inits)  # noise or a picture, not a stylised one
         if kept is not None:
             optimisation = kept[1]
