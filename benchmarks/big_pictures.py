@@ -166,10 +166,27 @@ def worker(size: int, tile: int | None, history: int, device: str, history_dtype
     }
 
 
+ARMS = ("pyramid", "pyramid_upsampled", "single", "direct_half")
+
+
 def quality(
-    size: int, stage_iters: tuple[int, ...], device: str, precision: str, out: Path | None, figure: Path | None
+    size: int,
+    stage_iters: tuple[int, ...],
+    device: str,
+    precision: str,
+    out: Path | None,
+    figure: Path | None,
+    arms: tuple[str, ...] = ARMS,
+    budget_s: float | None = None,
+    direct_iters: int = 500,
 ) -> dict:
-    """Single scale vs coarse-to-fine vs a direct run at half size, at equal wall time (see the header)."""
+    """Single scale vs coarse-to-fine vs a direct run at half size, at equal time (see the header).
+
+    ``arms`` picks which of :data:`ARMS` run; ``budget_s`` gives single's and direct's time budget
+    (else the pyramid's time, which then must be an arm), so arms can run in separate processes and
+    be put together with ``--merge``. The direct run's picture after ``direct_iters`` iterations (the
+    default ``--iters``: a direct run as a user would make it) is scored too, as ``direct_half_default``.
+    """
     import numpy as np
     import torch
 
@@ -180,12 +197,18 @@ def quality(
     from stylevid.pipeline.engine.transfer import StyleTransfer, upsample
     from stylevid.pipeline.io.images import load_image, resize, resize_long_side, save_image, to_tensor
 
+    unknown = set(arms) - set(ARMS)
+    if unknown:
+        raise SystemExit(f"--arms: unknown {sorted(unknown)}; choose from {', '.join(ARMS)}")
+    if budget_s is None and "pyramid" not in arms and {"single", "direct_half"} & set(arms):
+        raise SystemExit("--arms without pyramid needs --budget-s (the pyramid's time from its own run)")
     half = size // 2
     content_full = resize_long_side(load_image(CONTENT), size)
     content_half = resize_long_side(content_full, half)
     style = load_image(STYLE)
     engine_full = StyleTransfer(StyleConfig(size=size, pyramid="off", device=device, precision=precision), [style])
     engine_half = engine_full.at_size(half)
+    full_h, full_w = content_full.shape[:2]
 
     def sync() -> None:
         if engine_full.device.type == "cuda":
@@ -194,26 +217,30 @@ def quality(
     # On the CPU the clock is the process's CPU time: on a machine shared with other jobs wall time
     # would charge each arm for the others' load; alone on the machine the two agree.
     clock = time.process_time if engine_full.device.type == "cpu" else time.perf_counter
-
-    # pyramid: its wall time is everyone's budget
-    sync()
-    began, wall = clock(), time.perf_counter()
     sizes = halving_sizes(size, len(stage_iters))
-    pyramid = stylize_in_stages(engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)])
-    sync()
-    budget = clock() - began
-    walls = {"pyramid": time.perf_counter() - wall}
-    sync()
-    began_plain, wall = clock(), time.perf_counter()
-    plain = stylize_in_stages(
-        engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)], stage_start="upsampled"
-    )
-    sync()
-    plain_s = clock() - began_plain
-    walls["pyramid_upsampled"] = time.perf_counter() - wall
+    results: dict[str, torch.Tensor] = {}
+    rows: dict[str, dict] = {}
+    budget = budget_s
 
-    def timed_single(engine: StyleTransfer, content: np.ndarray) -> tuple[torch.Tensor, int, float]:
-        """One scale from the configured init, iterations until ``budget`` seconds have passed."""
+    for name, stage_start in (("pyramid", "detailed"), ("pyramid_upsampled", "upsampled")):
+        if name not in arms:
+            continue
+        sync()
+        began, wall = clock(), time.perf_counter()
+        staged = stylize_in_stages(
+            engine_full, content_full, [Stage(s, n) for s, n in zip(sizes, stage_iters)], stage_start=stage_start
+        )
+        sync()
+        seconds = clock() - began
+        if name == "pyramid" and budget is None:
+            budget = seconds  # the pyramid's time is everyone's budget
+        results[name] = staged.image
+        rows[name] = {"seconds": seconds, "wall_s": time.perf_counter() - wall, "iterations": list(stage_iters)}
+        rows[name]["stages"] = staged.stages
+
+    def timed_single(engine: StyleTransfer, content: np.ndarray, keep_at: int | None = None):
+        """One scale from the configured init, iterations until ``budget`` seconds have passed (and the
+        picture after ``keep_at`` iterations, if it got that far)."""
         sync()
         start = clock()
         height, width = content.shape[:2]
@@ -221,20 +248,34 @@ def quality(
         engine.set_contents(objective, [content])
         optimisation = Optimisation(engine.initial_image(content), objective, engine.optimiser)
         record = torch.zeros(len(TERMS), 1, device=engine.device)
-        iterations = 0
+        iterations, kept = 0, None
         while True:
             optimisation.step(record)
             iterations += 1
+            if iterations == keep_at:
+                kept = (optimisation.image.detach().clone(), clock() - start)
             sync()
             if clock() - start >= budget or iterations >= 100000:
                 break
-        return optimisation.image.detach(), iterations, clock() - start
+        return optimisation.image.detach(), iterations, clock() - start, kept
 
-    wall = time.perf_counter()
-    single_image, single_iters, single_s = timed_single(engine_full, content_full)
-    walls["single"], wall = time.perf_counter() - wall, time.perf_counter()
-    direct_image, direct_iters, direct_s = timed_single(engine_half, content_half)
-    walls["direct_half"] = time.perf_counter() - wall
+    half_images: dict[str, torch.Tensor] = {}  # the direct runs' own half-size pictures
+    for name, engine, content in (("single", engine_full, content_full), ("direct_half", engine_half, content_half)):
+        if name not in arms:
+            continue
+        wall = time.perf_counter()
+        keep_at = direct_iters if name == "direct_half" else None
+        image, iterations, seconds, kept = timed_single(engine, content, keep_at)
+        rows[name] = {"seconds": seconds, "wall_s": time.perf_counter() - wall, "iterations": iterations}
+        if name == "direct_half":
+            half_images[name] = image
+            results[name] = upsample(image, full_h, full_w)
+            if kept is not None:
+                half_images["direct_half_default"] = kept[0]
+                results["direct_half_default"] = upsample(kept[0], full_h, full_w)
+                rows["direct_half_default"] = {"seconds": kept[1], "iterations": direct_iters}
+        else:
+            results[name] = image
 
     def loss(engine: StyleTransfer, content: np.ndarray, image: torch.Tensor) -> dict[str, float]:
         height, width = content.shape[:2]
@@ -248,46 +289,32 @@ def quality(
         picture = (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
         return to_tensor(resize(picture, content_half.shape[1], content_half.shape[0]), engine_full.device)
 
-    full_h, full_w = content_full.shape[:2]
-    results = {
-        "pyramid": pyramid.image,
-        "pyramid_upsampled": plain.image,
-        "single": single_image,
-        "direct_half": upsample(direct_image, full_h, full_w),
-    }
-    rows = {}
+    def picture_of(image: torch.Tensor) -> np.ndarray:
+        return (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+
+    pictures = {}
     for name, image in results.items():
-        half_image = direct_image if name == "direct_half" else downscaled(image)
-        rows[name] = {
-            "loss_full": loss(engine_full, content_full, image),
-            "loss_half": loss(engine_half, content_half, half_image),
-        }
-    rows["pyramid"].update(seconds=budget, iterations=list(stage_iters), stages=pyramid.stages)
-    rows["pyramid_upsampled"].update(seconds=plain_s, iterations=list(stage_iters), stages=plain.stages)
-    rows["single"].update(seconds=single_s, iterations=single_iters)
-    rows["direct_half"].update(seconds=direct_s, iterations=direct_iters)
-    for name, seconds in walls.items():
-        rows[name]["wall_s"] = seconds
-    pictures = {
-        name: (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
-        for name, image in results.items()
-    }
-    pictures["direct_half"] = (direct_image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        half_image = half_images[name] if name in half_images else downscaled(image)
+        rows[name]["loss_full"] = loss(engine_full, content_full, image)
+        rows[name]["loss_half"] = loss(engine_half, content_half, half_image)
+        pictures[name] = picture_of(half_image if name in half_images else image)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, picture in pictures.items():
             save_image(out / f"{name}_{size}.png", picture)
-    if figure is not None:
-        _side_by_side(figure, content_full, pictures, size, pyramid.stages)
-    return {
+    result = {
         "size": size,
         "half": half,
         "device": str(engine_full.device),
         "threads": torch.get_num_threads(),
-        "budget_s": round(budget, 1),
+        "budget_s": round(budget, 1) if budget is not None else None,
         "clock": "process CPU time" if clock is time.process_time else "wall time",
+        "arms": list(arms),
         "rows": rows,
     }
+    if figure is not None and "pyramid" in pictures:
+        _side_by_side(figure, content_full, pictures, size, rows["pyramid"]["stages"])
+    return result
 
 
 def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) -> None:
@@ -298,8 +325,9 @@ def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) 
 
     from stylevid.pipeline.io.images import resize
 
-    names = [("content", content), ("direct", pictures["direct_half"]), ("single", pictures["single"])]
-    names += [("pyramid_upsampled", pictures["pyramid_upsampled"]), ("pyramid", pictures["pyramid"])]
+    order = [("direct", "direct_half"), ("single", "single"), ("pyramid_upsampled", "pyramid_upsampled")]
+    names = [("content", content)] + [(label, pictures[key]) for label, key in order if key in pictures]
+    names.append(("pyramid", pictures["pyramid"]))
     stage_sizes = " > ".join(str(max(stage["size"])) for stage in stages)
     titles = {
         "content": "content",
@@ -330,20 +358,48 @@ def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) 
 
 def quality_table(result: dict) -> str:
     rows = result["rows"]
-    ref_full = rows["single"]["loss_full"]["total"]
-    ref_half = rows["direct_half"]["loss_half"]["total"]
-    lines = [
-        f"| run ({result['device']}, {result['budget_s']} s {result['clock']} each) | iterations "
-        f"| loss at {result['size']} px "
-        f"| ÷ single | loss at {result['half']} px (downscaled) | ÷ direct {result['half']} |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name in ("direct_half", "single", "pyramid_upsampled", "pyramid"):
+    ref_full = rows["single"]["loss_full"]["total"] if "single" in rows else None
+    refs_half = [rows[n]["loss_half"]["total"] for n in ("direct_half", "direct_half_default") if n in rows]
+    half = result["half"]
+    head = f"| run ({result['device']}, {result['budget_s']} s {result['clock']} each) | iterations | seconds "
+    head += f"| loss at {result['size']} px | ÷ single | loss at {half} px (downscaled) | ÷ direct {half}, equal time "
+    head += f"| ÷ direct {half}, {rows.get('direct_half_default', {}).get('iterations', '—')} iterations |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for name in ("direct_half_default", "direct_half", "single", "pyramid_upsampled", "pyramid"):
+        if name not in rows:
+            continue
         r = rows[name]
         its = r["iterations"] if not isinstance(r["iterations"], list) else " + ".join(map(str, r["iterations"]))
-        full, half = r["loss_full"]["total"], r["loss_half"]["total"]
-        lines.append(f"| {name} | {its} | {full:.4g} | {full / ref_full:.3f} | {half:.4g} | {half / ref_half:.3f} |")
+        full, half_loss = r["loss_full"]["total"], r["loss_half"]["total"]
+        cells = [name, str(its), f"{r['seconds']:.0f}", f"{full:.4g}"]
+        cells.append(f"{full / ref_full:.3f}" if ref_full else "—")
+        cells.append(f"{half_loss:.4g}")
+        cells += [f"{half_loss / ref:.3f}" for ref in refs_half] + ["—"] * (2 - len(refs_half))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def merge_quality(paths: list[Path], out: Path | None, figure: Path | None) -> dict:
+    """Put together the arms of one size run in separate processes (``--arms``, ``--budget-s``)."""
+    results = [r for path in paths for r in json.loads(path.read_text())["quality"]]
+    sizes = {r["size"] for r in results}
+    if len(sizes) != 1:
+        raise SystemExit(f"--merge: one size at a time, got {sorted(sizes)}")
+    merged = dict(results[0], rows={}, arms=[], parts=[])
+    for r in results:
+        for name, row in r["rows"].items():
+            merged["rows"][name] = row
+        merged["arms"] += r["arms"]
+        merged["parts"].append({k: r.get(k) for k in ("arms", "budget_s", "threads", "load_before", "load_after")})
+    merged["budget_s"] = next((r["budget_s"] for r in results if "pyramid" in r["arms"]), merged["budget_s"])
+    if figure is not None and out is not None and "pyramid" in merged["rows"]:
+        from stylevid.pipeline.io.images import load_image, resize_long_side
+
+        size = merged["size"]
+        pictures = {n: load_image(out / f"{n}_{size}.png") for n in ARMS if (out / f"{n}_{size}.png").exists()}
+        content = resize_long_side(load_image(CONTENT), size)
+        _side_by_side(figure, content, pictures, size, merged["rows"]["pyramid"]["stages"])
+    return merged
 
 
 def run_one(
@@ -506,6 +562,10 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", help="--quality: fp32 or bf16")
     parser.add_argument("--out", type=Path, help="--quality: write the result pictures here")
     parser.add_argument("--figure", type=Path, help="--quality: write the side-by-side JPEG here")
+    parser.add_argument("--arms", default=",".join(ARMS), help="--quality: which runs, comma-separated")
+    parser.add_argument("--budget-s", type=float, help="--quality: single's and direct's budget (else the pyramid's)")
+    parser.add_argument("--direct-iters", type=int, default=500, help="--quality: also score direct after this many")
+    parser.add_argument("--merge", type=Path, nargs="+", help="--quality: put these --json files' arms together")
     parser.add_argument("--model", default=None, help="print the memory model's parts for DTYPE:PAIRS,… instead")
     parser.add_argument("--report", type=Path, nargs="+", help="print the memory table of these --json files")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -524,6 +584,18 @@ def main() -> None:
     if args.model:
         print(model_table([int(s) for s in args.sizes.split(",")], args.tile, args.model.split(",")))
         return
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.merge:
+        merged = merge_quality(args.merge, args.out, args.figure)
+        print(quality_table(merged))
+        if args.json:
+            args.json.write_text(
+                json.dumps({"meta": {"merged": [str(p) for p in args.merge]}, "quality": [merged]}, indent=1)
+            )
+        return
     if args.quality:
         stage_iters = tuple(int(n) for n in args.stage_iters.split(","))
         results = []
@@ -532,7 +604,10 @@ def main() -> None:
             figure = args.figure
             if figure is not None and "," in args.sizes:
                 figure = figure.with_name(f"{figure.stem}_{size}{figure.suffix}")
-            result = quality(size, stage_iters, args.device, args.precision, args.out, figure)
+            arms = tuple(a for a in args.arms.split(",") if a)
+            result = quality(
+                size, stage_iters, args.device, args.precision, args.out, figure, arms, args.budget_s, args.direct_iters
+            )
             result["load_before"], result["load_after"] = load_before, os.getloadavg()
             results.append(result)
             print(json.dumps(result), flush=True)
