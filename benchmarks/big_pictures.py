@@ -297,6 +297,8 @@ def quality(
         half_image = half_images[name] if name in half_images else downscaled(image)
         rows[name]["loss_full"] = loss(engine_full, content_full, image)
         rows[name]["loss_half"] = loss(engine_half, content_half, half_image)
+        if name in half_images:  # the direct run through the same downscale as the others: up, then down
+            rows[name]["loss_half_resampled"] = loss(engine_half, content_half, downscaled(image))
         pictures[name] = picture_of(half_image if name in half_images else image)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -357,24 +359,35 @@ def _side_by_side(path: Path, content, pictures: dict, size: int, stages: list) 
 
 
 def quality_table(result: dict) -> str:
+    """The quality rows, with the painting-scale loss against the direct run twice: the direct run's
+    own pixels (what it optimised), and the direct run passed through the same downscale as the
+    others (upsampled to S, then down to S/2), since any resampling raises a picture's loss."""
     rows = result["rows"]
     ref_full = rows["single"]["loss_full"]["total"] if "single" in rows else None
-    refs_half = [rows[n]["loss_half"]["total"] for n in ("direct_half", "direct_half_default") if n in rows]
+    directs = [n for n in ("direct_half", "direct_half_default") if n in rows]
     half = result["half"]
+
+    def resampled(row: dict) -> float:
+        return row.get("loss_half_resampled", row["loss_half"])["total"]
+
     head = f"| run ({result['device']}, {result['budget_s']} s {result['clock']} each) | iterations | seconds "
-    head += f"| loss at {result['size']} px | ÷ single | loss at {half} px (downscaled) | ÷ direct {half}, equal time "
-    head += f"| ÷ direct {half}, {rows.get('direct_half_default', {}).get('iterations', '—')} iterations |"
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    head += f"| loss at {result['size']} px | ÷ single | loss at {half} px (downscaled) "
+    for n in directs:
+        its = "equal time" if n == "direct_half" else f"{rows[n]['iterations']} it"
+        head += f"| ÷ direct ({its}), its own pixels | ÷ direct ({its}), resampled alike "
+    lines = [head + "|", "|---" * (6 + 2 * len(directs)) + "|"]
     for name in ("direct_half_default", "direct_half", "single", "pyramid_upsampled", "pyramid"):
         if name not in rows:
             continue
         r = rows[name]
         its = r["iterations"] if not isinstance(r["iterations"], list) else " + ".join(map(str, r["iterations"]))
-        full, half_loss = r["loss_full"]["total"], r["loss_half"]["total"]
+        full, half_loss = r["loss_full"]["total"], resampled(r)
         cells = [name, str(its), f"{r['seconds']:.0f}", f"{full:.4g}"]
         cells.append(f"{full / ref_full:.3f}" if ref_full else "—")
-        cells.append(f"{half_loss:.4g}")
-        cells += [f"{half_loss / ref:.3f}" for ref in refs_half] + ["—"] * (2 - len(refs_half))
+        own = f" (own {r['loss_half']['total']:.4g})" if "loss_half_resampled" in r else ""
+        cells.append(f"{half_loss:.4g}{own}")
+        for n in directs:
+            cells += [f"{half_loss / rows[n]['loss_half']['total']:.3f}", f"{half_loss / resampled(rows[n]):.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
