@@ -200,3 +200,38 @@ def test_multi_pass_benchmark_grades_every_pass_of_one_run(tmp_path):
     # the benchmark's DIS figure of each pass is the one run.json records for it
     assert rows["2 passes"]["run_json_warping_error"] == pytest.approx(rows["2 passes"]["dis_warping_error"], rel=1e-3)
     assert report["costs"]["flow_pair_ms"] > 0 and len(report["load_average"]) == 3
+
+
+def _load_benchmark(name: str):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coherence_grading_low_pass_column_does_not_reward_blur():
+    """A sharp painting moved exactly with the scene, against the same painting blurred: the bilinear
+    true-motion error prefers the blurred one (the bias the benchmark exposes), the low-pass one
+    grades both as coherent, and both keep a still picture (prev's way) far behind."""
+    import cv2
+    import numpy as np
+
+    from stylevid.pipeline.motion.synthetic import camera_clip, noise_texture
+
+    grading = _load_benchmark("coherence_grading")
+    true_motion = _load_benchmark("true_motion")
+    clip = camera_clip(noise_texture(96, 128, seed=3), size=(36, 48), frames=4, shift=(1.5, 0.5), zoom=1.01)
+    rng = np.random.default_rng(7)  # pixel-fine texture over smooth colour: what a bilinear warp blurs
+    painting = np.clip(noise_texture(36, 48, seed=7) * 0.5 + rng.random((36, 48, 3)) * 127, 0, 255).astype(np.uint8)
+    sharp = grading.carried(clip, painting, "bicubic")
+    blurred = [cv2.GaussianBlur(frame, (0, 0), 1.0) for frame in sharp]
+    still = [painting] * len(clip)
+    true = {name: true_motion.true_error(clip, frames, 1) for name, frames in (("sharp", sharp), ("blurred", blurred))}
+    assert true["blurred"] < 0.5 * true["sharp"]
+    low = {
+        n: true_motion.true_error(clip, grading.low_pass(f, 1.0), 1) for n, f in (("sharp", sharp), ("still", still))
+    }
+    assert low["sharp"] < 0.1 * low["still"]
+    assert grading.detail(blurred[1]) < 0.5 * grading.detail(sharp[1]) and np.isfinite(grading.detail(still[0]))
