@@ -44,18 +44,35 @@ four ways, in one process, one after another:
   with L-BFGS's own first step (``stage_start="upsampled"``: the first version, "before"); it gets
   the same iterations, and its own time is reported (not a budget);
 * **single** — one scale at S, iterations until T has passed (stopped at the first iteration ending past T);
-* **direct S/2** — one scale at S/2 (the reference at painting scale), iterations until T has passed.
+* **direct S/2** — one scale at S/2 (the reference at painting scale), iterations until T has
+  passed; its picture after ``--direct-iters`` (500, the default ``--iters``: a direct run as a
+  user makes it) is scored too, as ``direct_half_default``.
 
 Each result is then scored, with no gradient, by the paper's loss (α = 1, area-scaled default β,
 style picture at size × style_scale) under two objectives: the full-resolution one at S
 (``loss_full``; the S/2 result upsampled bicubically), and the S/2 one of the result downscaled to
-S/2 (``loss_half``; "are the painting-scale structures there"). The pictures go to ``--out``, with
+S/2 (``loss_half``; "are the painting-scale structures there"). The direct run is scored at S/2
+twice: on its own pixels (what it optimised), and through the same downscale as the others
+(upsampled to S, then down: ``loss_half_resampled``), since resampling alone raises an optimised
+picture's loss (docs/method.md, "Grading the grading"). The pictures go to ``--out``, with
 a side-by-side JPEG (``--figure``). On the CPU the budget is process CPU time, not wall time
 (the machine is shared; alone on it the two agree); on CUDA it is wall time. Ratios against the
-reference are in the table.
+references are in the table.
 
     python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 6,2 \\
         --json out/pyramid_quality_512.json --out out/pyramid_512 --figure docs/img/pyramid_512.jpg
+
+The arms can run as separate processes, side by side (``--arms``; the pyramid first, since its
+time is the others' ``--budget-s``), and be put together with ``--merge``:
+
+    python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 500,250 --threads 1 \\
+        --arms pyramid --json out/B1.json --out out/px
+    python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 500,250 --threads 1 \\
+        --arms single --budget-s T --json out/B2.json --out out/px        # T: B1.json's budget_s
+    python benchmarks/big_pictures.py --quality --sizes 512 --stage-iters 500,250 --threads 1 \\
+        --arms direct_half --budget-s T --json out/B3.json --out out/px
+    python benchmarks/big_pictures.py --merge out/B1.json out/B2.json out/B3.json --out out/px \\
+        --figure docs/img/pyramid_512_default.jpg --json out/B.json
 
 Run it on a quiet machine: the timings are wall and CPU time of a 2-core CPU. Each size's two
 runs follow each other, so the time ratio compares like with like.
