@@ -146,7 +146,7 @@ def stylize(
     pyramid: str = typer.Option(
         "auto",
         help="Coarse-to-fine: stage sizes like 512,1024,2048 (each starts from the last, upsampled), off, "
-        "or auto (on from 2048 px: stages halving down to 512 px).",
+        "or auto (on from 1024 px: stages halving down to 512 px).",
         rich_help_panel=OPTIM,
     ),
     scales: int | None = typer.Option(

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from ..errors import StylevidError
 
 #: ``--pyramid auto`` goes coarse-to-fine from this long side up (docs/method.md, "Coarse-to-fine"):
-#: at equal time on short CPU budgets one scale still had the lower full-resolution loss (2.2× lower
-#: at 512 px with detailed stage starts; 2.9× at 1024 px with the first version's), so not there;
-#: 2048 px is not measured yet.
-PYRAMID_FROM = 2048
+#: at equal CPU time, 512 → 1024 px (200 + 100 iterations) had 0.23× one scale's painting-scale loss
+#: and 0.48× a direct 512-px run's (both resampled alike), for 1.045× its full-resolution loss, and
+#: the large strokes one scale lacks; 256 → 512 px at the default budget the same (1.03×). Below
+#: 1024 px an auto stage would be under MIN_STAGE.
+PYRAMID_FROM = 1024
 #: The smallest stage ``auto`` and ``--scales`` make: below it the picture is so small against
 #: VGG's receptive field that style dominates — a 64 px start returned the Starry Night itself.
 MIN_STAGE = 512

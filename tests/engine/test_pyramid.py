@@ -18,10 +18,11 @@ from stylevid.pipeline.engine.transfer import StyleTransfer, upsample
 from stylevid.pipeline.errors import StylevidError
 
 
-def test_auto_goes_coarse_to_fine_from_2048_px_and_never_below_512():
+def test_auto_goes_coarse_to_fine_from_1024_px_and_never_below_512():
     assert auto_sizes(512) == (512,)
-    assert auto_sizes(1024) == (1024,)
-    assert auto_sizes(2047) == (2047,)
+    assert auto_sizes(1023) == (1023,)
+    assert auto_sizes(1024) == (512, 1024)
+    assert auto_sizes(2047) == (1023, 2047)
     assert auto_sizes(3000) == (750, 1500, 3000)
     assert auto_sizes(4096) == (512, 1024, 2048, 4096)
 
