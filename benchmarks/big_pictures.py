@@ -302,12 +302,12 @@ def quality(
             terms = objective(image.to(engine.device))
         return {k: float(v.sum()) for k, v in terms.items()}
 
-    def downscaled(image: torch.Tensor) -> torch.Tensor:
-        picture = (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
-        return to_tensor(resize(picture, content_half.shape[1], content_half.shape[0]), engine_full.device)
-
     def picture_of(image: torch.Tensor) -> np.ndarray:
         return (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+
+    def downscaled(image: torch.Tensor) -> torch.Tensor:
+        picture = resize(picture_of(image), content_half.shape[1], content_half.shape[0])
+        return to_tensor(picture, engine_full.device)
 
     pictures = {}
     for name, image in results.items():
@@ -417,8 +417,7 @@ def merge_quality(paths: list[Path], out: Path | None, figure: Path | None) -> d
         raise SystemExit(f"--merge: one size at a time, got {sorted(sizes)}")
     merged = dict(results[0], rows={}, arms=[], parts=[])
     for r in results:
-        for name, row in r["rows"].items():
-            merged["rows"][name] = row
+        merged["rows"].update(r["rows"])
         merged["arms"] += r["arms"]
         merged["parts"].append({k: r.get(k) for k in ("arms", "budget_s", "threads", "load_before", "load_after")})
     merged["budget_s"] = next((r["budget_s"] for r in results if "pyramid" in r["arms"]), merged["budget_s"])
